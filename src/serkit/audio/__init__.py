@@ -1,0 +1,21 @@
+"""Reading audio files: any soundfile format, checked, mono, resampled."""
+
+from serkit.audio.io import (
+    DEFAULT_SAMPLE_RATE,
+    AudioInfo,
+    check_signal,
+    info,
+    load_audio,
+    resample,
+    to_mono,
+)
+
+__all__ = [
+    "DEFAULT_SAMPLE_RATE",
+    "AudioInfo",
+    "check_signal",
+    "info",
+    "load_audio",
+    "resample",
+    "to_mono",
+]

@@ -1,0 +1,216 @@
+"""What every feature extractor shares: the frame grid, configuration, and processing.
+
+**The frame convention.**  Every frame-level feature lives on one grid, so that
+features of different kinds line up frame for frame and can be concatenated:
+
+* frame ``i`` is centred on sample ``i * hop`` (time ``i * hop / sample_rate``);
+* a signal of ``n`` samples gives ``1 + n // hop`` frames;
+* the signal is padded by half an FFT frame on both sides (zeros unless a
+  family says otherwise), and a window shorter than the FFT frame sits in the
+  middle of it, as librosa does with ``center=True``.
+
+**Layout.**  A frame-level feature is a float32 array of shape
+``(dims, frames)`` (frequency by time); a functional (one vector per utterance,
+such as eGeMAPS) is a float32 array of shape ``(dims,)``.
+
+**Extractors.**  An extractor is a small object built from a typed, frozen
+configuration dataclass.  It can be written to JSON and read back
+(:meth:`Feature.save` / :func:`load_feature`), and processes signals, files,
+lists of files and folders with one family of methods, in the manner of
+audinterface.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from serkit.audio.io import DEFAULT_SAMPLE_RATE, check_signal, load_audio, resample
+from serkit.errors import SerkitError
+
+log = logging.getLogger(__name__)
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".aiff", ".aif", ".aifc", ".mp3", ".opus")
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameGrid:
+    """The shared frame grid: a hop at a sample rate, frames centred on ``i * hop``."""
+
+    sample_rate: int = DEFAULT_SAMPLE_RATE
+    hop: int = 160
+
+    def n_frames(self, n_samples: int) -> int:
+        return 1 + n_samples // self.hop
+
+    def times(self, n_frames: int) -> np.ndarray:
+        """Centre time in seconds of each of ``n_frames`` frames."""
+        return np.arange(n_frames) * (self.hop / self.sample_rate)
+
+
+class Feature(ABC):
+    """A configured feature extractor.
+
+    Subclasses set ``family`` (a short name that identifies the code) and
+    ``Config`` (a frozen dataclass whose fields are the extractor's
+    parameters, defaulting to the papers' settings), and implement
+    :meth:`compute`, which turns a mono float32 signal at
+    ``config.sample_rate`` into an array.
+    """
+
+    family: ClassVar[str]
+    Config: ClassVar[type]
+    #: True for (dims, frames) outputs on the shared grid, False for (dims,) functionals.
+    frame_level: ClassVar[bool] = True
+
+    _families: ClassVar[dict[str, type[Feature]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "family" in cls.__dict__:
+            Feature._families[cls.family] = cls
+
+    def __init__(self, config: Any = None, **overrides: Any):
+        config = self.Config() if config is None else config
+        if not isinstance(config, self.Config):
+            raise TypeError(f"{type(self).__name__} needs a {self.Config.__name__}")
+        self.config = dataclasses.replace(config, **overrides) if overrides else config
+        self.validate()
+
+    # -- to be provided by each family ------------------------------------
+
+    @abstractmethod
+    def compute(self, signal: np.ndarray) -> np.ndarray:
+        """Feature array of a checked mono float32 signal at ``config.sample_rate``."""
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` for an inconsistent configuration."""
+
+    @property
+    def min_samples(self) -> int:
+        """Fewest samples this feature can be computed from (at its sample rate)."""
+        return 1
+
+    @property
+    def hop(self) -> int | None:
+        """Hop in samples of the frame grid, or None for a functional."""
+        return getattr(self.config, "hop", None)
+
+    @property
+    def grid(self) -> FrameGrid | None:
+        return FrameGrid(self.sample_rate, self.hop) if self.frame_level and self.hop else None
+
+    # -- shared behaviour --------------------------------------------------
+
+    @property
+    def sample_rate(self) -> int:
+        return getattr(self.config, "sample_rate", DEFAULT_SAMPLE_RATE)
+
+    @property
+    def min_duration(self) -> float:
+        return self.min_samples / self.sample_rate
+
+    def n_frames(self, n_samples: int) -> int:
+        """Frames this feature gives for ``n_samples`` samples (the shared convention)."""
+        if not self.frame_level:
+            raise TypeError(f"{self.family} is a functional, it has no frames")
+        return FrameGrid(self.sample_rate, self.hop).n_frames(n_samples)
+
+    def process_signal(
+        self, signal: np.ndarray, sample_rate: int | None = None, path: str | Path | None = None
+    ) -> np.ndarray:
+        """Feature of a signal at ``sample_rate`` (default: the extractor's)."""
+        signal = np.asarray(signal, dtype=np.float32)
+        if signal.ndim == 2:  # (channels, samples), as most audio libraries hand it over
+            signal = signal.mean(axis=0)
+        rate = self.sample_rate if sample_rate is None else sample_rate
+        check_signal(signal, rate, path=path)
+        if rate != self.sample_rate:
+            signal = resample(signal, rate, self.sample_rate)
+        check_signal(signal, self.sample_rate, path=path, min_duration=self.min_duration)
+        return self.compute(signal)
+
+    def process_file(self, path: str | Path) -> np.ndarray:
+        """Feature of one audio file; raises :class:`~serkit.errors.AudioError` for a bad one."""
+        signal = load_audio(path, self.sample_rate, min_duration=self.min_duration)
+        return self.compute(signal)
+
+    def process_files(self, paths: Iterable[str | Path]) -> Iterator[tuple[str, np.ndarray]]:
+        """``(path, feature)`` for each file in turn (see :mod:`serkit.features.extract` for
+        the cached, parallel version used on whole corpora)."""
+        for path in paths:
+            yield str(path), self.process_file(path)
+
+    def process_folder(
+        self, root: str | Path, suffixes: tuple[str, ...] = AUDIO_SUFFIXES
+    ) -> Iterator[tuple[str, np.ndarray]]:
+        """``(path, feature)`` for every audio file below ``root``, in sorted order."""
+        return self.process_files(find_audio(root, suffixes))
+
+    # -- configuration ------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"family": self.family, "config": dataclasses.asdict(self.config)}
+
+    def config_hash(self) -> str:
+        """Stable hash of family and configuration: part of every cache key."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Feature) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(self.config_hash())
+
+
+def feature_from_dict(data: dict[str, Any]) -> Feature:
+    """Rebuild an extractor from :meth:`Feature.to_dict` output."""
+    import serkit.features.presets  # noqa: F401  (imports every family, registering it)
+
+    family = data.get("family")
+    cls = Feature._families.get(family)
+    if cls is None:
+        raise SerkitError(f"unknown feature family {family!r}; known: {sorted(Feature._families)}")
+    fields = {f.name for f in dataclasses.fields(cls.Config)}
+    unknown = set(data.get("config", {})) - fields
+    if unknown:
+        raise SerkitError(f"{family}: unknown configuration keys {sorted(unknown)}")
+    return cls(_config_from_dict(cls.Config, data.get("config", {})))
+
+
+def load_feature(path: str | Path) -> Feature:
+    """Read an extractor written by :meth:`Feature.save`."""
+    return feature_from_dict(json.loads(Path(path).read_text()))
+
+
+def _config_from_dict(config_cls: type, values: dict[str, Any]) -> Any:
+    # JSON turns tuples into lists; frozen configs keep tuples so they stay hashable.
+    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return config_cls(**fixed)
+
+
+def find_audio(root: str | Path, suffixes: tuple[str, ...] = AUDIO_SUFFIXES) -> list[Path]:
+    """Audio files below ``root`` (recursive), sorted, matched by suffix case-insensitively."""
+    root = Path(root)
+    if not root.is_dir():
+        raise SerkitError(f"{root}: not a folder")
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+
+
+ProgressCallback = Callable[[int, int], None]
+"""``callback(done, total)``: how library code reports progress without printing."""

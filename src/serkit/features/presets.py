@@ -1,0 +1,96 @@
+"""Named feature presets: one set of names for every command.
+
+Each family module declares the presets for the papers' settings in a
+module-level ``PRESETS`` tuple; this module gathers them.  A preset name may
+carry overrides of its configuration, ``NAME:key=value,key=value``
+(``logmel-seed001:n_mels=64``), so that ``serkit features --kind`` and
+``serkit cv --features`` accept the same strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from serkit.errors import SerkitError
+from serkit.features import filterbank, functionals, mfcc, mulaw, prosody, spectrogram
+from serkit.features.base import Feature
+
+_FAMILY_MODULES = (spectrogram, filterbank, mfcc, mulaw, prosody, functionals)
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A named, configured extractor and where its settings come from."""
+
+    name: str
+    feature: Feature
+    source: str
+    description: str
+    #: Fixed model input length in frames (pad or crop, see ``shaping``), if the paper fixes one.
+    input_frames: int | None = None
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Preset:
+        feature = type(self.feature)(self.feature.config, **overrides)
+        suffix = ",".join(f"{k}={v}" for k, v in sorted(overrides.items()))
+        return dataclasses.replace(self, name=f"{self.name}:{suffix}", feature=feature)
+
+
+def all_presets() -> dict[str, Preset]:
+    presets: dict[str, Preset] = {}
+    for module in _FAMILY_MODULES:
+        for preset in module.PRESETS:
+            if preset.name in presets:
+                raise SerkitError(f"feature preset {preset.name!r} is declared twice")
+            presets[preset.name] = preset
+    return presets
+
+
+def get_preset(spec: str) -> Preset:
+    """The preset named by ``spec`` (``NAME`` or ``NAME:key=value,...``)."""
+    name, _, rest = spec.partition(":")
+    presets = all_presets()
+    if name not in presets:
+        raise SerkitError(f"unknown feature kind {name!r}; known: {', '.join(sorted(presets))}")
+    preset = presets[name]
+    if not rest:
+        return preset
+    return preset.with_overrides(_parse_overrides(preset.feature, rest))
+
+
+def get_feature(spec: str) -> Feature:
+    return get_preset(spec).feature
+
+
+def _parse_overrides(feature: Feature, text: str) -> dict[str, Any]:
+    fields = {f.name: f for f in dataclasses.fields(feature.config)}
+    overrides: dict[str, Any] = {}
+    for item in filter(None, text.split(",")):
+        key, sep, raw = item.partition("=")
+        if not sep or key not in fields:
+            raise SerkitError(
+                f"bad feature override {item!r}; {feature.family} takes: {', '.join(fields)}"
+            )
+        overrides[key] = _coerce(raw, getattr(feature.config, key), key)
+    return overrides
+
+
+def _coerce(raw: str, current: Any, key: str) -> Any:
+    if raw.lower() in ("none", "null"):
+        return None
+    try:
+        if isinstance(current, bool):
+            return raw.lower() in ("1", "true", "yes", "on")
+        if isinstance(current, int):
+            return int(raw)
+        if isinstance(current, float):
+            return float(raw)
+    except ValueError:
+        raise SerkitError(f"feature override {key}={raw!r}: not a {type(current).__name__}") from None
+    if current is None:  # optional field: guess the type from the text
+        for cast in (int, float):
+            try:
+                return cast(raw)
+            except ValueError:
+                pass
+    return raw
