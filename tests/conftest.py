@@ -1,0 +1,36 @@
+"""Shared fixtures: where the real corpora are, and skips that say why."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def data_root() -> Path:
+    """``$SERKIT_DATA``, defaulting to ``../shared/data`` beside the repository."""
+    return Path(os.environ.get("SERKIT_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def emodb_root() -> Path:
+    root = data_root() / "emodb"
+    if not (root / "wav").is_dir():
+        pytest.skip(f"EMO-DB not found at {root} (set SERKIT_DATA to the folder holding emodb/)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def emodb_wavs(emodb_root: Path) -> list[Path]:
+    return sorted((emodb_root / "wav").glob("*.wav"))
+
+
+@pytest.fixture(scope="session")
+def librispeech_root() -> Path:
+    root = data_root() / "librispeech-mini" / "LibriSpeech"
+    if not root.is_dir():
+        pytest.skip(f"LibriSpeech mini not found at {root} (set SERKIT_DATA)")
+    return root
