@@ -8,6 +8,7 @@ an :class:`~serkit.errors.AudioError` naming the file and the reason.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,3 +143,12 @@ def _reason(error: Exception) -> str:
     text = str(error)
     # libsndfile prefixes "Error opening '<path>': "; the path is already named.
     return text.split(": ", 1)[1] if text.startswith("Error opening") and ": " in text else text
+
+
+def content_hash(path: str | Path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes: identifies audio by content, whatever its name."""
+    digest = hashlib.sha256()
+    with open(_existing(path), "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
