@@ -178,6 +178,23 @@ class Feature(ABC):
         return hash(self.config_hash())
 
 
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A named, configured extractor and where its settings come from."""
+
+    name: str
+    feature: Feature
+    source: str
+    description: str
+    #: Fixed model input length in frames (pad or crop, see ``shaping``), if the paper fixes one.
+    input_frames: int | None = None
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Preset:
+        feature = type(self.feature)(self.feature.config, **overrides)
+        suffix = ",".join(f"{k}={v}" for k, v in sorted(overrides.items()))
+        return dataclasses.replace(self, name=f"{self.name}:{suffix}", feature=feature)
+
+
 def feature_from_dict(data: dict[str, Any]) -> Feature:
     """Rebuild an extractor from :meth:`Feature.to_dict` output."""
     import serkit.features.presets  # noqa: F401  (imports every family, registering it)

@@ -14,26 +14,9 @@ from typing import Any
 
 from serkit.errors import SerkitError
 from serkit.features import filterbank, functionals, mfcc, mulaw, prosody, spectrogram
-from serkit.features.base import Feature
+from serkit.features.base import Feature, Preset  # noqa: F401  (Preset re-exported)
 
 _FAMILY_MODULES = (spectrogram, filterbank, mfcc, mulaw, prosody, functionals)
-
-
-@dataclasses.dataclass(frozen=True)
-class Preset:
-    """A named, configured extractor and where its settings come from."""
-
-    name: str
-    feature: Feature
-    source: str
-    description: str
-    #: Fixed model input length in frames (pad or crop, see ``shaping``), if the paper fixes one.
-    input_frames: int | None = None
-
-    def with_overrides(self, overrides: dict[str, Any]) -> Preset:
-        feature = type(self.feature)(self.feature.config, **overrides)
-        suffix = ",".join(f"{k}={v}" for k, v in sorted(overrides.items()))
-        return dataclasses.replace(self, name=f"{self.name}:{suffix}", feature=feature)
 
 
 def all_presets() -> dict[str, Preset]:
