@@ -1,0 +1,33 @@
+# The two quick-start commands:
+#   make demo   sets up .venv and runs the main job on the bundled example clips
+#   make test   sets up .venv and runs the test suite (what CI runs)
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DATA   ?= $(or $(SERKIT_DATA),../shared/data)
+
+.PHONY: setup demo test benchmarks clean
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# The lock pins every package; torch==2.13.0 resolves to the CPU wheel on local disk.
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/serkit corpus info --corpus emodb --root examples/emodb
+	$(BIN)/serkit features --kind logmel-seed001 examples/emodb/wav --out out/demo-logmel
+	$(BIN)/serkit features --kind mfcc-seed000 examples/emodb/wav --no-cache
+
+test: $(STAMP)
+	SERKIT_DATA=$(DATA) $(BIN)/pytest -n 2 --dist loadfile -q
+
+benchmarks: $(STAMP)
+	SERKIT_DATA=$(DATA) $(BIN)/python benchmarks/features.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache
