@@ -1,0 +1,59 @@
+"""Evaluation: scoring predictions, and summarising a cross-validation.
+
+* :mod:`~serkit.evaluation.metrics`: WA, UA, macro-F1, confusion matrices,
+  per-class recall, Error and Unweighted Error;
+* :mod:`~serkit.evaluation.regression`: CCC and RMSE for continuous targets;
+* :mod:`~serkit.evaluation.sequence`: frame and phone error rates;
+* :mod:`~serkit.evaluation.aggregate`: per-fold, mean and pooled figures with a
+  speaker bootstrap interval, as a JSON-able dict.
+
+Numpy only (no torch), so that importing it stays cheap.
+"""
+
+from serkit.evaluation.aggregate import (
+    BootstrapConfig,
+    FoldPredictions,
+    summarise_folds,
+    summarise_regression_folds,
+)
+from serkit.evaluation.metrics import (
+    ClassificationScores,
+    accuracy,
+    classification_scores,
+    confusion_matrix,
+    error_rate,
+    macro_f1,
+    per_class_recall,
+    row_normalise,
+    unweighted_average_recall,
+    unweighted_error_rate,
+)
+from serkit.evaluation.regression import (
+    concordance_correlation,
+    regression_scores,
+    root_mean_squared_error,
+)
+from serkit.evaluation.sequence import edit_distance, frame_error_rate, phone_error_rate
+
+__all__ = [
+    "BootstrapConfig",
+    "ClassificationScores",
+    "FoldPredictions",
+    "accuracy",
+    "classification_scores",
+    "concordance_correlation",
+    "confusion_matrix",
+    "edit_distance",
+    "error_rate",
+    "frame_error_rate",
+    "macro_f1",
+    "per_class_recall",
+    "phone_error_rate",
+    "regression_scores",
+    "root_mean_squared_error",
+    "row_normalise",
+    "summarise_folds",
+    "summarise_regression_folds",
+    "unweighted_average_recall",
+    "unweighted_error_rate",
+]

@@ -1,0 +1,246 @@
+"""Mean and variance normalisation of features, per dimension.
+
+Three kinds, which differ in *whose* statistics they use:
+
+* :class:`UtteranceNormaliser` - each utterance by its own statistics over
+  time (seed 003).  Needs nothing fitted; frame-level features only.
+* :class:`GlobalNormaliser` - statistics fitted on the training part of a split
+  only (seed 001), then applied to everything; saved with a model as JSON.
+* :class:`SpeakerNormaliser` - each speaker by that speaker's statistics
+  (seed 004's speaker-specific z-normalisation).  At test time it uses the
+  test speaker's own audio, which a single-file prediction cannot have, so it
+  is a **declared variant**: its :attr:`~Normaliser.variant` is
+  ``"per-speaker"`` (the others' is None), :meth:`~Normaliser.tag` appends the
+  variant to any result name, fitting it logs a warning, and it refuses to be
+  saved with a model.
+
+Arrays are ``(dims, frames)`` for frame-level features, ``(dims,)`` for
+functionals, or batches of either with the dimensions second to last (frame
+level) or last (functionals).  Statistics are per dimension, pooled over every
+frame (or, for functionals, every utterance) they are fitted on, and computed
+in float64.  A dimension whose standard deviation is below ``eps`` (a constant
+in the training data) is only centred, never divided by ~0.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from serkit.errors import SerkitError
+
+log = logging.getLogger(__name__)
+
+PER_SPEAKER = "per-speaker"
+DEFAULT_EPS = 1e-8
+
+
+class Normaliser:
+    """Common interface: ``fit`` (where there is anything to fit), ``transform``."""
+
+    kind: ClassVar[str]
+    #: Name of the declared variant a result must carry, or None for a leakage-free normaliser.
+    variant: ClassVar[str | None] = None
+
+    def tag(self, name: str) -> str:
+        """``name`` with this normaliser's variant appended, when it has one."""
+        return name if self.variant is None else f"{name}[{self.variant}]"
+
+
+class UtteranceNormaliser(Normaliser):
+    """Zero mean, unit variance over time for each dimension of each utterance."""
+
+    kind = "utterance"
+
+    def __init__(self, eps: float = DEFAULT_EPS):
+        self.eps = eps
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim < 2:
+            raise SerkitError("per-utterance normalisation needs (dims, frames) arrays, got a functional")
+        return normalise_utterance(x, self.eps)
+
+
+def normalise_utterance(x: np.ndarray, eps: float = DEFAULT_EPS) -> np.ndarray:
+    """``(x - mean) / std`` over the last (time) axis, per dimension, as float32."""
+    data = np.asarray(x, dtype=np.float64)
+    mean = data.mean(axis=-1, keepdims=True)
+    std = data.std(axis=-1, keepdims=True)
+    return _scale(data, mean, std, eps)
+
+
+class GlobalNormaliser(Normaliser):
+    """Per-dimension statistics fitted on training data, scikit-learn style."""
+
+    kind = "global"
+
+    def __init__(self, eps: float = DEFAULT_EPS):
+        self.eps = eps
+        self.mean: np.ndarray | None = None
+        self.std: np.ndarray | None = None
+        self.count = 0
+        #: Fitted on (dims, frames) arrays (True) or on functionals (False).
+        self.frame_level = True
+
+    def fit(self, arrays: Iterable[np.ndarray]) -> GlobalNormaliser:
+        """Fit on the training part's arrays, all ``(dims, frames)`` or all ``(dims,)``."""
+        count, mean, m2, self.frame_level = pooled_moments(arrays)
+        self.count, self.mean, self.std = count, mean, np.sqrt(m2 / count)
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        if self.mean is None or self.std is None:
+            raise SerkitError("the global normaliser is used before it was fitted")
+        return _apply(x, self.mean, self.std, self.frame_level, self.eps)
+
+    def fit_transform(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        self.fit(arrays)
+        return [self.transform(a) for a in arrays]
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.mean is None or self.std is None:
+            raise SerkitError("cannot save a global normaliser that was not fitted")
+        return {
+            "kind": self.kind,
+            "eps": self.eps,
+            "count": self.count,
+            "frame_level": self.frame_level,
+            "mean": self.mean.tolist(),
+            "std": self.std.tolist(),
+        }
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict()) + "\n")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GlobalNormaliser:
+        if data.get("kind") != cls.kind:
+            raise SerkitError(f"not a global normaliser: kind {data.get('kind')!r}")
+        normaliser = cls(eps=float(data["eps"]))
+        normaliser.count = int(data["count"])
+        normaliser.frame_level = bool(data["frame_level"])
+        normaliser.mean = np.asarray(data["mean"], dtype=np.float64)
+        normaliser.std = np.asarray(data["std"], dtype=np.float64)
+        return normaliser
+
+    @classmethod
+    def load(cls, path: str | Path) -> GlobalNormaliser:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise SerkitError(f"{path}: cannot read a normaliser ({e})") from None
+        return cls.from_dict(data)
+
+
+class SpeakerNormaliser(Normaliser):
+    """Each speaker's arrays by that speaker's own statistics: the ``per-speaker`` variant.
+
+    ``fit`` takes every array of every speaker to be normalised, test
+    speakers included; that is what makes it a variant, not a fitted model.
+    """
+
+    kind = "speaker"
+    variant = PER_SPEAKER
+
+    def __init__(self, eps: float = DEFAULT_EPS):
+        self.eps = eps
+        self.stats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.frame_level = True
+
+    def fit(self, arrays: Sequence[np.ndarray], speakers: Sequence[str]) -> SpeakerNormaliser:
+        if len(arrays) != len(speakers):
+            raise SerkitError(f"{len(arrays)} arrays but {len(speakers)} speaker labels")
+        log.warning(
+            "per-speaker normalisation uses each test speaker's own statistics: "
+            "results are the %r variant and must say so",
+            self.variant,
+        )
+        by_speaker: dict[str, list[np.ndarray]] = {}
+        for array, speaker in zip(arrays, speakers, strict=True):
+            by_speaker.setdefault(str(speaker), []).append(array)
+        self.stats = {}
+        for speaker, group in by_speaker.items():
+            count, mean, m2, self.frame_level = pooled_moments(group)
+            self.stats[speaker] = (mean, np.sqrt(m2 / count))
+        return self
+
+    def transform(self, x: np.ndarray, speaker: str) -> np.ndarray:
+        if str(speaker) not in self.stats:
+            raise SerkitError(
+                f"per-speaker normalisation has no statistics for speaker {speaker!r}: "
+                "it needs that speaker's own recordings, which a single-file prediction lacks"
+            )
+        mean, std = self.stats[str(speaker)]
+        return _apply(x, mean, std, self.frame_level, self.eps)
+
+    def fit_transform(self, arrays: Sequence[np.ndarray], speakers: Sequence[str]) -> list[np.ndarray]:
+        self.fit(arrays, speakers)
+        return [self.transform(a, s) for a, s in zip(arrays, speakers, strict=True)]
+
+    def save(self, path: str | Path) -> None:
+        raise SerkitError(
+            f"{path}: a per-speaker normaliser cannot be saved with a model; "
+            "a model that predicts one file needs a global normaliser"
+        )
+
+
+def pooled_moments(arrays: Iterable[np.ndarray]) -> tuple[int, np.ndarray, np.ndarray, bool]:
+    """Count, mean and summed squared deviations per dimension over all frames,
+    and whether the arrays were frame-level.
+
+    Combines per-array moments with Chan et al.'s pairwise update, so that the
+    arrays are never concatenated and large sums do not lose precision.
+    """
+    count, mean, m2 = 0, None, None
+    ndim = None
+    for array in arrays:
+        data = np.asarray(array, dtype=np.float64)
+        if ndim is None:
+            ndim = data.ndim
+        if data.ndim != ndim or data.ndim not in (1, 2):
+            raise SerkitError(
+                "normalisation is fitted on arrays that are all (dims, frames) or all (dims,); "
+                f"got shapes of {ndim} and {data.ndim} dimensions"
+            )
+        # A functional is one observation of every dimension.
+        frames = data[:, np.newaxis] if data.ndim == 1 else data
+        n = frames.shape[1]
+        if n == 0:
+            continue
+        a_mean = frames.mean(axis=1)
+        a_m2 = ((frames - a_mean[:, np.newaxis]) ** 2).sum(axis=1)
+        if mean is None:
+            count, mean, m2 = n, a_mean, a_m2
+            continue
+        if a_mean.shape != mean.shape:
+            raise SerkitError(f"arrays of {mean.size} and {a_mean.size} dimensions cannot be pooled")
+        delta = a_mean - mean
+        total = count + n
+        mean = mean + delta * (n / total)
+        m2 = m2 + a_m2 + delta**2 * (count * n / total)
+        count = total
+    if mean is None or m2 is None:
+        raise SerkitError("cannot fit normalisation statistics on no data")
+    return count, mean, m2, ndim == 2
+
+
+def _apply(
+    x: np.ndarray, mean: np.ndarray, std: np.ndarray, frame_level: bool, eps: float
+) -> np.ndarray:
+    data = np.asarray(x, dtype=np.float64)
+    axis = -2 if frame_level else -1  # (..., dims, frames) or (..., dims)
+    if data.ndim < -axis or data.shape[axis] != mean.size:
+        layout = "(..., dims, frames)" if frame_level else "(..., dims)"
+        raise SerkitError(f"array of shape {data.shape} is not {layout} with the {mean.size} fitted dims")
+    if frame_level:
+        mean, std = mean[:, np.newaxis], std[:, np.newaxis]
+    return _scale(data, mean, std, eps)
+
+
+def _scale(data: np.ndarray, mean: np.ndarray, std: np.ndarray, eps: float) -> np.ndarray:
+    return ((data - mean) / np.where(std < eps, 1.0, std)).astype(np.float32)
