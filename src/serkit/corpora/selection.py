@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterable
 
 import pandas as pd
 
@@ -38,8 +39,8 @@ def select_classes(table: pd.DataFrame, class_set: str | ClassSet) -> pd.DataFra
         "name": chosen.name,
         "classes": list(chosen.classes),
         "merge": dict(chosen.merge),
-        "merged": dict(Counter(label for label in labels[keep] if label in chosen.merge)),
-        "excluded": dict(Counter(None if pd.isna(v) else v for v in labels[~keep])),
+        "merged": _sorted_counts(label for label in labels[keep] if label in chosen.merge),
+        "excluded": _sorted_counts(None if pd.isna(v) else v for v in labels[~keep]),
     }
     selected.attrs = {**table.attrs, "class_set": record}
     log.info(
@@ -47,3 +48,7 @@ def select_classes(table: pd.DataFrame, class_set: str | ClassSet) -> pd.DataFra
         chosen.name, len(selected), len(table), record["merged"] or "nothing", record["excluded"] or "nothing",
     )
     return validate_table(selected)
+
+
+def _sorted_counts(values: Iterable[str | None]) -> dict[str | None, int]:
+    return dict(sorted(Counter(values).items(), key=lambda item: str(item[0])))

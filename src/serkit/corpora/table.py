@@ -22,8 +22,8 @@ column             kind   meaning
                           or None; sentence-independent splits group on it
 ``transcript``     text   what is said, where the corpus gives it (IEMOCAP,
                           LibriSpeech, TIMIT), else None
-``elicitation``    text   ``acted``, ``improvised``, ``scripted``, ``spontaneous`` or
-                          ``read``
+``elicitation``    text   ``acted``, ``improvised``, ``scripted``, ``spontaneous``,
+                          ``read``, or None where unknown (a manifest without it)
 ``partition``      text   the corpus's predefined split (RECOLA ``train``/``dev``/
                           ``test``, TIMIT ``train``/``test``, the LibriSpeech subset
                           such as ``train-clean-5``), or None
@@ -89,7 +89,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("session", "text", False, "recording session, or None"),
     Column("text", "text", False, "id of the sentence or text spoken, or None"),
     Column("transcript", "text", False, "what is said, where the corpus gives it, or None"),
-    Column("elicitation", "text", True, "acted, improvised, scripted, spontaneous or read"),
+    Column("elicitation", "text", False, "acted, improvised, scripted, spontaneous, read, or None"),
     Column("partition", "text", False, "the corpus's predefined split, or None"),
     Column("duration", "float", True, "seconds, from the audio header"),
     Column("label", "text", False, "canonical emotion name, or None without categories"),
@@ -175,7 +175,11 @@ def validate_table(table: pd.DataFrame) -> pd.DataFrame:
     _check(table, ~table.duplicated(["corpus", "utterance"]), "utterance id occurs twice in its corpus")
     _check(table, table["duration"] > 0, "duration is not positive")
     _check(table, table["gender"].isna() | table["gender"].isin(GENDERS), "gender is not female/male")
-    _check(table, table["elicitation"].isin(ELICITATIONS), f"elicitation is not one of {ELICITATIONS}")
+    _check(
+        table,
+        table["elicitation"].isna() | table["elicitation"].isin(ELICITATIONS),
+        f"elicitation is not one of {', '.join(ELICITATIONS)}",
+    )
     known = vocabulary()
     _check(table, table["label"].isna() | table["label"].isin(known), "label is not in the vocabulary")
     _check(

@@ -16,7 +16,10 @@ Writes are atomic (a temporary file in the same folder, then ``os.replace``),
 so parallel extractions of the same file and interrupted runs never leave a
 half-written entry.  A cache remembers the hashes it computed, keyed by the
 file's inode, size and modification and change times, so one file is not
-hashed twice while it is unchanged.
+hashed twice while it is unchanged.  As git does with its index, it does not
+remember the hash of a file changed less than :data:`RACY_SECONDS` before it
+was hashed: file times are coarse (milliseconds, or seconds on some file
+systems), so a second write within the same tick would leave them unchanged.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,6 +39,8 @@ from serkit.features.base import Feature
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "SERKIT_CACHE"
+#: A file changed this recently when hashed is hashed again next time.
+RACY_SECONDS = 2.0
 
 
 def default_cache_dir() -> Path:
@@ -64,9 +70,13 @@ class FeatureCache:
         except OSError:
             return content_hash(path)  # raises the AudioError that names the reason
         identity = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        if identity not in self._hashes:
-            self._hashes[identity] = content_hash(path)
-        return self._hashes[identity]
+        if identity in self._hashes:
+            return self._hashes[identity]
+        hashed_at = time.time_ns()
+        digest = content_hash(path)
+        if max(st.st_mtime_ns, st.st_ctime_ns) < hashed_at - RACY_SECONDS * 1e9:
+            self._hashes[identity] = digest
+        return digest
 
     def folder(self, feature: Feature) -> Path:
         return self.root / feature.family / f"{feature.config_hash()}-{feature.sample_rate}hz"

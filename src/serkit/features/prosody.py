@@ -27,9 +27,10 @@ window truncated at the edges.
 
 **Loudness** is the level in dB of each frame, ``10 log10`` of the windowed
 mean square (0 dB is a mean square of 1, digital full scale), A-weighted by
-default (IEC 61672 curve, ``librosa.A_weighting``) so that it follows
-perceived loudness rather than low-frequency energy; ``weighting="none"``
-gives plain log energy.  Frames follow the shared convention: the signal is
+default (the IEC 61672 curve, as ``librosa.A_weighting``, written out here
+because librosa's lazy imports cost a second in every fresh worker process)
+so that it follows perceived loudness rather than low-frequency energy;
+``weighting="none"`` gives plain log energy.  Frames follow the shared convention: the signal is
 padded with ``n_fft // 2`` zeros on each side and a ``win_length`` window sits
 in the middle of each ``n_fft`` frame.  Doubling the signal adds 6.02 dB.
 """
@@ -39,7 +40,6 @@ from __future__ import annotations
 import dataclasses
 import math
 
-import librosa
 import numpy as np
 import parselmouth
 import scipy.fft
@@ -203,9 +203,9 @@ class Loudness(Feature):
         half = c.n_fft // 2
         padded = np.pad(signal, half)
         frames = np.lib.stride_tricks.sliding_window_view(padded, c.n_fft)[:: c.hop]
-        window = librosa.util.pad_center(
-            scipy.signal.get_window(c.window, c.win_length, fftbins=True), size=c.n_fft
-        ).astype(np.float32)
+        window = np.zeros(c.n_fft, dtype=np.float32)
+        start = (c.n_fft - c.win_length) // 2  # centred in the frame, as librosa pads it
+        window[start : start + c.win_length] = scipy.signal.get_window(c.window, c.win_length)
         energy_norm = float(np.sum(window.astype(np.float64) ** 2))
         if c.weighting == "none":
             mean_square = np.sum((frames * window) ** 2, axis=1, dtype=np.float64) / energy_norm
@@ -218,11 +218,17 @@ class Loudness(Feature):
         return (10 * np.log10(np.maximum(mean_square, floor)))[np.newaxis].astype(np.float32)
 
 
+def a_weighting_gain(freqs: np.ndarray) -> np.ndarray:
+    """IEC 61672-1 A-weighting as a power gain (1 at 1 kHz, 0 at DC)."""
+    f2 = np.asarray(freqs, dtype=np.float64) ** 2
+    c1, c2, c3, c4 = 20.598997**2, 107.65265**2, 737.86223**2, 12194.217**2
+    amplitude = c4 * f2**2 / ((f2 + c1) * np.sqrt((f2 + c2) * (f2 + c3)) * (f2 + c4))
+    return 10 ** 0.2 * amplitude**2  # the +2.00 dB that normalises 1 kHz to 0 dB
+
+
 def spectrum_weights(n_fft: int, sample_rate: int) -> np.ndarray:
     """A-weighting power gains per rfft bin, doubled for the bins the one-sided spectrum folds."""
-    freqs = np.fft.rfftfreq(n_fft, 1 / sample_rate)
-    gains = np.zeros(freqs.size)
-    gains[1:] = 10.0 ** (librosa.A_weighting(freqs[1:], min_db=None) / 10)  # DC: no weight
+    gains = a_weighting_gain(np.fft.rfftfreq(n_fft, 1 / sample_rate))
     gains[1:-1] *= 2
     return gains
 

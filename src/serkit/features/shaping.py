@@ -78,7 +78,10 @@ def context_windows(x: Any, n: int, pad: str | None = "edge") -> Any:
 
 
 def fix_length(x: np.ndarray, n: int, pad: str = "zeros", crop: str = "centre") -> np.ndarray:
-    """``x`` with exactly ``n`` frames: padded at the end, or cropped (``"centre"`` or ``"start"``)."""
+    """``x`` with exactly ``n`` frames: padded at the end, or cropped (``"centre"`` or ``"start"``).
+
+    A cropped (or already right-sized) result is a view of ``x``; a padded one is new.
+    """
     if crop not in CROP_MODES:
         raise ValueError(f"fix_length: crop must be one of {CROP_MODES}, got {crop!r}")
     frames = x.shape[-1]

@@ -121,3 +121,19 @@ class ClassifierHead(nn.Sequential):
             nn.ReLU(),
             nn.Linear(hidden, n_classes),
         )
+
+
+class ConvStack(nn.ModuleList):
+    """:class:`ConvBlock` after :class:`ConvBlock`, carrying the valid lengths along."""
+
+    def n_pools(self) -> int:
+        return sum(block.n_pools() for block in self)
+
+    def output_lengths(self, lengths):
+        """Valid length (or size of the frequency axis) after the whole stack."""
+        return pooled_size(lengths, self.n_pools())
+
+    def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        for block in self:
+            x, lengths = block(x, lengths)
+        return x, lengths

@@ -62,7 +62,8 @@ def _along(mask: Tensor, x: Tensor, dim: int) -> Tensor:
 
 def fill_padding(x: Tensor, mask: Tensor, value: float, dim: int = -1) -> Tensor:
     """``x`` with its padded frames (``mask`` False, time at ``dim``) set to ``value``."""
-    return torch.where(_along(mask, x, dim), x, torch.full((), value, dtype=x.dtype, device=x.device))
+    fill = torch.full((), value, dtype=x.dtype, device=x.device)
+    return torch.where(_along(mask, x, dim), x, fill)
 
 
 def zero_padding(x: Tensor, lengths: Tensor, dim: int = -1) -> Tensor:

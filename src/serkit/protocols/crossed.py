@@ -21,7 +21,7 @@ import pandas as pd
 
 from serkit.errors import SerkitError
 from serkit.protocols.base import Protocol, Split, check_enough_groups, column_values
-from serkit.protocols.speaker import stratified_group_folds
+from serkit.protocols.speaker import balanced_group_folds
 
 SENTENCE = "text"
 
@@ -47,11 +47,13 @@ class SpeakerSentenceCrossed(Protocol):
     ) -> Iterator[Split]:
         speakers = column_values(table, "speaker", rows, self.name)
         sentences = column_values(table, SENTENCE, rows, self.name)
-        k, n_l = self.speaker_groups, self.sentence_groups
-        check_enough_groups(len(np.unique(speakers)), k, "speakers", self.name)
-        check_enough_groups(len(np.unique(sentences)), n_l, "sentences", self.name)
-        speaker_tests = [test for _, test in stratified_group_folds(table, rows, speakers, k, seed)]
-        sentence_tests = [test for _, test in stratified_group_folds(table, rows, sentences, n_l, seed)]
+        n_speaker, n_sentence = self.speaker_groups, self.sentence_groups
+        check_enough_groups(len(np.unique(speakers)), n_speaker, "speakers", self.name)
+        check_enough_groups(len(np.unique(sentences)), n_sentence, "sentences", self.name)
+        speaker_tests = balanced_group_folds(table, rows, speakers, n_speaker, seed)
+        sentence_tests = balanced_group_folds(
+            table, rows, sentences, n_sentence, seed, by_gender=False
+        )
         for i, by_speaker in enumerate(speaker_tests, start=1):
             speaker_side = np.zeros(len(rows), dtype=bool)
             speaker_side[by_speaker] = True
@@ -61,7 +63,7 @@ class SpeakerSentenceCrossed(Protocol):
                 test = speaker_side & sentence_side
                 train = ~speaker_side & ~sentence_side
                 yield Split(
-                    f"speakers {i}/{k}, sentences {j}/{n_l}",
+                    f"speakers {i}/{n_speaker}, sentences {j}/{n_sentence}",
                     rows[train],
                     rows[test],
                     dropped=rows[~test & ~train],

@@ -71,7 +71,10 @@ class Fold:
             "validation": list(self.validation),
             "test": list(self.test),
             "dropped": list(self.dropped),
-            "groups": {col: {p: list(v) for p, v in sides.items()} for col, sides in self.groups.items()},
+            "groups": {
+                column: {part: list(values) for part, values in sides.items()}
+                for column, sides in self.groups.items()
+            },
             "counts": {part: dict(c) for part, c in self.counts.items()},
         }
 
@@ -144,7 +147,8 @@ def label_counts(table: pd.DataFrame, rows: Any) -> dict[str, int]:
     """Rows per label at ``rows``; empty when the table has no categorical labels."""
     if "label" not in table.columns:
         return {}
-    counts = table["label"].iloc[np.asarray(rows, dtype=np.int64)].dropna().astype(str).value_counts()
+    labels = table["label"].iloc[np.asarray(rows, dtype=np.int64)]
+    counts = labels.dropna().astype(str).value_counts()
     return {label: int(counts[label]) for label in sorted(counts.index)}
 
 

@@ -163,7 +163,9 @@ def validation_from_spec(spec: str) -> ValidationStrategy:
         try:
             number = float(arg)
         except ValueError:
-            raise SerkitError(f"validation {spec!r}: expected speakers:N or speakers:FRACTION") from None
+            raise SerkitError(
+                f"validation {spec!r}: expected speakers:N or speakers:FRACTION"
+            ) from None
         if number >= 1:
             if number != int(number):
                 raise SerkitError(f"validation {spec!r}: a number of speakers must be whole")

@@ -1,0 +1,98 @@
+"""Models by name: build one, write its configuration as JSON, rebuild it from that.
+
+``build_model("cnn_blstm", n_dims=39, n_classes=4)`` builds seed 000's
+CNN+BLSTM for 39-dimensional MFCC+deltas; ``cnn_tf_attention`` (and
+``cnn_tf_gap``, ``cnn_tf_bilinear``) name ``cnn_tf`` with its ``head`` set.
+:func:`model_config` gives a JSON-ready dict (the family name and every
+field of its configuration) and :func:`model_from_config` rebuilds an equal,
+freshly initialised model from it, into which saved weights load.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from serkit.errors import SerkitError
+from serkit.models.base import UtteranceModel
+from serkit.models.blstm import BLSTM
+from serkit.models.cnn import CNN
+from serkit.models.cnn_blstm import CNNBLSTM
+from serkit.models.cnn_tf import CNNTF
+from serkit.models.pooling import HEADS
+
+FAMILIES: dict[str, type[UtteranceModel]] = {cls.name: cls for cls in (CNN, BLSTM, CNNBLSTM, CNNTF)}
+
+ALIASES: dict[str, tuple[str, dict[str, Any]]] = {
+    f"cnn_tf_{head}": ("cnn_tf", {"head": head}) for head in HEADS
+}
+"""Names that stand for a family with some options fixed."""
+
+
+def list_models() -> list[str]:
+    """Every name :func:`build_model` accepts, families and aliases."""
+    return sorted([*FAMILIES, *ALIASES])
+
+
+def build_model(name: str, n_dims: int, n_classes: int, **options: Any) -> UtteranceModel:
+    """A freshly initialised model ``name`` for ``n_dims``-dimensional input and ``n_classes``.
+
+    ``options`` are fields of the family's configuration (its widths,
+    pooling, head...); anything else raises :class:`SerkitError` naming the
+    fields it takes.
+    """
+    family, fixed = _resolve(name)
+    for key, value in fixed.items():
+        if key in options and options[key] != value:
+            raise SerkitError(
+                f"model {name} means {key}={value!r}, but {key}={options[key]!r} was given"
+            )
+    options = {**fixed, **options}
+    _check_fields(family, {"n_dims", "n_classes", *options})
+    return family(n_dims, n_classes, **_tuples(options))
+
+
+def model_config(model: UtteranceModel) -> dict[str, Any]:
+    """``{"name": family, "config": {field: value}}``, ready for ``json.dumps``."""
+    fields = dataclasses.fields(model.config)
+    config = {f.name: _lists(getattr(model.config, f.name)) for f in fields}
+    return {"name": model.name, "config": config}
+
+
+def model_from_config(data: dict[str, Any]) -> UtteranceModel:
+    """Rebuild a model (freshly initialised) from :func:`model_config` output."""
+    family, fixed = _resolve(data.get("name"))
+    values = {**fixed, **_tuples(dict(data.get("config", {})))}
+    _check_fields(family, set(values))
+    missing = {"n_dims", "n_classes"} - set(values)
+    if missing:
+        raise SerkitError(f"model {family.name}: configuration lacks {', '.join(sorted(missing))}")
+    return family.from_config(family.Config(**values))
+
+
+def _resolve(name: Any) -> tuple[type[UtteranceModel], dict[str, Any]]:
+    if name in ALIASES:
+        family, fixed = ALIASES[name]
+        return FAMILIES[family], fixed
+    if name in FAMILIES:
+        return FAMILIES[name], {}
+    raise SerkitError(f"unknown model {name!r}; known: {', '.join(list_models())}")
+
+
+def _check_fields(family: type[UtteranceModel], names: set[str]) -> None:
+    fields = [f.name for f in dataclasses.fields(family.Config)]
+    unknown = sorted(names - set(fields))
+    if unknown:
+        raise SerkitError(
+            f"model {family.name}: unknown option(s) {', '.join(unknown)}; "
+            f"it takes: {', '.join(fields)}"
+        )
+
+
+def _tuples(values: dict[str, Any]) -> dict[str, Any]:
+    # JSON and YAML give lists; frozen configs hold tuples so that they stay hashable.
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+
+
+def _lists(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

@@ -1,0 +1,244 @@
+"""Training settings as typed, frozen dataclasses, defaulting to seed 000's recipe.
+
+:class:`TrainConfig` gathers everything that decides a run's numbers: epochs,
+batch size, seed, optimiser, learning-rate schedule, early stopping, gradient
+clipping, class weights, SortaGrad and augmentation.  It is written to JSON
+with every checkpoint, and a run resumes only under the same settings.
+
+The papers' recipes, as far as they state them:
+
+* seed 000: Adam (beta1 0.9, beta2 0.999, learning rate 0.001), batch size 10
+  on EMO-DB, 20 epochs: the defaults here, :data:`SEED000`;
+* seed 002: SGD with Nesterov momentum 0.9, weight decay 0.0001, batch size
+  64, 50 epochs, learning rate 0.05 divided by 10 at epochs 21, 31 and 41:
+  :data:`SEED002`;
+* seed 003: Adam at 0.0001, gradient norm clipped at 15, batch size 64,
+  annealing when the validation figure has not improved for two epochs and
+  stopping once the rate reaches 1e-6, SortaGrad in the first epoch, tempo
+  0.85-1.15 and gain -3 to +6 dB: :data:`SEED003`.  The paper gives no
+  annealing factor; 0.1 (PyTorch's default) is used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from serkit.errors import SerkitError
+
+OPTIMISERS = ("adam", "rmsprop", "sgd")
+SCHEDULES = ("none", "step", "plateau")
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimiserConfig:
+    """Which optimiser, and its settings.
+
+    ``momentum`` is SGD's Nesterov momentum and RMSProp's momentum; None means
+    each one's usual value (0.9 for SGD, as seed 002; 0 for RMSProp).
+    ``weight_decay`` is the L2 penalty as PyTorch's optimisers apply it.
+    """
+
+    name: str = "adam"
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    momentum: float | None = None
+    alpha: float = 0.99
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check(self.name in OPTIMISERS, f"optimiser must be one of {OPTIMISERS}, not {self.name!r}")
+        _check(self.lr > 0, f"learning rate must be positive, not {self.lr}")
+        _check(self.weight_decay >= 0, f"weight decay must not be negative, not {self.weight_decay}")
+        _check(self.momentum is None or self.momentum >= 0, f"bad momentum {self.momentum}")
+
+    @property
+    def resolved_momentum(self) -> float:
+        if self.momentum is not None:
+            return self.momentum
+        return 0.9 if self.name == "sgd" else 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleConfig:
+    """Learning-rate schedule, applied once per epoch.
+
+    * ``step``: multiply the rate by ``gamma`` when each epoch of
+      ``milestones`` begins (1-based, as the papers count: seed 002's
+      ``(21, 31, 41)`` trains epochs 21-30 at a tenth of the initial rate);
+    * ``plateau``: multiply it by ``factor`` when the validation figure has
+      not improved for ``patience`` epochs, down to ``min_lr``.
+
+    With ``stop_below`` set, training ends once the rate has fallen to it
+    (seed 003 stops at 1e-6).
+    """
+
+    kind: str = "none"
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.1
+    patience: int = 2
+    factor: float = 0.1
+    min_lr: float = 0.0
+    stop_below: float | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.kind in SCHEDULES, f"schedule must be one of {SCHEDULES}, not {self.kind!r}")
+        _check(all(m >= 2 for m in self.milestones), f"milestones are epochs from 2 on, not {self.milestones}")
+        _check(list(self.milestones) == sorted(set(self.milestones)), "milestones must increase")
+        _check(0 < self.gamma <= 1 and 0 < self.factor < 1, "gamma and factor must lie in (0, 1]")
+        _check(self.patience >= 0, f"patience must not be negative, not {self.patience}")
+
+
+@dataclasses.dataclass(frozen=True)
+class EarlyStoppingConfig:
+    """Stop after ``patience`` epochs without improvement of the validation figure.
+
+    None never stops early.  An improvement must exceed ``min_delta``.
+    Without a validation part nothing stops early, whatever is set here.
+    """
+
+    patience: int | None = None
+    min_delta: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check(self.patience is None or self.patience >= 1, f"patience must be >= 1, not {self.patience}")
+        _check(self.min_delta >= 0, f"min_delta must not be negative, not {self.min_delta}")
+
+
+@dataclasses.dataclass(frozen=True)
+class WaveformAugmentConfig:
+    """Waveform augmentation drawn per utterance and epoch, before feature extraction.
+
+    Each range is ``(low, high)`` for a uniform draw, or None for off.  Tempo
+    is a speed factor that keeps the pitch (above 1 is faster).  A gain may
+    push samples past full scale; they are not clipped, since features are
+    computed from floats.
+    """
+
+    gain_db: tuple[float, float] | None = None
+    tempo: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        for name, span in (("gain_db", self.gain_db), ("tempo", self.tempo)):
+            _check(span is None or (len(span) == 2 and span[0] <= span[1]), f"{name} must be (low, high)")
+        _check(self.tempo is None or self.tempo[0] > 0, f"tempo factors must be positive, not {self.tempo}")
+
+    @property
+    def active(self) -> bool:
+        return self.gain_db is not None or self.tempo is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class SpecAugmentConfig:
+    """SpecAugment-style masks on a batch of features (Park et al., 2019).
+
+    Each item gets ``time_masks`` spans of up to ``time_width`` frames (and at
+    most ``max_time_fraction`` of its length) and ``freq_masks`` bands of up to
+    ``freq_width`` dimensions, set to ``fill`` (0, the mean of normalised
+    features).  Masks stay within each item's valid frames.
+    """
+
+    time_masks: int = 0
+    time_width: int = 0
+    freq_masks: int = 0
+    freq_width: int = 0
+    max_time_fraction: float = 0.2
+    fill: float = 0.0
+
+    def __post_init__(self) -> None:
+        counts = (self.time_masks, self.time_width, self.freq_masks, self.freq_width)
+        _check(all(c >= 0 for c in counts), "mask counts and widths must not be negative")
+        _check(0 < self.max_time_fraction <= 1, "max_time_fraction must lie in (0, 1]")
+
+    @property
+    def active(self) -> bool:
+        return (self.time_masks > 0 and self.time_width > 0) or (
+            self.freq_masks > 0 and self.freq_width > 0
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides the numbers of a training run.
+
+    ``monitor`` names the validation figure that early stopping, the plateau
+    schedule and model choice use (None: the task's own, e.g. UA; ``"loss"``:
+    the validation loss, as seed 003 chooses its model).  ``checkpoint_every``
+    writes a checkpoint every that many optimiser steps as well as after each
+    epoch (when the trainer has an output folder).
+    """
+
+    epochs: int = 20
+    batch_size: int = 10
+    seed: int = 0
+    optimiser: OptimiserConfig = OptimiserConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
+    clip_grad_norm: float | None = None
+    class_weights: bool = False
+    sort_first_epoch: bool = False
+    waveform_augment: WaveformAugmentConfig = WaveformAugmentConfig()
+    spec_augment: SpecAugmentConfig = SpecAugmentConfig()
+    monitor: str | None = None
+    eval_batch_size: int = 32
+    checkpoint_every: int | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 1, f"epochs must be at least 1, not {self.epochs}")
+        _check(self.batch_size >= 1 and self.eval_batch_size >= 1, "batch sizes must be positive")
+        _check(self.seed >= 0, f"seed must not be negative, not {self.seed}")
+        _check(self.clip_grad_norm is None or self.clip_grad_norm > 0, "clip_grad_norm must be positive")
+        _check(self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint_every must be >= 1")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        return _from_dict(cls, data)
+
+
+SEED000 = TrainConfig()
+SEED002 = TrainConfig(
+    epochs=50,
+    batch_size=64,
+    optimiser=OptimiserConfig(name="sgd", lr=0.05, momentum=0.9, weight_decay=1e-4),
+    schedule=ScheduleConfig(kind="step", milestones=(21, 31, 41), gamma=0.1),
+)
+SEED003 = TrainConfig(
+    epochs=100,  # an upper bound: the learning-rate floor ends training
+    batch_size=64,
+    optimiser=OptimiserConfig(name="adam", lr=1e-4),
+    schedule=ScheduleConfig(kind="plateau", patience=2, factor=0.1, stop_below=1e-6),
+    clip_grad_norm=15.0,
+    sort_first_epoch=True,
+    waveform_augment=WaveformAugmentConfig(gain_db=(-3.0, 6.0), tempo=(0.85, 1.15)),
+    monitor="loss",
+)
+
+
+def _from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Rebuild a (nested) config dataclass from ``dataclasses.asdict`` output."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise SerkitError(f"{cls.__name__}: unknown settings {sorted(unknown)}")
+    values = {}
+    for name, value in data.items():
+        default = fields[name].default
+        if dataclasses.is_dataclass(default) and isinstance(value, dict):
+            value = _from_dict(type(default), value)
+        elif isinstance(value, list):  # JSON has no tuples; frozen configs keep them hashable
+            value = tuple(value)
+        values[name] = value
+    return cls(**values)
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise SerkitError(f"training configuration: {message}")

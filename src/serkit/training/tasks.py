@@ -1,0 +1,372 @@
+"""What a model learns: its loss, its metrics and the validation figure that chooses.
+
+A :class:`Task` turns a batch's targets into tensors, scores model outputs
+with a loss, turns outputs into per-item *scores* (what predictions are made
+from, and what is averaged over an utterance's windows), and computes metrics
+over a whole set.  The engine knows nothing else about targets, so a new kind
+(CTC, say) is a new subclass, not a new branch in the engine.
+
+* :class:`UtteranceClassification`: logits ``(batch, classes)``, one class per
+  item, cross-entropy; WA, UA and macro-F1; chooses by UA.
+* :class:`FrameClassification`: logits ``(batch, frames, classes)``, one class
+  per frame; padded frames are masked out of the loss and the metrics.
+* :class:`Regression`: ``(batch, frames, outputs)`` values per frame (or
+  ``(batch, outputs)`` per item), MSE or seed 004's CCC loss; CCC and RMSE
+  per output; chooses by mean CCC.
+
+Targets of an item: a class index (utterance classification), an int array
+``(frames,)`` (frame classification), a float array ``(frames, outputs)`` or
+``(frames,)`` (frame-level regression) or ``(outputs,)`` (per item).  Frame
+targets must be on the model's output frames; outputs past an item's target
+frames are padding.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any, ClassVar, NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from serkit.errors import SerkitError
+from serkit.evaluation import classification_scores, concordance_correlation, root_mean_squared_error
+
+IGNORE = -100
+"""Target of a padded frame: ``torch.nn.functional.cross_entropy`` skips it."""
+
+LOSS_FIGURE = "loss"
+REGRESSION_LOSSES = ("ccc", "mse")
+
+
+class Targets(NamedTuple):
+    """A batch's targets: padded values, and the valid frames of each item (None per item)."""
+
+    values: Tensor
+    lengths: Tensor | None
+
+    def to(self, device: torch.device | str) -> Targets:
+        lengths = None if self.lengths is None else self.lengths.to(device)
+        return Targets(self.values.to(device), lengths)
+
+
+class Task(ABC):
+    """Loss, scores and metrics for one kind of target."""
+
+    kind: ClassVar[str]
+    #: The validation figure early stopping, annealing and model choice use by default.
+    figure: ClassVar[str]
+    #: Figures where lower is better (the loss always is).
+    lower_is_better: ClassVar[frozenset[str]] = frozenset({LOSS_FIGURE})
+
+    def higher_is_better(self, figure: str) -> bool:
+        return figure not in self.lower_is_better
+
+    @abstractmethod
+    def collate_targets(self, targets: Sequence[Any]) -> Targets:
+        """Stack (and pad) the targets of a batch's items."""
+
+    @abstractmethod
+    def loss(self, outputs: Tensor, targets: Targets) -> Tensor:
+        """Scalar loss of a batch of model outputs."""
+
+    @abstractmethod
+    def scores(self, outputs: Tensor, targets: Targets) -> list[np.ndarray]:
+        """Each item's scores (probabilities, values), without padding."""
+
+    @abstractmethod
+    def metrics(self, scores: Sequence[np.ndarray], targets: Sequence[Any]) -> dict[str, float]:
+        """Figures of a whole set; must include :attr:`figure`."""
+
+    @abstractmethod
+    def decode(self, score: np.ndarray) -> Any:
+        """The prediction of one item's scores (a label, labels per frame, values)."""
+
+    @abstractmethod
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able description, written with every model (label set included)."""
+
+    def combine(self, scores: Sequence[np.ndarray]) -> np.ndarray:
+        """Scores of an utterance from its windows' scores: their mean (seed 002)."""
+        return np.mean(np.stack(scores), axis=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Classification(Task):
+    """Shared by the classification tasks: the label set and optional class weights."""
+
+    labels: tuple[str, ...]
+    class_weights: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
+            raise SerkitError(f"{self.kind}: needs two or more distinct labels, got {self.labels}")
+        if self.class_weights is not None and len(self.class_weights) != len(self.labels):
+            raise SerkitError(f"{self.kind}: {len(self.class_weights)} class weights for {len(self.labels)} labels")
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.labels)
+
+    def encode(self, labels: Sequence[str]) -> list[int]:
+        """Class indices of label names."""
+        index = {label: i for i, label in enumerate(self.labels)}
+        unknown = sorted({str(x) for x in labels if x not in index})
+        if unknown:
+            raise SerkitError(f"labels {unknown} are not in the class set {list(self.labels)}")
+        return [index[x] for x in labels]
+
+    def with_class_weights(self, targets: Sequence[Any]) -> _Classification:
+        """This task weighted by inverse class frequency in ``targets`` (training labels)."""
+        counts = self.class_counts(targets)
+        return dataclasses.replace(self, class_weights=tuple(inverse_frequency_weights(counts).tolist()))
+
+    @abstractmethod
+    def class_counts(self, targets: Sequence[Any]) -> np.ndarray:
+        """How many training units (utterances, frames) of each class."""
+
+    def weight_tensor(self, device: torch.device | str) -> Tensor | None:
+        if self.class_weights is None:
+            return None
+        return torch.tensor(self.class_weights, dtype=torch.float32, device=device)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "labels": list(self.labels),
+            "class_weights": None if self.class_weights is None else list(self.class_weights),
+        }
+
+    def _figures(self, true: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+        scores = classification_scores(true, pred, labels=range(self.n_classes))
+        return {"wa": scores.wa, "ua": scores.ua, "f1": scores.f1}
+
+
+@dataclasses.dataclass(frozen=True)
+class UtteranceClassification(_Classification):
+    """One class per item from logits ``(batch, classes)``; cross-entropy, chooses by UA."""
+
+    kind: ClassVar[str] = "utterance-classification"
+    figure: ClassVar[str] = "ua"
+
+    def collate_targets(self, targets: Sequence[Any]) -> Targets:
+        return Targets(torch.as_tensor(np.asarray(targets, dtype=np.int64)), None)
+
+    def loss(self, outputs: Tensor, targets: Targets) -> Tensor:
+        _check_outputs(outputs, 2, self.n_classes, self.kind)
+        return F.cross_entropy(outputs, targets.values, weight=self.weight_tensor(outputs.device))
+
+    def scores(self, outputs: Tensor, targets: Targets) -> list[np.ndarray]:
+        return list(torch.softmax(outputs.detach().float(), dim=-1).cpu().numpy())
+
+    def metrics(self, scores: Sequence[np.ndarray], targets: Sequence[Any]) -> dict[str, float]:
+        return self._figures(np.asarray(targets, dtype=np.int64), np.argmax(np.stack(scores), axis=-1))
+
+    def decode(self, score: np.ndarray) -> str:
+        return self.labels[int(np.argmax(score))]
+
+    def class_counts(self, targets: Sequence[Any]) -> np.ndarray:
+        return np.bincount(np.asarray(targets, dtype=np.int64), minlength=self.n_classes)
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameClassification(_Classification):
+    """One class per frame from logits ``(batch, frames, classes)``; padding is masked."""
+
+    kind: ClassVar[str] = "frame-classification"
+    figure: ClassVar[str] = "ua"
+
+    def collate_targets(self, targets: Sequence[Any]) -> Targets:
+        values, lengths = _pad_sequences([np.asarray(t, dtype=np.int64) for t in targets], IGNORE)
+        return Targets(values, lengths)
+
+    def loss(self, outputs: Tensor, targets: Targets) -> Tensor:
+        _check_outputs(outputs, 3, self.n_classes, self.kind)
+        logits = _crop_frames(outputs, targets.values.shape[1])
+        # cross_entropy wants classes second: (batch, classes, frames)
+        return F.cross_entropy(
+            logits.transpose(1, 2),
+            targets.values,
+            weight=self.weight_tensor(outputs.device),
+            ignore_index=IGNORE,
+        )
+
+    def scores(self, outputs: Tensor, targets: Targets) -> list[np.ndarray]:
+        logits = _crop_frames(outputs.detach().float(), targets.values.shape[1])
+        probabilities = torch.softmax(logits, dim=-1).cpu().numpy()
+        return [p[:n] for p, n in zip(probabilities, targets.lengths.tolist())]
+
+    def metrics(self, scores: Sequence[np.ndarray], targets: Sequence[Any]) -> dict[str, float]:
+        true = np.concatenate([np.asarray(t, dtype=np.int64) for t in targets])
+        pred = np.concatenate([np.argmax(s, axis=-1) for s in scores])
+        return self._figures(true, pred)
+
+    def decode(self, score: np.ndarray) -> list[str]:
+        return [self.labels[i] for i in np.argmax(score, axis=-1)]
+
+    def combine(self, scores: Sequence[np.ndarray]) -> np.ndarray:
+        if len(scores) != 1:
+            raise SerkitError(f"{self.kind}: windows of one utterance cannot be averaged frame by frame")
+        return scores[0]
+
+    def class_counts(self, targets: Sequence[Any]) -> np.ndarray:
+        frames = np.concatenate([np.asarray(t, dtype=np.int64).ravel() for t in targets])
+        return np.bincount(frames, minlength=self.n_classes)
+
+
+@dataclasses.dataclass(frozen=True)
+class Regression(Task):
+    """Continuous targets, per frame (seed 004) or per item, with an MSE or CCC loss.
+
+    ``names`` names the outputs (``("arousal", "valence")``).  The CCC loss is
+    ``1 - CCC``, averaged over outputs, with the moments taken over every valid
+    frame of the batch (seed 004 trains with one utterance per batch, where
+    this is the utterance's CCC).  Metrics pool every frame of the set.
+    """
+
+    names: tuple[str, ...]
+    loss_name: str = "ccc"
+    frame_level: bool = True
+
+    kind: ClassVar[str] = "regression"
+    figure: ClassVar[str] = "ccc"
+    lower_is_better: ClassVar[frozenset[str]] = frozenset({LOSS_FIGURE, "rmse"})
+
+    def __post_init__(self) -> None:
+        if not self.names or len(set(self.names)) != len(self.names):
+            raise SerkitError(f"regression: needs distinct output names, got {self.names}")
+        if self.loss_name not in REGRESSION_LOSSES:
+            raise SerkitError(f"regression: loss must be one of {REGRESSION_LOSSES}, not {self.loss_name!r}")
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.names)
+
+    def higher_is_better(self, figure: str) -> bool:
+        return figure not in self.lower_is_better and not figure.startswith("rmse")
+
+    def collate_targets(self, targets: Sequence[Any]) -> Targets:
+        arrays = [self._as_frames(t) for t in targets]
+        values, lengths = _pad_sequences(arrays, 0.0)
+        return Targets(values, lengths if self.frame_level else None)
+
+    def loss(self, outputs: Tensor, targets: Targets) -> Tensor:
+        pred, true, mask = self._valid(outputs, targets)
+        if self.loss_name == "mse":
+            return (pred - true).square()[mask].mean()
+        return 1.0 - concordance_loss_terms(pred, true, mask).mean()
+
+    def scores(self, outputs: Tensor, targets: Targets) -> list[np.ndarray]:
+        pred, _, mask = self._valid(outputs.detach().float(), targets)
+        pred = pred.cpu().numpy()
+        return [p[:n] if self.frame_level else p[0] for p, n in zip(pred, mask.sum(1).tolist())]
+
+    def metrics(self, scores: Sequence[np.ndarray], targets: Sequence[Any]) -> dict[str, float]:
+        pred = np.concatenate([np.reshape(s, (-1, self.n_outputs)) for s in scores])
+        true = np.concatenate([self._as_frames(t) for t in targets])
+        figures: dict[str, float] = {}
+        for d, name in enumerate(self.names):
+            figures[f"ccc_{name}"] = concordance_correlation(true[:, d], pred[:, d])
+            figures[f"rmse_{name}"] = root_mean_squared_error(true[:, d], pred[:, d])
+        figures["ccc"] = float(np.mean([figures[f"ccc_{n}"] for n in self.names]))
+        figures["rmse"] = float(np.mean([figures[f"rmse_{n}"] for n in self.names]))
+        return figures
+
+    def decode(self, score: np.ndarray) -> np.ndarray:
+        return score
+
+    def combine(self, scores: Sequence[np.ndarray]) -> np.ndarray:
+        if self.frame_level and len(scores) != 1:
+            raise SerkitError("regression: windows of one utterance cannot be averaged frame by frame")
+        return super().combine(scores)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "names": list(self.names), "loss": self.loss_name, "frame_level": self.frame_level}
+
+    def _as_frames(self, target: Any) -> np.ndarray:
+        """A target as ``(frames, outputs)`` float32 (one frame for a per-item target)."""
+        array = np.asarray(target, dtype=np.float32)
+        if self.frame_level:
+            ok = (array.ndim == 2 and array.shape[1] == self.n_outputs) or (
+                array.ndim == 1 and self.n_outputs == 1
+            )
+        else:
+            ok = array.ndim <= 1 and array.size == self.n_outputs
+        if not ok:
+            raise SerkitError(f"regression: a target of shape {array.shape} for outputs {self.names}")
+        return array.reshape(-1, self.n_outputs)
+
+    def _valid(self, outputs: Tensor, targets: Targets) -> tuple[Tensor, Tensor, Tensor]:
+        """Predictions and targets as ``(batch, frames, outputs)`` with the valid-frame mask."""
+        if not self.frame_level:
+            _check_outputs(outputs, 2, self.n_outputs, self.kind)
+            outputs = outputs.unsqueeze(1)
+        _check_outputs(outputs, 3, self.n_outputs, self.kind)
+        true = targets.values.to(outputs.device)
+        pred = _crop_frames(outputs, true.shape[1])
+        if targets.lengths is None:
+            mask = torch.ones(true.shape[:2], dtype=torch.bool, device=outputs.device)
+        else:
+            mask = torch.arange(true.shape[1], device=outputs.device)[None, :] < targets.lengths[:, None]
+        return pred, true, mask
+
+
+def concordance_loss_terms(pred: Tensor, true: Tensor, mask: Tensor) -> Tensor:
+    """CCC of each output over the valid frames, shape ``(outputs,)``, differentiable.
+
+    ``pred`` and ``true`` are ``(batch, frames, outputs)``, ``mask`` is
+    ``(batch, frames)``.  Population moments, as
+    :func:`serkit.evaluation.concordance_correlation`, which the tests check it
+    against; a tiny constant keeps a constant prediction from dividing by zero.
+    """
+    weight = mask.unsqueeze(-1).to(pred.dtype)
+    count = weight.sum((0, 1))
+    mean_pred = (pred * weight).sum((0, 1)) / count
+    mean_true = (true * weight).sum((0, 1)) / count
+    dev_pred, dev_true = (pred - mean_pred) * weight, (true - mean_true) * weight
+    var_pred = dev_pred.square().sum((0, 1)) / count
+    var_true = dev_true.square().sum((0, 1)) / count
+    covariance = (dev_pred * dev_true).sum((0, 1)) / count
+    return 2 * covariance / (var_pred + var_true + (mean_pred - mean_true).square() + 1e-8)
+
+
+def inverse_frequency_weights(counts: np.ndarray) -> np.ndarray:
+    """``n / (k * n_c)`` for each of the ``k`` classes present (scikit-learn's "balanced").
+
+    A class with no training unit gets 0: it never appears as a target, so its
+    weight never enters the loss, and 0 says so in the saved settings.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    present = counts > 0
+    weights = np.zeros_like(counts)
+    weights[present] = counts.sum() / (present.sum() * counts[present])
+    return weights
+
+
+def _pad_sequences(arrays: Sequence[np.ndarray], fill: float) -> tuple[Tensor, Tensor]:
+    """Stack arrays of shape ``(frames, ...)`` padded at the end with ``fill``, and their lengths."""
+    lengths = np.array([len(a) for a in arrays], dtype=np.int64)
+    shape = (len(arrays), int(lengths.max(initial=0)), *arrays[0].shape[1:])
+    padded = np.full(shape, fill, dtype=arrays[0].dtype)
+    for row, array in zip(padded, arrays):
+        row[: len(array)] = array
+    return torch.from_numpy(padded), torch.from_numpy(lengths)
+
+
+def _crop_frames(outputs: Tensor, frames: int) -> Tensor:
+    """Outputs ``(batch, frames', ...)`` cut to the targets' padded frames."""
+    if outputs.shape[1] < frames:
+        raise SerkitError(
+            f"the model gives {outputs.shape[1]} output frames but the targets have {frames}: "
+            "frame targets must be on the model's output frames"
+        )
+    return outputs[:, :frames]
+
+
+def _check_outputs(outputs: Tensor, ndim: int, size: int, kind: str) -> None:
+    if outputs.dim() != ndim or outputs.shape[-1] != size:
+        raise SerkitError(f"{kind}: expects model outputs with {ndim} axes and {size} last, got {tuple(outputs.shape)}")
