@@ -81,10 +81,11 @@ def test_select_classes_merges_then_excludes_and_records_both():
               "excitement"]
     table = table_of(labels)
     chosen = select_classes(table, "4class")
-    expected = [{"excitement": "happiness"}.get(x, x) for x in labels if x not in ("frustration", "no_agreement")]
+    kept = [x for x in labels if x not in ("frustration", "no_agreement")]
+    expected = [{"excitement": "happiness"}.get(x, x) for x in kept]
     assert list(chosen["label"]) == expected
     # the corpus's own codes survive the merge
-    assert list(chosen["original_label"]) == [x[:3] for x in labels if x not in ("frustration", "no_agreement")]
+    assert list(chosen["original_label"]) == [x[:3] for x in kept]
     record = chosen.attrs["class_set"]
     assert record["merged"] == {"excitement": 2}
     assert record["excluded"] == {"frustration": 1, "no_agreement": 1}
@@ -168,6 +169,8 @@ def test_label_file_checks_catch_mistakes():
     unquoted = {**good, "corpora": {"x": {1: "anger"}}}
     with pytest.raises(SerkitError, match="quote codes"):
         parse_label_data(unquoted)
-    merge_outside = {**good, "class_sets": {"two": {"classes": ["anger"], "merge": {"excitement": "happiness"}}}}
+    merge_outside = {
+        **good, "class_sets": {"two": {"classes": ["anger"], "merge": {"excitement": "happiness"}}}
+    }
     with pytest.raises(SerkitError, match="merge names outside its classes into its classes"):
         parse_label_data(merge_outside)

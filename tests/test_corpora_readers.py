@@ -71,6 +71,8 @@ def test_registry_errors_name_the_problem(tmp_path):
         read_corpus("ravdess", tmp_path / "absent")
     with pytest.raises(CorpusError, match="no ravdess recordings found"):
         read_corpus("ravdess", tmp_path)
+    with pytest.raises(CorpusError, match="the emodb reader takes no option label_map"):
+        read_corpus("EMO-DB", tmp_path, label_map="iemocap")
 
 
 # -- RAVDESS ----------------------------------------------------------------------------
@@ -90,9 +92,11 @@ def test_ravdess(tmp_path):
     assert list(table.columns) == list(COLUMN_NAMES)
     check_durations(table, tmp_path, durations)
     rows = by_utterance(table)
-    assert rows.loc["03-01-05-01-01-01-01", ["label", "original_label", "speaker", "gender", "intensity", "text"]].tolist() == [
+    angry = rows.loc["03-01-05-01-01-01-01"]
+    assert [angry.label, angry.original_label, angry.speaker, angry.gender, angry.intensity, angry.text] == [
         "anger", "05", "01", "male", "normal", "01"]
-    assert rows.loc["03-01-02-02-01-01-02", ["label", "gender", "intensity"]].tolist() == ["calm", "female", "strong"]
+    calm = rows.loc["03-01-02-02-01-01-02"]
+    assert [calm.label, calm.gender, calm.intensity] == ["calm", "female", "strong"]
     assert rows.loc["03-01-08-02-02-01-02", "label"] == "surprise"
     assert select_classes(table, "ravdess8")["label"].tolist() == table["label"].tolist()
 
@@ -128,7 +132,8 @@ def test_cremad_with_and_without_demographics(tmp_path):
     rows = by_utterance(table)
     assert rows.loc["1001_DFA_ANG_XX", ["speaker", "gender", "text", "label", "intensity"]].tolist() == [
         "1001", "male", "DFA", "anger", "unspecified"]
-    assert rows.loc["1002_TIE_SAD_LO", ["gender", "label", "intensity"]].tolist() == ["female", "sadness", "low"]
+    sad = rows.loc["1002_TIE_SAD_LO"]
+    assert [sad.gender, sad.label, sad.intensity] == ["female", "sadness", "low"]
     assert rows.loc["1091_WSI_NEU_MD", "intensity"] == "medium"
     assert rows.loc["1001_IEO_HAP_HI", "label"] == "happiness"
     write_audio(tmp_path / "AudioWAV" / "1003_DFA_XYZ_XX.wav")
@@ -197,7 +202,8 @@ def test_emovo(tmp_path):
     table = read_corpus("emovo", tmp_path / "EMOVO")
     check_durations(table, tmp_path / "EMOVO", durations)
     rows = by_utterance(table)
-    assert rows.loc["dis-f1-b1", ["speaker", "gender", "text", "label"]].tolist() == ["f1", "female", "b1", "disgust"]
+    disgust = rows.loc["dis-f1-b1"]
+    assert [disgust.speaker, disgust.gender, disgust.text, disgust.label] == ["f1", "female", "b1", "disgust"]
     assert rows.loc["rab-m2-n5", ["gender", "label"]].tolist() == ["male", "anger"]
     assert rows.loc["gio-f1-l3", "label"] == "happiness"
     assert rows.loc["pau-m3-b1", "label"] == "fear"

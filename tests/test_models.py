@@ -37,6 +37,15 @@ SPEC_IDS = [name + "".join(f"-{v}" for v in opts.values()) for name, opts in SPE
 N_CLASSES = 4
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Small tensors gain nothing from threads, and CI runs two test workers on two cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def build(name: str, options: dict, n_dims: int = 40, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
     return build_model(name, n_dims, N_CLASSES, **options)
@@ -358,10 +367,13 @@ def test_onnx_export_with_dynamic_batch_and_time(name, options, tmp_path):
             "logits": {0: "batch"},
         },
     )
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     x, lengths = padded_batch(40, [131, 90, 17, model.min_frames, 2], garbage=True, seed=3)
     (got,) = session.run(None, {"features": x.numpy(), "lengths": lengths.numpy()})
     with torch.no_grad():
         expected = model(x, lengths).numpy()
     assert got.shape == (5, N_CLASSES)
     np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+

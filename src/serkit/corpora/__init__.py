@@ -8,7 +8,14 @@ layout it expects; ``list_corpora()`` gives them in one line each.
 """
 
 from serkit.corpora.alignment import Alignment, read_alignment
-from serkit.corpora.labels import ClassSet, class_set, class_sets, corpus_codes, get_class_set, vocabulary
+from serkit.corpora.labels import (
+    ClassSet,
+    class_set,
+    class_sets,
+    corpus_codes,
+    get_class_set,
+    vocabulary,
+)
 from serkit.corpora.recola import Trace, read_trace, traces
 from serkit.corpora.registry import list_corpora, read_corpus
 from serkit.corpora.scan import audio_duration

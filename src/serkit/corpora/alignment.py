@@ -67,13 +67,16 @@ def read_timit_segments(path: str | Path, sample_rate: int = TIMIT_SAMPLE_RATE) 
         try:
             start, end, label = int(fields[0]), int(fields[1]), " ".join(fields[2:])
         except (ValueError, IndexError):
-            raise CorpusError(f"{path}, line {number}: expected '<start> <end> <label>', got {line!r}") from None
+            raise CorpusError(
+                f"{path}, line {number}: expected '<start> <end> <label>', got {line!r}"
+            ) from None
         if not label or end < start:
             raise CorpusError(f"{path}, line {number}: bad segment {line!r}")
         starts.append(start)
         ends.append(end)
         labels.append(label)
-    return _alignment(path, np.array(starts) / sample_rate, np.array(ends) / sample_rate, labels, [""] * len(labels))
+    seconds = np.array(starts) / sample_rate, np.array(ends) / sample_rate
+    return _alignment(path, *seconds, labels, [""] * len(labels))
 
 
 def read_lablaut(path: str | Path) -> Alignment:
@@ -88,7 +91,9 @@ def read_lablaut(path: str | Path) -> Alignment:
             continue
         match = _XLABEL_LINE.match(line)
         if not match:
-            raise CorpusError(f"{path}, line {number}: expected '<end time> <colour> <label>', got {line!r}")
+            raise CorpusError(
+                f"{path}, line {number}: expected '<end time> <colour> <label>', got {line!r}"
+            )
         end = float(match["end"])
         text = match["label"] or ""
         fields = text.split()
@@ -117,4 +122,6 @@ def _lines(path: str | Path, encoding: str) -> list[str]:
 def _alignment(path, starts, ends, labels, marks) -> Alignment:
     if len(ends) and (np.any(np.diff(ends) < 0) or np.any(ends < starts)):
         raise CorpusError(f"{path}: segment times go backwards")
-    return Alignment(np.asarray(starts, np.float64), np.asarray(ends, np.float64), tuple(labels), tuple(marks))
+    return Alignment(
+        np.asarray(starts, np.float64), np.asarray(ends, np.float64), tuple(labels), tuple(marks)
+    )

@@ -40,7 +40,9 @@ def read(root: str | Path, *, skip_bad: bool = False, progress: Progress | None 
 def _record(path: Path) -> dict:
     match = _NAME.match(path.name)
     if not match:
-        raise CorpusError(f"{path}: not an EMOVO file name (<emotion>-<actor>-<sentence>.wav, e.g. dis-f1-b1.wav)")
+        raise CorpusError(
+            f"{path}: not an EMOVO file name (<emotion>-<actor>-<sentence>.wav, e.g. dis-f1-b1.wav)"
+        )
     if _ACTOR_FOLDER.match(path.parent.name) and path.parent.name != match["actor"]:
         raise CorpusError(f"{path}: actor {match['actor']} does not match its folder {path.parent.name}")
     return {

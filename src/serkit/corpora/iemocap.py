@@ -69,7 +69,8 @@ def read(root: str | Path, *, skip_bad: bool = False, progress: Progress | None 
             for record in _label_file(label_file, session):
                 record["transcript"] = transcripts.get(record["utterance"])
                 labelled[record["utterance"]] = record
-        unlabelled = [p for p in find_files(session / "sentences" / "wav", "*/*.wav") if p.stem not in labelled]
+        wavs = find_files(session / "sentences" / "wav", "*/*.wav")
+        unlabelled = [p for p in wavs if p.stem not in labelled]
         if unlabelled:
             log.warning("%s: %d wav files have no label in EmoEvaluation, left out (first: %s)",
                         session, len(unlabelled), unlabelled[0])
@@ -89,7 +90,9 @@ def _label_file(path: Path, session: Path) -> list[dict]:
         utterance = turn["utterance"]
         name = _UTTERANCE.match(utterance)
         if not name or not utterance.startswith(dialog + "_"):
-            raise CorpusError(f"{path}, line {number}: utterance {utterance!r} is not named <{dialog}>_<F|M><nnn>")
+            raise CorpusError(
+                f"{path}, line {number}: utterance {utterance!r} is not named <{dialog}>_<F|M><nnn>"
+            )
         wav = session / "sentences" / "wav" / dialog / f"{utterance}.wav"
         records.append({
             "path": str(wav),

@@ -120,7 +120,8 @@ def parse_label_data(raw: Any) -> LabelData:
         classes = tuple(known(c, where) for c in spec["classes"])
         if len(set(classes)) != len(classes):
             raise SerkitError(f"labels.yaml: {where} lists a class twice")
-        merge = {known(a, where): known(b, where) for a, b in _str_map(spec.get("merge") or {}, where).items()}
+        merges = _str_map(spec.get("merge") or {}, where)
+        merge = {known(a, where): known(b, where) for a, b in merges.items()}
         if not set(merge.values()) <= set(classes) or set(merge) & set(classes):
             raise SerkitError(f"labels.yaml: {where} must merge names outside its classes into its classes")
         sets[name] = ClassSet(name, classes, MappingProxyType(merge), str(spec.get("description", "")))

@@ -28,7 +28,10 @@ from serkit.errors import CorpusError
 log = logging.getLogger(__name__)
 
 NAME = "librispeech"
-LAYOUT = "<subset>/<speaker>/<chapter>/<speaker>-<chapter>-<nnnn>.flac with <speaker>-<chapter>.trans.txt, SPEAKERS.TXT"
+LAYOUT = (
+    "<subset>/<speaker>/<chapter>/<speaker>-<chapter>-<nnnn>.flac with "
+    "<speaker>-<chapter>.trans.txt, SPEAKERS.TXT"
+)
 
 _NAME = re.compile(r"^(?P<speaker>\d+)-(?P<chapter>\d+)-\d+$")
 _SEX = {"F": "female", "M": "male"}

@@ -114,7 +114,8 @@ def _record(row: dict[str, str], line: int, manifest: Path, codes: Mapping[str, 
             except ValueError:
                 raise CorpusError(f"{where}: {column} {record[column]!r} is not a number") from None
     if record.get("utterance") is None:
-        record["utterance"] = Path(os.path.relpath(record["path"], manifest.parent)).with_suffix("").as_posix()
+        relative = Path(os.path.relpath(record["path"], manifest.parent))
+        record["utterance"] = relative.with_suffix("").as_posix()
     code = record.get("label")
     if code is not None:
         known = codes if codes is not None else {name: name for name in vocabulary()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -56,4 +57,11 @@ def read_corpus(
     key = name.lower().replace("-", "").replace("_", "")
     if key not in _READERS:
         raise CorpusError(f"unknown corpus {name!r}; readers: {', '.join(_READERS)}")
-    return _READERS[key].read(root, skip_bad=skip_bad, progress=progress, **options)
+    reader = _READERS[key].read
+    accepted = set(inspect.signature(reader).parameters) - {"root", "skip_bad", "progress"}
+    if set(options) - accepted:
+        raise CorpusError(
+            f"the {key} reader takes no option {', '.join(sorted(set(options) - accepted))}"
+            f" (its options: {', '.join(sorted(accepted)) or 'none'})"
+        )
+    return reader(root, skip_bad=skip_bad, progress=progress, **options)

@@ -1,11 +1,12 @@
 """Scanning a corpus folder: finding its files, and turning a reader's records into a table.
 
 Every reader finds its files (:func:`corpus_root`, :func:`find_files`), lists
-them with what their names and label files say, then hands the records to :func:`build_table`, which reads each file's header (no
-decoding) for its duration and applies the bad-file rule: by default the
-first bad file raises :class:`~serkit.errors.AudioError` naming it; with
-``skip_bad=True`` the bad files are left out and listed in
-``table.attrs["skipped"]`` as ``{"path", "reason"}`` dicts.
+them with what their names and label files say, then hands the records to
+:func:`build_table`, which reads each file's header (no decoding) for its
+duration and applies the bad-file rule: by default the first bad file
+raises :class:`~serkit.errors.AudioError` naming it; with ``skip_bad=True``
+the bad files are left out and listed in ``table.attrs["skipped"]`` as
+``{"path", "reason"}`` dicts.
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ def find_files(folder: Path, pattern: str) -> list[Path]:
     resource forks beside every file, which are not audio.
     """
     return sorted(
-        p for p in folder.glob(pattern) if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        p
+        for p in folder.glob(pattern)
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     )
 
 
@@ -112,7 +115,8 @@ def _check_sphere_complete(path: Path, frames: int) -> None:
     declared = _SPHERE_COUNT.search(head)
     if declared and int(declared.group(1)) > frames:
         raise AudioError(
-            path, f"truncated: the header declares {int(declared.group(1))} samples but the file has {frames}"
+            path,
+            f"truncated: the header declares {int(declared.group(1))} samples but the file has {frames}",
         )
 
 

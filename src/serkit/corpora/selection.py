@@ -45,7 +45,11 @@ def select_classes(table: pd.DataFrame, class_set: str | ClassSet) -> pd.DataFra
     selected.attrs = {**table.attrs, "class_set": record}
     log.info(
         "class set %s: kept %d of %d utterances, merged %s, excluded %s",
-        chosen.name, len(selected), len(table), record["merged"] or "nothing", record["excluded"] or "nothing",
+        chosen.name,
+        len(selected),
+        len(table),
+        record["merged"] or "nothing",
+        record["excluded"] or "nothing",
     )
     return validate_table(selected)
 

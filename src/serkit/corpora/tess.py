@@ -44,7 +44,9 @@ def read(root: str | Path, *, skip_bad: bool = False, progress: Progress | None 
 def _record(path: Path) -> dict:
     match = _NAME.match(path.name)
     if not match:
-        raise CorpusError(f"{path}: not a TESS file name (<speaker>_<word>_<emotion>.wav, e.g. OAF_back_angry.wav)")
+        raise CorpusError(
+            f"{path}: not a TESS file name (<speaker>_<word>_<emotion>.wav, e.g. OAF_back_angry.wav)"
+        )
     folder = _FOLDER.match(path.parent.name)
     speaker = folder["speaker"] if folder else match["speaker"]
     return {

@@ -1,4 +1,4 @@
-"""TIMIT, the DARPA acoustic-phonetic continuous speech corpus (Garofolo et al., 1993): no emotion labels.
+"""TIMIT, the DARPA acoustic-phonetic speech corpus (Garofolo et al., 1993): no emotion labels.
 
 Layout expected under ``root`` (the corpus's ``TIMIT`` folder, upper or lower
 case alike)::

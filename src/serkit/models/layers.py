@@ -14,13 +14,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from serkit.models.masking import fill_padding, length_mask, output_lengths
+from serkit.models.masking import Length, fill_padding, length_mask, output_lengths
 
 POOL = 2
 """Side of the max pooling window and its stride, on both axes (seeds 000 and 002)."""
 
 
-def pooled_size(size, n_pools: int):
+def pooled_size(size: Length, n_pools: int) -> Length:
     """Size of an axis (int or tensor of lengths) after ``n_pools`` 2x2 max poolings."""
     for _ in range(n_pools):
         size = output_lengths(size, POOL, stride=POOL)
@@ -58,13 +58,13 @@ class MaskedBatchNorm2d(nn.BatchNorm2d):
     """
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:  # type: ignore[override]
-        if not self.training:
-            return super().forward(x)
+        if not self.training and self.running_mean is not None:
+            return super().forward(x)  # running statistics: nothing to mask
         count = mask.sum().to(x.dtype) * x.shape[2]
         mean = fill_padding(x, mask, 0.0).sum((0, 2, 3)) / count
         centred = x - mean[None, :, None, None]
         var = fill_padding(centred.square(), mask, 0.0).sum((0, 2, 3)) / count
-        if self.track_running_stats:
+        if self.training and self.track_running_stats:
             self._update_running_stats(mean.detach(), var.detach(), count.detach())
         scale = torch.rsqrt(var + self.eps)
         out = centred * scale[None, :, None, None]
@@ -100,7 +100,7 @@ class ConvBlock(nn.Module):
     def n_pools(self) -> int:
         return int(self.pool)
 
-    def output_lengths(self, lengths):
+    def output_lengths(self, lengths: Length) -> Length:
         return pooled_size(lengths, self.n_pools())
 
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
@@ -129,7 +129,7 @@ class ConvStack(nn.ModuleList):
     def n_pools(self) -> int:
         return sum(block.n_pools() for block in self)
 
-    def output_lengths(self, lengths):
+    def output_lengths(self, lengths: Length) -> Length:
         """Valid length (or size of the frequency axis) after the whole stack."""
         return pooled_size(lengths, self.n_pools())
 
