@@ -114,7 +114,7 @@ def test_truncated_wav(tmp_path, emodb_wavs):
 def test_truncated_flac(tmp_path):
     sf.write(tmp_path / "a.flac", np.random.default_rng(0).normal(0, 0.1, 16000), 16000)
     data = (tmp_path / "a.flac").read_bytes()
-    expect_error(bad(tmp_path, "cut.flac", data[: len(data) // 2]), "not a readable audio")
+    expect_error(bad(tmp_path, "cut.flac", data[: len(data) // 2]), "truncated")
 
 
 def test_header_only_wav_has_no_samples(tmp_path):
@@ -143,3 +143,9 @@ def test_content_hash_follows_bytes_not_names(tmp_path, emodb_wavs):
     shutil.copy(emodb_wavs[0], copy)
     assert content_hash(copy) == content_hash(emodb_wavs[0])
     assert content_hash(emodb_wavs[1]) != content_hash(emodb_wavs[0])
+
+
+def test_truncated_sphere(tmp_path):
+    sf.write(tmp_path / "a.wav", tone(16000), 16000, format="NIST", subtype="PCM_16")
+    data = (tmp_path / "a.wav").read_bytes()
+    expect_error(bad(tmp_path, "cut.wav", data[: 1024 + 4000]), "truncated")

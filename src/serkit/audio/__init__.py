@@ -3,6 +3,7 @@
 from serkit.audio.io import (
     DEFAULT_SAMPLE_RATE,
     AudioInfo,
+    check_complete,
     check_signal,
     content_hash,
     info,
@@ -14,6 +15,7 @@ from serkit.audio.io import (
 __all__ = [
     "DEFAULT_SAMPLE_RATE",
     "AudioInfo",
+    "check_complete",
     "check_signal",
     "content_hash",
     "info",

@@ -9,6 +9,7 @@ an :class:`~serkit.errors.AudioError` naming the file and the reason.
 from __future__ import annotations
 
 import hashlib
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ import soxr
 from serkit.errors import AudioError
 
 DEFAULT_SAMPLE_RATE = 16_000
+
+_SPHERE_COUNT = re.compile(rb"^sample_count -i (\d+)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -58,12 +61,14 @@ def load_audio(
     empty, holds NaN or infinite samples, or is shorter than ``min_duration``
     seconds.
     """
-    path = _existing(path)
-    _check_not_truncated(path)
+    header = info(path)
+    check_complete(header)
     try:
-        signal, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        signal, rate = sf.read(header.path, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as e:
-        raise AudioError(path, f"not a readable audio file ({_reason(e)})") from None
+        raise AudioError(path, f"truncated or corrupt: cannot decode it ({_reason(e)})") from None
+    if 0 < len(signal) < header.frames:
+        raise AudioError(path, f"truncated: the header declares {header.frames} samples, {len(signal)} decode")
     signal = to_mono(signal)
     check_signal(signal, rate, path=path, min_duration=min_duration)
     if sample_rate is not None and rate != sample_rate:
@@ -113,14 +118,28 @@ def _existing(path: str | Path) -> Path:
     return path
 
 
-def _check_not_truncated(path: Path) -> None:
-    """Compare a RIFF/AIFF header's declared size with the bytes on disk.
+def check_complete(header: AudioInfo, decode_end: bool = False) -> None:
+    """Raise :class:`AudioError` if the file behind ``header`` was cut short.
 
-    libsndfile silently reads what is there when a WAV or AIFF file was cut
-    short (a failed copy or download), so the loss would go unnoticed.
+    libsndfile silently reads what is there when a WAV, AIFF or NIST SPHERE
+    file was cut short (a failed copy or download), so the loss would go
+    unnoticed: their headers say how much was meant, and that is compared with
+    the bytes on disk.  A compressed stream (FLAC, OGG) states its length in
+    its header too; ``decode_end`` decodes the last sample to prove it is
+    there without reading the whole file.
     """
+    path = Path(header.path)
     with open(path, "rb") as f:
-        head = f.read(12)
+        head = f.read(1024)
+    _check_riff_aiff_size(path, head)
+    _check_sphere_count(path, head, header.frames)
+    if header.frames == 0:
+        raise AudioError(path, "contains no samples")
+    if decode_end:
+        _check_last_sample(path, header.frames)
+
+
+def _check_riff_aiff_size(path: Path, head: bytes) -> None:
     if len(head) < 12:
         return
     if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
@@ -137,6 +156,27 @@ def _check_not_truncated(path: Path) -> None:
         raise AudioError(
             path, f"truncated: the header declares {declared + 8} bytes but the file has {actual + 8}"
         )
+
+
+def _check_sphere_count(path: Path, head: bytes, frames: int) -> None:
+    if not head.startswith(b"NIST_1A"):
+        return
+    declared = _SPHERE_COUNT.search(head)
+    if declared and int(declared.group(1)) > frames:
+        raise AudioError(
+            path, f"truncated: the header declares {int(declared.group(1))} samples but the file has {frames}"
+        )
+
+
+def _check_last_sample(path: Path, frames: int) -> None:
+    try:
+        with sf.SoundFile(str(path)) as f:
+            f.seek(frames - 1)
+            if len(f.read(1)) == 1:
+                return
+    except (sf.LibsndfileError, RuntimeError) as e:
+        raise AudioError(path, f"truncated or corrupt: cannot decode its end ({_reason(e)})") from None
+    raise AudioError(path, f"truncated: the header declares {frames} samples but fewer can be read")
 
 
 def _reason(error: Exception) -> str:

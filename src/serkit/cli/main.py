@@ -56,7 +56,7 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except SerkitError as e:
-            err.print(f"[bold red]error:[/] {e}", highlight=False)
+            err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return run
@@ -148,7 +148,7 @@ def _report_skipped(skipped: list[dict[str, str]]) -> None:
         return
     err.print(f"[yellow]skipped {len(skipped)} bad file(s):[/]")
     for item in skipped:
-        err.print(f"  {item['path']}: {item['reason']}", highlight=False)
+        err.print(f"  {item['path']}: {item['reason']}", highlight=False, soft_wrap=True)
 
 
 # -- features -----------------------------------------------------------------

@@ -13,24 +13,19 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import soundfile as sf
 
-from serkit.audio.io import _check_not_truncated, info
+from serkit.audio.io import check_complete, info
 from serkit.corpora.table import make_table
 from serkit.errors import AudioError, CorpusError
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-
-_SPHERE_COUNT = re.compile(rb"^sample_count -i (\d+)", re.MULTILINE)
-
 
 def corpus_root(root: str | Path, corpus: str) -> Path:
     """``root`` as an absolute path, checked to be a folder."""
@@ -61,14 +56,8 @@ def audio_duration(path: str | Path) -> float:
     declares more data than the file holds, or a compressed stream (FLAC)
     whose last sample cannot be decoded.
     """
-    path = Path(path)
     header = info(path)
-    _check_not_truncated(path)
-    if header.format == "NIST":
-        _check_sphere_complete(path, header.frames)
-    if header.frames == 0:
-        raise AudioError(path, "contains no samples")
-    _check_last_frame(path, header.frames)
+    check_complete(header, decode_end=True)
     return header.duration
 
 
@@ -106,27 +95,3 @@ def build_table(
         raise CorpusError(f"{root}: every one of the {total} {corpus} files is bad")
     log.info("%s: %d recordings from %s, %d skipped", corpus, len(rows), root, len(skipped))
     return make_table(rows, attrs={"root": str(root), "skipped": skipped})
-
-
-def _check_sphere_complete(path: Path, frames: int) -> None:
-    """libsndfile reads what is there of a cut-short SPHERE file; its header says how much was meant."""
-    with open(path, "rb") as f:
-        head = f.read(1024)
-    declared = _SPHERE_COUNT.search(head)
-    if declared and int(declared.group(1)) > frames:
-        raise AudioError(
-            path,
-            f"truncated: the header declares {int(declared.group(1))} samples but the file has {frames}",
-        )
-
-
-def _check_last_frame(path: Path, frames: int) -> None:
-    """Decode the final sample: a compressed file's header states the length it was meant to have."""
-    try:
-        with sf.SoundFile(str(path)) as f:
-            f.seek(frames - 1)
-            if len(f.read(1)) == 1:
-                return
-    except (sf.LibsndfileError, RuntimeError) as e:
-        raise AudioError(path, f"truncated or corrupt: cannot decode its end ({e})") from None
-    raise AudioError(path, f"truncated: the header declares {frames} samples but fewer can be read")

@@ -259,7 +259,6 @@ def _power_kernel(
     re = np.empty((M, B), np.float32)
     im = np.empty((M, B), np.float32)
     mean = np.zeros(B, np.float32)
-    acc = np.empty(B, np.float32)
     keep = np.float32(1.0) - preemph
     for blk in range(0, n_frames, B):
         if remove_dc:
@@ -362,20 +361,18 @@ def _power_kernel(
             zi_ = im[k1]
             yr_ = re[k2]
             yi_ = im[k2]
-            for b in range(B):
+            o = out[k, blk : blk + valid]
+            for b in range(valid):
                 er = 0.5 * (zr_[b] + yr_[b])
                 ei = 0.5 * (zi_[b] - yi_[b])
                 orr = 0.5 * (zr_[b] - yr_[b])
                 oi = 0.5 * (zi_[b] + yi_[b])
                 xr = er + cr * oi + ci * orr
                 xi = ei - cr * orr + ci * oi
-                acc[b] = xr * xr + xi * xi
+                o[b] = xr * xr + xi * xi
             if magnitude:
-                for b in range(B):
-                    acc[b] = np.sqrt(acc[b])
-            o = out[k]
-            for b in range(valid):
-                o[blk + b] = acc[b]
+                for b in range(valid):
+                    o[b] = np.sqrt(o[b])
 
 
 @numba.njit(fastmath=True, nogil=True, cache=True)

@@ -72,7 +72,6 @@ class MaskedBLSTM(nn.Module):
         sizes = [n_inputs] + [2 * hidden] * (num_layers - 1)
         self.forward_lstms = nn.ModuleList(nn.LSTM(n, hidden, batch_first=True) for n in sizes)
         self.backward_lstms = nn.ModuleList(nn.LSTM(n, hidden, batch_first=True) for n in sizes)
-        self.hidden = hidden
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         mask = length_mask(lengths, x.shape[1])
