@@ -122,24 +122,24 @@ def test_seed000_fixed_inputs():
 def test_segments_with_the_shift_rule_cover_every_frame():
     x = features(2, 530)
     seg = segment(x, 200, 100, grid=FrameGrid(hop=160))
-    np.testing.assert_array_equal(seg.start_frames, [0, 100, 200, 300, 330])
-    np.testing.assert_allclose(seg.start_times, [0.0, 1.0, 2.0, 3.0, 3.3])
+    np.testing.assert_array_equal(seg.starts, [0, 100, 200, 300, 330])
+    np.testing.assert_allclose(seg.times, [0.0, 1.0, 2.0, 3.0, 3.3])
     assert seg.windows.shape == (5, 2, 200)
-    for window, start in zip(seg.windows, seg.start_frames):
+    for window, start in zip(seg.windows, seg.starts):
         np.testing.assert_array_equal(window, x[:, start : start + 200])
 
 
 def test_segments_with_pad_and_drop_rules():
     x = features(2, 530)
     padded = segment(x, 200, 100, last="pad")
-    np.testing.assert_array_equal(padded.start_frames, [0, 100, 200, 300, 400])
+    np.testing.assert_array_equal(padded.starts, [0, 100, 200, 300, 400])
     np.testing.assert_array_equal(padded.windows[-1][:, :130], x[:, 400:])
     np.testing.assert_array_equal(padded.windows[-1][:, 130:], 0)
     dropped = segment(x, 200, 100, last="drop")
-    np.testing.assert_array_equal(dropped.start_frames, [0, 100, 200, 300])
-    assert dropped.start_times is None
+    np.testing.assert_array_equal(dropped.starts, [0, 100, 200, 300])
+    assert dropped.times is None
     exact = segment(features(2, 500), 200, 100)  # last full window ends on the last frame
-    np.testing.assert_array_equal(exact.start_frames, [0, 100, 200, 300])
+    np.testing.assert_array_equal(exact.starts, [0, 100, 200, 300])
     short = segment(features(2, 120), 200, 100)
     assert short.windows.shape == (1, 2, 200)
     np.testing.assert_array_equal(short.windows[0, :, 120:], 0)
@@ -151,5 +151,5 @@ def test_seed002_rules_in_frames():
     assert SEED002_TEST.frames(grid) == (200, 40)
     x = features(400, grid.n_frames(16_000 * 3))  # 3 s: 301 frames
     test = SEED002_TEST.apply(x, grid)
-    np.testing.assert_array_equal(test.start_frames, [0, 40, 80, 101])
-    np.testing.assert_allclose(test.start_times, [0.0, 0.4, 0.8, 1.01])
+    np.testing.assert_array_equal(test.starts, [0, 40, 80, 101])
+    np.testing.assert_allclose(test.times, [0.0, 0.4, 0.8, 1.01])

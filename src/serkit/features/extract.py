@@ -32,7 +32,7 @@ import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
@@ -66,7 +66,7 @@ class Extraction:
 
 def extract(
     feature: Feature,
-    paths: Sequence[str | Path],
+    paths: Iterable[str | Path],
     *,
     cache: FeatureCache | None = None,
     workers: int | None = None,

@@ -120,8 +120,8 @@ class Segments(NamedTuple):
     """Windows cut from one utterance, and where each starts."""
 
     windows: np.ndarray  # (k, d, window)
-    start_frames: np.ndarray  # (k,) int
-    start_times: np.ndarray | None  # (k,) seconds, when a grid was given
+    starts: np.ndarray  # (k,) start frame of each window
+    times: np.ndarray | None  # (k,) start time in seconds, when a grid was given
 
 
 def segment(
@@ -139,7 +139,7 @@ def segment(
     * ``"drop"``: those frames are not used.
 
     An utterance shorter than one window gives a single window padded with
-    zeros at the end, under every rule.  ``start_times`` are the start
+    zeros at the end, under every rule.  ``times`` are the start
     frames' times on ``grid``.
     """
     if window < 1 or hop < 1:

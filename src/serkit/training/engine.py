@@ -1,0 +1,619 @@
+"""The training engine: fit any ``model(x, lengths)`` to a task, choosing on validation data only.
+
+:class:`Trainer` takes a model (any ``nn.Module`` whose ``forward(x, lengths)``
+maps ``(batch, dims, frames)`` features to outputs the task understands), a
+:class:`~serkit.training.tasks.Task` and a
+:class:`~serkit.training.config.TrainConfig`.  :meth:`Trainer.fit` sees a
+training part and, optionally, a validation part, never a test part: early
+stopping, annealing and the choice of weights (the best epoch by the
+validation figure) use the validation part alone.  Without one, nothing
+stops early and the last epoch's weights are kept, and the result says so.
+
+**Determinism.**  The same configuration and data give the same weights and
+the same log, bit for bit: batches and augmentation come from generators
+keyed by the seed and the position in training, deterministic algorithms are
+switched on for the run, dropout draws from torch's generator seeded with the
+run's seed (inside ``torch.random.fork_rng``, so the caller's generator is
+left as it was), and ``threads`` fixes the thread count.  :func:`build_seeded`
+draws a model's initial weights from a seed the same way.
+
+**Resuming.**  With an output folder, a checkpoint (see
+:mod:`~serkit.training.checkpoint`) is written after every epoch and every
+``checkpoint_every`` steps; ``fit`` on the same folder resumes from the last
+one, to the same end as an uninterrupted run.  It holds the weights, the best
+weights so far, the optimiser and scheduler, early-stopping counters, the
+torch generator, the sampler's position, the running figures of the epoch in
+progress and the history.  Augmentation needs no state of its own: its draws
+are keyed by position.  A checkpoint of other settings or other data is refused.
+
+**Output folder.**  ``checkpoints/``; ``log.csv``, one row per epoch
+(learning rate, training loss and figures, validation loss and figures);
+TensorBoard scalars under ``tensorboard/`` when tensorboard is installed;
+``model/``, the chosen weights with ``model.json``.  Progress is reported
+through ``progress(done, total)`` in optimiser steps, and by logging.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import functools
+import hashlib
+import io
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from serkit.errors import SerkitError
+from serkit.features.base import ProgressCallback
+from serkit.training.augment import augment_waveform, spec_augment
+from serkit.training.checkpoint import (
+    atomic_write_text,
+    latest_checkpoint,
+    read_checkpoint,
+    save_model,
+    write_checkpoint,
+)
+from serkit.training.config import OptimiserConfig, ScheduleConfig, TrainConfig
+from serkit.training.data import (
+    SPEC_STREAM,
+    WAVEFORM_STREAM,
+    Dataset,
+    EpochSampler,
+    WaveformDataset,
+    collate,
+    combine_groups,
+    keyed_rng,
+)
+from serkit.training.tasks import LOSS_FIGURE, Task, _Classification
+
+log = logging.getLogger(__name__)
+
+Model = TypeVar("Model", bound=nn.Module)
+
+CHECKPOINTS = "checkpoints"
+LOG_FILE = "log.csv"
+MODEL_DIR = "model"
+TENSORBOARD_DIR = "tensorboard"
+
+BEST_VALIDATION = "best-validation"
+LAST_EPOCH = "last-epoch"
+
+
+@dataclasses.dataclass(frozen=True)
+class FitResult:
+    """What a fit did: its history and how the kept weights were chosen.
+
+    ``selection`` is ``"best-validation"`` (the epoch with the best
+    ``monitor`` figure on the validation part) or ``"last-epoch"`` (no
+    validation part).  ``stop_reason`` is ``"epochs"``, ``"early-stopping"``
+    or ``"learning-rate-floor"``.  ``seconds`` is this call's wall time.
+    """
+
+    history: tuple[dict[str, Any], ...]
+    selection: str
+    chosen_epoch: int
+    monitor: str | None
+    best_score: float | None
+    stop_reason: str
+    steps: int
+    resumed_from_step: int | None
+    seconds: float
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.history)
+
+
+@dataclasses.dataclass(frozen=True)
+class Predictions:
+    """Per utterance (windows combined): ids, scores, decoded predictions and targets."""
+
+    ids: tuple[str, ...]
+    scores: tuple[np.ndarray, ...]
+    predictions: tuple[Any, ...]
+    targets: tuple[Any, ...]
+
+
+@dataclasses.dataclass
+class _Progress:
+    """The mutable part of a run that a checkpoint must carry, besides torch objects."""
+
+    step: int = 0
+    best_score: float | None = None
+    best_epoch: int | None = None
+    bad_epochs: int = 0
+    stop_reason: str | None = None
+    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    # running figures of the epoch in progress: loss, and every item trained on so far
+    loss_sum: float = 0.0
+    indices: list[int] = dataclasses.field(default_factory=list)
+    scores: list[np.ndarray] = dataclasses.field(default_factory=list)
+
+    def state_dict(self) -> dict[str, Any]:
+        fields = dataclasses.asdict(self)
+        fields["scores"] = [torch.from_numpy(np.ascontiguousarray(s)) for s in self.scores]
+        return fields
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> _Progress:
+        return cls(**{**state, "scores": [s.numpy() for s in state["scores"]]})
+
+    def reset_epoch(self) -> None:
+        self.loss_sum, self.indices, self.scores = 0.0, [], []
+
+
+@dataclasses.dataclass(eq=False)
+class _Run:
+    """Everything one call of :meth:`Trainer.fit` works on."""
+
+    task: Task
+    train: Dataset
+    validation: Dataset | None
+    sampler: EpochSampler
+    optimiser: torch.optim.Optimizer
+    scheduler: Any
+    progress: _Progress
+    best_weights: dict[str, Tensor] | None = None
+    writer: Any = None
+
+
+class Trainer:
+    """Fits ``model`` to ``task`` under ``config``; see the module docstring.
+
+    ``metadata`` (JSON-able: model, feature and normalisation settings) is
+    written with every checkpoint and saved model, beside the task (its label
+    set) and the training settings.  ``out_dir`` None trains in memory only.
+    ``threads`` fixes torch's thread count for the run (results can differ
+    between thread counts, so a resumed run must use the same).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        task: Task,
+        config: TrainConfig = TrainConfig(),
+        *,
+        out_dir: str | Path | None = None,
+        metadata: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
+        device: str | torch.device = "cpu",
+        threads: int | None = None,
+    ):
+        self.device = torch.device(device)
+        self.model = model.to(self.device)
+        self.task = task
+        self.config = config
+        self.out_dir = None if out_dir is None else Path(out_dir)
+        self.metadata = dict(metadata or {})
+        self.progress = progress
+        self.threads = threads
+
+    @property
+    def monitor(self) -> str:
+        return self.config.monitor or self.task.figure
+
+    # -- fitting ------------------------------------------------------------
+
+    def fit(self, train: Dataset, validation: Dataset | None = None) -> FitResult:
+        """Train on ``train``, choosing on ``validation``; resume from ``out_dir`` if it has a checkpoint."""
+        started = time.perf_counter()
+        self._check_data(train, validation)
+        with _run_scope(self.threads, self.device):
+            run = self._new_run(train, validation)
+            resumed = self._resume(run)
+            if resumed is None:
+                torch.manual_seed(self.config.seed)
+            total = self.config.epochs * len(run.sampler)
+            while run.progress.stop_reason is None:
+                self._train_epoch(run, total)
+                self._end_epoch(run)
+            result = self._choose(run, resumed, time.perf_counter() - started)
+        if run.writer is not None:
+            run.writer.close()
+        if self.out_dir is not None:
+            save_model(self.out_dir / MODEL_DIR, self.model.state_dict(), self._info(run.task, result))
+        return result
+
+    def _check_data(self, train: Dataset, validation: Dataset | None) -> None:
+        config = self.config
+        if config.waveform_augment.active:
+            if not isinstance(train, WaveformDataset):
+                raise SerkitError("waveform augmentation needs a WaveformDataset: these features are fixed")
+            if config.waveform_augment.tempo and self.task.frame_targets:
+                raise SerkitError("tempo augmentation would misalign frame-level targets with the features")
+        if validation is None:
+            if config.schedule.kind == "plateau":
+                raise SerkitError("reduce-on-plateau annealing needs a validation part")
+            if config.early_stopping.patience is not None:
+                log.warning("no validation part: nothing stops early, the last epoch is kept")
+
+    def _new_run(self, train: Dataset, validation: Dataset | None) -> _Run:
+        config = self.config
+        task = self.task
+        if config.class_weights:
+            if not isinstance(task, _Classification):
+                raise SerkitError(f"class weights need a classification task, not {task.kind}")
+            task = task.with_class_weights(train.targets)
+            log.info("class weights %s", dict(zip(task.labels, task.class_weights)))
+        optimiser = build_optimiser(self.model.parameters(), config.optimiser)
+        sizes = [train.size(i) for i in range(len(train))]
+        writer = _tensorboard(self.out_dir)
+        return _Run(
+            task=task,
+            train=train,
+            validation=validation,
+            sampler=EpochSampler(sizes, config.batch_size, config.seed, config.sort_first_epoch),
+            optimiser=optimiser,
+            scheduler=build_scheduler(optimiser, config.schedule, self.task.higher_is_better(self.monitor)),
+            progress=_Progress(),
+            writer=writer,
+        )
+
+    def _train_epoch(self, run: _Run, total: int) -> None:
+        config, model, progress = self.config, self.model, run.progress
+        model.train()
+        epoch = run.sampler.epoch
+        for indices in run.sampler:
+            augment = [self._augmenter(run.train, epoch, int(i)) for i in indices]
+            batch = collate([run.train.example(int(i), a) for i, a in zip(indices, augment)], run.task)
+            x = batch.x
+            if config.spec_augment.active:
+                rng = keyed_rng(config.seed, SPEC_STREAM, epoch, run.sampler.batch)
+                x = spec_augment(x, batch.lengths, config.spec_augment, rng)
+            targets = batch.targets.to(self.device)
+            run.optimiser.zero_grad(set_to_none=True)
+            outputs = model(x.to(self.device), batch.lengths.to(self.device))
+            loss = run.task.loss(outputs, targets)
+            if not torch.isfinite(loss):
+                raise SerkitError(f"training diverged: the loss is {loss.item()} at step {progress.step + 1}")
+            loss.backward()
+            if config.clip_grad_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+            run.optimiser.step()
+            progress.step += 1
+            progress.loss_sum += loss.item() * len(indices)
+            progress.indices.extend(int(i) for i in indices)
+            progress.scores.extend(run.task.scores(outputs, targets))
+            if self.progress is not None:
+                self.progress(progress.step, total)
+            if config.checkpoint_every and progress.step % config.checkpoint_every == 0:
+                self._checkpoint(run)
+
+    def _augmenter(self, train: Dataset, epoch: int, index: int) -> Callable[[np.ndarray], np.ndarray] | None:
+        config = self.config
+        if not config.waveform_augment.active:
+            return None
+        rng = keyed_rng(config.seed, WAVEFORM_STREAM, epoch, index)
+        return functools.partial(
+            augment_waveform, sample_rate=train.sample_rate, config=config.waveform_augment, rng=rng
+        )
+
+    def _end_epoch(self, run: _Run) -> None:
+        config, progress = self.config, run.progress
+        epoch = run.sampler.epoch + 1  # 1-based, as logs and papers count
+        targets = [run.train.targets[i] for i in progress.indices]
+        row: dict[str, Any] = {
+            "epoch": epoch,
+            "lr": run.optimiser.param_groups[0]["lr"],
+            "train_loss": progress.loss_sum / max(len(progress.indices), 1),
+            **{f"train_{k}": v for k, v in run.task.metrics(progress.scores, targets).items()},
+        }
+        score = None
+        if run.validation is not None:
+            figures = self._figures(self.task, run.validation)
+            if self.monitor not in figures:
+                raise SerkitError(f"no validation figure {self.monitor!r}; the task gives {sorted(figures)}")
+            row.update({f"validation_{k}": v for k, v in figures.items()})
+            score = figures[self.monitor]
+            row["improved"] = self._record_score(run, score, epoch)
+        if config.schedule.kind == "step":
+            run.scheduler.step()
+        elif config.schedule.kind == "plateau":
+            run.scheduler.step(score)
+        progress.history.append(row)
+        progress.reset_epoch()
+        progress.stop_reason = self._stop_reason(run, epoch)
+        run.sampler.next_epoch()
+        log.info("epoch %d/%d: %s", epoch, config.epochs, _describe(row))
+        if self.out_dir is not None:
+            atomic_write_text(self.out_dir / LOG_FILE, history_csv(progress.history))
+            if run.writer is not None:
+                for key, value in row.items():
+                    if isinstance(value, (int, float)) and key != "epoch":
+                        run.writer.add_scalar(key, value, epoch)
+            self._checkpoint(run)
+
+    def _record_score(self, run: _Run, score: float, epoch: int) -> bool:
+        """Update the best score and early-stopping counter; True when ``score`` improved."""
+        progress = run.progress
+        stopping = self.config.early_stopping
+        higher = self.task.higher_is_better(self.monitor)
+        if math.isnan(score):
+            improved = False
+        elif progress.best_score is None:
+            improved = True
+        elif higher:
+            improved = score > progress.best_score + stopping.min_delta
+        else:
+            improved = score < progress.best_score - stopping.min_delta
+        if improved:
+            progress.best_score, progress.best_epoch, progress.bad_epochs = score, epoch, 0
+            run.best_weights = _copy_weights(self.model)
+        else:
+            progress.bad_epochs += 1
+        return improved
+
+    def _stop_reason(self, run: _Run, epoch: int) -> str | None:
+        config = self.config
+        patience = config.early_stopping.patience
+        if run.validation is not None and patience is not None and run.progress.bad_epochs >= patience:
+            return "early-stopping"
+        floor = config.schedule.stop_below
+        if floor is not None and all(g["lr"] <= floor * (1 + 1e-9) for g in run.optimiser.param_groups):
+            return "learning-rate-floor"
+        if epoch >= config.epochs:
+            return "epochs"
+        return None
+
+    def _choose(self, run: _Run, resumed: int | None, seconds: float) -> FitResult:
+        progress = run.progress
+        if run.validation is not None and run.best_weights is not None:
+            self.model.load_state_dict(run.best_weights)
+            selection, chosen = BEST_VALIDATION, progress.best_epoch
+            log.info("kept epoch %d, best validation %s %.4f", chosen, self.monitor, progress.best_score)
+        else:
+            selection, chosen = LAST_EPOCH, len(progress.history)
+            log.info("no validation part: kept the last epoch, %d", chosen)
+        return FitResult(
+            history=tuple(progress.history),
+            selection=selection,
+            chosen_epoch=chosen,
+            monitor=self.monitor if run.validation is not None else None,
+            best_score=progress.best_score,
+            stop_reason=progress.stop_reason,
+            steps=progress.step,
+            resumed_from_step=resumed,
+            seconds=seconds,
+        )
+
+    # -- checkpoints ----------------------------------------------------------
+
+    def _checkpoint(self, run: _Run) -> None:
+        if self.out_dir is None:
+            return
+        state = {
+            "config": self.config.to_dict(),
+            "data": _fingerprints(run.train, run.validation),
+            "sampler": run.sampler.state_dict(),
+            "progress": run.progress.state_dict(),
+            "optimiser": run.optimiser.state_dict(),
+            "scheduler": None if run.scheduler is None else run.scheduler.state_dict(),
+            "rng": _rng_states(self.device),
+        }
+        write_checkpoint(
+            self.out_dir / CHECKPOINTS,
+            run.progress.step,
+            weights=self.model.state_dict(),
+            best_weights=run.best_weights,
+            info={**self._info(run.task, None), "step": run.progress.step, "epoch": run.sampler.epoch},
+            state=state,
+        )
+
+    def _resume(self, run: _Run) -> int | None:
+        """Restore ``run`` from the latest checkpoint; its step, or None when starting afresh."""
+        if self.out_dir is None:
+            return None
+        path = latest_checkpoint(self.out_dir / CHECKPOINTS)
+        if path is None:
+            return None
+        checkpoint = read_checkpoint(path)
+        state = checkpoint.state
+        if state["config"] != self.config.to_dict():
+            raise SerkitError(f"{path}: written with other training settings; use a new output folder")
+        if state["data"] != _fingerprints(run.train, run.validation):
+            raise SerkitError(f"{path}: written for other training or validation data")
+        try:
+            self.model.load_state_dict(checkpoint.weights)
+        except RuntimeError as error:
+            raise SerkitError(f"{path}: the weights do not fit this model ({error})") from None
+        run.optimiser.load_state_dict(state["optimiser"])
+        if run.scheduler is not None:
+            run.scheduler.load_state_dict(state["scheduler"])
+        run.sampler.load_state_dict(state["sampler"])
+        run.progress = _Progress.from_state_dict(state["progress"])
+        run.best_weights = checkpoint.best_weights
+        _set_rng_states(state["rng"], self.device)
+        log.info("resumed from %s (epoch %d, step %d)", path, run.sampler.epoch + 1, run.progress.step)
+        return run.progress.step
+
+    def _info(self, task: Task, result: FitResult | None) -> dict[str, Any]:
+        info = {**self.metadata, "task": task.to_dict(), "training": self.config.to_dict()}
+        if result is not None:
+            info["selection"] = {
+                "rule": result.selection,
+                "epoch": result.chosen_epoch,
+                "monitor": result.monitor,
+                "score": result.best_score,
+                "stop_reason": result.stop_reason,
+                "epochs_run": result.epochs_run,
+            }
+        return info
+
+    # -- scoring --------------------------------------------------------------
+
+    def predict(self, dataset: Dataset) -> Predictions:
+        """Scores and predictions of every utterance of ``dataset`` (its windows' scores combined)."""
+        ids, scores, targets, _ = self._score(self.task, dataset)
+        return Predictions(
+            ids=tuple(ids),
+            scores=tuple(scores),
+            predictions=tuple(self.task.decode(s) for s in scores),
+            targets=tuple(targets),
+        )
+
+    def evaluate(self, dataset: Dataset) -> dict[str, float]:
+        """The task's figures on ``dataset`` (per utterance), with its mean loss as ``"loss"``."""
+        return self._figures(self.task, dataset)
+
+    def _figures(self, task: Task, dataset: Dataset) -> dict[str, float]:
+        _, scores, targets, loss = self._score(task, dataset)
+        return {LOSS_FIGURE: loss, **task.metrics(scores, targets)}
+
+    def _score(self, task: Task, dataset: Dataset) -> tuple[list[str], list[np.ndarray], list[Any], float]:
+        """Per-utterance ids, scores and targets, and the mean loss over items, in evaluation mode."""
+        self.model.eval()
+        # shortest first, so batches carry little padding; a fixed order keeps it deterministic
+        order = sorted(range(len(dataset)), key=dataset.size)
+        item_scores: dict[int, np.ndarray] = {}
+        loss_sum = 0.0
+        size = self.config.eval_batch_size
+        with torch.inference_mode():
+            for start in range(0, len(order), size):
+                indices = order[start : start + size]
+                batch = collate([dataset.example(i) for i in indices], task)
+                targets = batch.targets.to(self.device)
+                outputs = self.model(batch.x.to(self.device), batch.lengths.to(self.device))
+                loss_sum += task.loss(outputs, targets).item() * len(indices)
+                item_scores.update(zip(indices, task.scores(outputs, targets)))
+        scores = [item_scores[i] for i in range(len(dataset))]
+        ids, combined = combine_groups(dataset.groups, scores, task.combine)
+        first = dict(zip(reversed(dataset.groups), reversed(dataset.targets)))
+        return ids, combined, [first[g] for g in ids], loss_sum / len(dataset)
+
+
+def build_seeded(factory: Callable[[], Model], seed: int) -> Model:
+    """``factory()`` with torch's generator seeded by ``seed``, and left as it was afterwards.
+
+    Makes a model's initial weights a function of the seed, so the same
+    command twice trains from the same weights.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return factory()
+
+
+def build_optimiser(parameters: Any, config: OptimiserConfig) -> torch.optim.Optimizer:
+    if config.name == "adam":
+        return torch.optim.Adam(
+            parameters, lr=config.lr, betas=config.betas, eps=config.eps, weight_decay=config.weight_decay
+        )
+    if config.name == "rmsprop":
+        return torch.optim.RMSprop(
+            parameters,
+            lr=config.lr,
+            alpha=config.alpha,
+            eps=config.eps,
+            weight_decay=config.weight_decay,
+            momentum=config.resolved_momentum,
+        )
+    return torch.optim.SGD(
+        parameters,
+        lr=config.lr,
+        momentum=config.resolved_momentum,
+        nesterov=config.resolved_momentum > 0,
+        weight_decay=config.weight_decay,
+    )
+
+
+def build_scheduler(optimiser: torch.optim.Optimizer, config: ScheduleConfig, higher_is_better: bool) -> Any:
+    """A per-epoch schedule, or None.
+
+    Milestones are 1-based epochs where the new rate starts; PyTorch counts
+    completed epochs, hence the ``- 1``.
+    """
+    if config.kind == "step":
+        return torch.optim.lr_scheduler.MultiStepLR(
+            optimiser, milestones=[m - 1 for m in config.milestones], gamma=config.gamma
+        )
+    if config.kind == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimiser,
+            mode="max" if higher_is_better else "min",
+            factor=config.factor,
+            patience=config.patience,
+            min_lr=config.min_lr,
+        )
+    return None
+
+
+def history_csv(history: Sequence[dict[str, Any]]) -> str:
+    """The per-epoch log as CSV text; columns in order of first appearance."""
+    columns: dict[str, None] = {}
+    for row in history:
+        columns.update(dict.fromkeys(row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def _run_scope(threads: int | None, device: torch.device) -> Iterator[None]:
+    """Deterministic algorithms, a fixed thread count and a private torch generator, undone on exit."""
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    previous_threads = torch.get_num_threads()
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        # on CUDA some kernels have no deterministic version; warn rather than fail there
+        torch.use_deterministic_algorithms(True, warn_only=device.type != "cpu")
+        if threads is not None:
+            torch.set_num_threads(threads)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+            torch.set_num_threads(previous_threads)
+
+
+def _rng_states(device: torch.device) -> dict[str, Tensor]:
+    states = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        states["cuda"] = torch.cuda.get_rng_state(device)
+    return states
+
+
+def _set_rng_states(states: dict[str, Tensor], device: torch.device) -> None:
+    torch.set_rng_state(states["torch"])
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(states["cuda"], device)
+
+
+def _copy_weights(model: nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _fingerprints(train: Dataset, validation: Dataset | None) -> dict[str, str | None]:
+    """Hashes of the ids of each part, so a checkpoint is never resumed on other data."""
+
+    def digest(dataset: Dataset | None) -> str | None:
+        if dataset is None:
+            return None
+        return hashlib.sha256("\n".join(dataset.ids).encode()).hexdigest()[:16]
+
+    return {"train": digest(train), "validation": digest(validation)}
+
+
+def _tensorboard(out_dir: Path | None) -> Any:
+    """A TensorBoard writer under ``out_dir`` when tensorboard is installed, else None."""
+    if out_dir is None:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(out_dir / TENSORBOARD_DIR))
+
+
+def _describe(row: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items() if k != "epoch")
