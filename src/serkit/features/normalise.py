@@ -121,11 +121,14 @@ class GlobalNormaliser(Normaliser):
     def from_dict(cls, data: dict[str, Any]) -> GlobalNormaliser:
         if data.get("kind") != cls.kind:
             raise SerkitError(f"not a global normaliser: kind {data.get('kind')!r}")
-        normaliser = cls(eps=float(data["eps"]))
-        normaliser.count = int(data["count"])
-        normaliser.frame_level = bool(data["frame_level"])
-        normaliser.mean = np.asarray(data["mean"], dtype=np.float64)
-        normaliser.std = np.asarray(data["std"], dtype=np.float64)
+        try:
+            normaliser = cls(eps=float(data["eps"]))
+            normaliser.count = int(data["count"])
+            normaliser.frame_level = bool(data["frame_level"])
+            normaliser.mean = np.asarray(data["mean"], dtype=np.float64)
+            normaliser.std = np.asarray(data["std"], dtype=np.float64)
+        except (KeyError, TypeError, ValueError) as e:
+            raise SerkitError(f"incomplete global normaliser data ({e!r})") from None
         return normaliser
 
     @classmethod

@@ -26,8 +26,6 @@ import functools
 
 import numba
 import numpy as np
-import scipy.fft
-import scipy.signal
 
 PAD_MODES = ("constant", "reflect", "symmetric", "edge")
 
@@ -40,8 +38,22 @@ def n_bins(n_fft: int) -> int:
     return n_fft // 2 + 1
 
 
+#: numpy's symmetric windows; a periodic window of N points is the symmetric one of N + 1 less its last point.
+_NUMPY_WINDOWS = {"hann": np.hanning, "hamming": np.hamming, "blackman": np.blackman, "bartlett": np.bartlett}
+
+
 def get_window(name: str, length: int) -> np.ndarray:
-    """A periodic window as librosa and scipy build it (``fftbins=True``), float32."""
+    """A periodic window as librosa and scipy build it (``fftbins=True``), float32.
+
+    The common windows come from numpy: importing ``scipy.signal`` costs most of
+    a second in every fresh process.  Any other scipy window name works too.
+    """
+    if name in ("rectangular", "boxcar", "ones") or length == 1:
+        return np.ones(length, np.float32)
+    if name in _NUMPY_WINDOWS:
+        return _NUMPY_WINDOWS[name](length + 1)[:-1].astype(np.float32)
+    import scipy.signal  # noqa: PLC0415  (rare windows only)
+
     return scipy.signal.get_window(name, length, fftbins=True).astype(np.float32)
 
 
@@ -164,6 +176,8 @@ class ShortTimeSpectrum:
         if self.preemphasis:
             a = np.float32(self.preemphasis)
             x = np.concatenate([x[:, :1] * (1 - a), x[:, 1:] - a * x[:, :-1]], axis=1)
+        import scipy.fft  # noqa: PLC0415  (only sizes the kernel does not take)
+
         # Zero-padding at the end instead of around the window only turns the
         # phase, which neither power nor magnitude sees.
         spectrum = scipy.fft.rfft(x * self.window, n=self.n_fft, axis=1)

@@ -6,8 +6,8 @@ its label set, the training settings and how the weights were chosen).
 
 A run's ``checkpoints/`` folder holds::
 
-    latest.json             {"name": "step-00000042"}: the complete checkpoint to resume from
-    step-00000042/
+    latest.json             {"name": "ckpt-000042"}: the complete checkpoint to resume from
+    ckpt-000042/
         model.safetensors   the weights after that step
         best.safetensors    the best weights so far by the validation figure, if any
         model.json          as in a saved model
@@ -17,9 +17,10 @@ A run's ``checkpoints/`` folder holds::
 **Atomicity.**  A checkpoint is written into a temporary folder, flushed to
 disk and renamed to its final name; then ``latest.json`` is replaced (a
 temporary file and ``os.replace``), and only then are older checkpoints
-removed.  Killed at any instant, the folder holds either the previous
-complete checkpoint or the new one, never a mixture; leftover temporaries
-are swept on the next write.
+removed.  Checkpoints are numbered in sequence and a number is never
+reused, so no complete checkpoint is ever overwritten in place.  Killed at
+any instant, the folder holds either the previous complete checkpoint or the
+new one, never a mixture; leftovers are swept on the next write.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 from torch import Tensor
@@ -47,6 +49,7 @@ BEST_WEIGHTS = "best.safetensors"
 INFO = "model.json"
 STATE = "state.pt"
 LATEST = "latest.json"
+PREFIX = "ckpt-"
 TEMPORARY_PREFIX = ".tmp-"
 FORMAT = 1
 
@@ -64,18 +67,18 @@ class Checkpoint:
 
 def write_checkpoint(
     root: str | Path,
-    step: int,
     *,
     weights: dict[str, Tensor],
     best_weights: dict[str, Tensor] | None,
     info: dict[str, Any],
     state: dict[str, Any],
 ) -> Path:
-    """Write checkpoint ``step`` under ``root`` atomically and make it the latest."""
+    """Write a checkpoint under ``root`` atomically and make it the latest; returns its folder."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     _sweep_temporaries(root)
-    name = f"step-{step:08d}"
+    numbers = [int(p.name.removeprefix(PREFIX)) for p in root.glob(f"{PREFIX}*") if p.is_dir()]
+    name = f"{PREFIX}{max(numbers, default=-1) + 1:06d}"
     staging = root / f"{TEMPORARY_PREFIX}{name}-{os.getpid()}"
     staging.mkdir()
     _write_file(staging / WEIGHTS, weights_bytes(weights))
@@ -86,12 +89,10 @@ def write_checkpoint(
     torch.save({"format": FORMAT, **state}, buffer)
     _write_file(staging / STATE, buffer.getvalue())
     final = root / name
-    if final.exists():  # a rerun from an older checkpoint reached this step again
-        shutil.rmtree(final)
     os.replace(staging, final)
     _fsync_directory(root)
     atomic_write_bytes(root / LATEST, _json_bytes({"name": name}))
-    for old in root.glob("step-*"):
+    for old in root.glob(f"{PREFIX}*"):
         if old.name != name:
             shutil.rmtree(old, ignore_errors=True)
     log.debug("checkpoint %s written", final)
@@ -152,7 +153,7 @@ def load_weights(path: str | Path) -> dict[str, Tensor]:
         path = path / WEIGHTS
     try:
         return load_safetensors(path.read_bytes())
-    except (OSError, Exception) as error:  # safetensors raises its own error types
+    except (OSError, SafetensorError) as error:
         raise SerkitError(f"{path}: unreadable weights ({error})") from None
 
 

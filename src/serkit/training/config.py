@@ -31,6 +31,12 @@ OPTIMISERS = ("adam", "rmsprop", "sgd")
 SCHEDULES = ("none", "step", "plateau")
 
 
+def _check(ok: bool, message: str) -> None:
+    # defined first: the default configs below are built, and checked, at import
+    if not ok:
+        raise SerkitError(f"training configuration: {message}")
+
+
 @dataclasses.dataclass(frozen=True)
 class OptimiserConfig:
     """Which optimiser, and its settings.
@@ -237,8 +243,3 @@ def _from_dict(cls: type, data: dict[str, Any]) -> Any:
             value = tuple(value)
         values[name] = value
     return cls(**values)
-
-
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise SerkitError(f"training configuration: {message}")

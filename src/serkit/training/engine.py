@@ -73,7 +73,7 @@ from serkit.training.data import (
     combine_groups,
     keyed_rng,
 )
-from serkit.training.tasks import LOSS_FIGURE, Task, _Classification
+from serkit.training.tasks import LOSS_FIGURE, Task, ClassificationTask
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class _Progress:
     scores: list[np.ndarray] = dataclasses.field(default_factory=list)
 
     def state_dict(self) -> dict[str, Any]:
-        fields = dataclasses.asdict(self)
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         fields["scores"] = [torch.from_numpy(np.ascontiguousarray(s)) for s in self.scores]
         return fields
 
@@ -240,7 +240,7 @@ class Trainer:
         config = self.config
         task = self.task
         if config.class_weights:
-            if not isinstance(task, _Classification):
+            if not isinstance(task, ClassificationTask):
                 raise SerkitError(f"class weights need a classification task, not {task.kind}")
             task = task.with_class_weights(train.targets)
             log.info("class weights %s", dict(zip(task.labels, task.class_weights)))
@@ -300,7 +300,8 @@ class Trainer:
     def _end_epoch(self, run: _Run) -> None:
         config, progress = self.config, run.progress
         epoch = run.sampler.epoch + 1  # 1-based, as logs and papers count
-        targets = [run.train.targets[i] for i in progress.indices]
+        train_targets = run.train.targets
+        targets = [train_targets[i] for i in progress.indices]
         row: dict[str, Any] = {
             "epoch": epoch,
             "lr": run.optimiser.param_groups[0]["lr"],
@@ -372,7 +373,8 @@ class Trainer:
             log.info("kept epoch %d, best validation %s %.4f", chosen, self.monitor, progress.best_score)
         else:
             selection, chosen = LAST_EPOCH, len(progress.history)
-            log.info("no validation part: kept the last epoch, %d", chosen)
+            why = "no validation part" if run.validation is None else "no finite validation figure"
+            log.info("%s: kept the last epoch, %d", why, chosen)
         return FitResult(
             history=tuple(progress.history),
             selection=selection,
@@ -401,7 +403,6 @@ class Trainer:
         }
         write_checkpoint(
             self.out_dir / CHECKPOINTS,
-            run.progress.step,
             weights=self.model.state_dict(),
             best_weights=run.best_weights,
             info={**self._info(run.task, None), "step": run.progress.step, "epoch": run.sampler.epoch},
@@ -486,7 +487,9 @@ class Trainer:
                 item_scores.update(zip(indices, task.scores(outputs, targets)))
         scores = [item_scores[i] for i in range(len(dataset))]
         ids, combined = combine_groups(dataset.groups, scores, task.combine)
-        first = dict(zip(reversed(dataset.groups), reversed(dataset.targets)))
+        first: dict[str, Any] = {}
+        for group, target in zip(dataset.groups, dataset.targets):
+            first.setdefault(group, target)
         return ids, combined, [first[g] for g in ids], loss_sum / len(dataset)
 
 

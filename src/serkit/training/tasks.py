@@ -66,6 +66,11 @@ class Task(ABC):
     def higher_is_better(self, figure: str) -> bool:
         return figure not in self.lower_is_better
 
+    @property
+    def frame_targets(self) -> bool:
+        """Whether targets follow the input's frames (so a tempo change would misalign them)."""
+        return False
+
     @abstractmethod
     def collate_targets(self, targets: Sequence[Any]) -> Targets:
         """Stack (and pad) the targets of a batch's items."""
@@ -96,7 +101,7 @@ class Task(ABC):
 
 
 @dataclasses.dataclass(frozen=True)
-class _Classification(Task):
+class ClassificationTask(Task):
     """Shared by the classification tasks: the label set and optional class weights."""
 
     labels: tuple[str, ...]
@@ -120,7 +125,7 @@ class _Classification(Task):
             raise SerkitError(f"labels {unknown} are not in the class set {list(self.labels)}")
         return [index[x] for x in labels]
 
-    def with_class_weights(self, targets: Sequence[Any]) -> _Classification:
+    def with_class_weights(self, targets: Sequence[Any]) -> ClassificationTask:
         """This task weighted by inverse class frequency in ``targets`` (training labels)."""
         counts = self.class_counts(targets)
         return dataclasses.replace(self, class_weights=tuple(inverse_frequency_weights(counts).tolist()))
@@ -147,7 +152,7 @@ class _Classification(Task):
 
 
 @dataclasses.dataclass(frozen=True)
-class UtteranceClassification(_Classification):
+class UtteranceClassification(ClassificationTask):
     """One class per item from logits ``(batch, classes)``; cross-entropy, chooses by UA."""
 
     kind: ClassVar[str] = "utterance-classification"
@@ -174,11 +179,15 @@ class UtteranceClassification(_Classification):
 
 
 @dataclasses.dataclass(frozen=True)
-class FrameClassification(_Classification):
+class FrameClassification(ClassificationTask):
     """One class per frame from logits ``(batch, frames, classes)``; padding is masked."""
 
     kind: ClassVar[str] = "frame-classification"
     figure: ClassVar[str] = "ua"
+
+    @property
+    def frame_targets(self) -> bool:
+        return True
 
     def collate_targets(self, targets: Sequence[Any]) -> Targets:
         values, lengths = _pad_sequences([np.asarray(t, dtype=np.int64) for t in targets], IGNORE)
@@ -248,6 +257,10 @@ class Regression(Task):
 
     def higher_is_better(self, figure: str) -> bool:
         return figure not in self.lower_is_better and not figure.startswith("rmse")
+
+    @property
+    def frame_targets(self) -> bool:
+        return self.frame_level
 
     def collate_targets(self, targets: Sequence[Any]) -> Targets:
         arrays = [self._as_frames(t) for t in targets]

@@ -1,0 +1,57 @@
+"""Training: the engine every model trains with.
+
+* :mod:`~serkit.training.config`: the settings, as frozen dataclasses with the papers' recipes;
+* :mod:`~serkit.training.tasks`: loss, metrics and the validation figure for
+  utterance classification, frame classification and regression;
+* :mod:`~serkit.training.data`: in-memory datasets, windows, padded batches, the resumable sampler;
+* :mod:`~serkit.training.augment`: gain and tempo on waveforms, SpecAugment masks on features;
+* :mod:`~serkit.training.checkpoint`: atomic checkpoints and saved models;
+* :mod:`~serkit.training.engine`: the :class:`Trainer`.
+"""
+
+from serkit.training.checkpoint import load_weights, read_model_info
+from serkit.training.config import (
+    SEED000,
+    SEED002,
+    SEED003,
+    EarlyStoppingConfig,
+    OptimiserConfig,
+    ScheduleConfig,
+    SpecAugmentConfig,
+    TrainConfig,
+    WaveformAugmentConfig,
+)
+from serkit.training.data import Example, FeatureDataset, Recording, WaveformDataset
+from serkit.training.engine import FitResult, Predictions, Trainer, build_seeded
+from serkit.training.tasks import (
+    FrameClassification,
+    Regression,
+    Task,
+    UtteranceClassification,
+)
+
+__all__ = [
+    "SEED000",
+    "SEED002",
+    "SEED003",
+    "EarlyStoppingConfig",
+    "Example",
+    "FeatureDataset",
+    "FitResult",
+    "FrameClassification",
+    "OptimiserConfig",
+    "Predictions",
+    "Recording",
+    "Regression",
+    "ScheduleConfig",
+    "SpecAugmentConfig",
+    "Task",
+    "TrainConfig",
+    "Trainer",
+    "UtteranceClassification",
+    "WaveformAugmentConfig",
+    "WaveformDataset",
+    "build_seeded",
+    "load_weights",
+    "read_model_info",
+]
