@@ -156,16 +156,23 @@ def _report_skipped(skipped: list[dict[str, str]]) -> None:
 
 @app.command("kinds")
 @friendly_errors
-def kinds() -> None:
+def kinds(
+    describe: Annotated[bool, typer.Option("--describe", "-d", help="Also print each preset's description.")] = False,
+) -> None:
     """List the feature presets (the names `--kind` and `--features` accept)."""
     from serkit.features.presets import all_presets
 
-    table = Table("kind", "family", "shape", "source", "description")
-    for preset in all_presets().values():
+    presets = all_presets().values()
+    table = Table("kind", "family", "output", "source")
+    table.columns[0].no_wrap = True
+    for preset in presets:
         feature = preset.feature
-        shape = "functional" if not feature.frame_level else f"frames, hop {feature.hop}"
-        table.add_row(preset.name, feature.family, shape, preset.source, preset.description)
+        shape = f"frames, hop {feature.hop}" if feature.frame_level else "one vector"
+        table.add_row(preset.name, feature.family, shape, preset.source)
     out.print(table)
+    if describe:
+        for preset in presets:
+            out.print(f"[bold]{preset.name}[/]: {preset.description}", highlight=False)
 
 
 @app.command("features")

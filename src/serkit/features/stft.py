@@ -28,6 +28,7 @@ import numba
 import numpy as np
 
 PAD_MODES = ("constant", "reflect", "symmetric", "edge")
+LOG_SCALES = ("none", "db", "ln")
 
 #: Frames per kernel block: one block's working set (two 256 x 64 float32
 #: planes for a 512-point FFT) stays in the L2 cache; measured best of 16-256.
@@ -213,6 +214,18 @@ class FilterBank:
         out = np.zeros((self.n_bands, spectrum.shape[1]), np.float32)
         _banded_kernel(np.ascontiguousarray(spectrum, dtype=np.float32), self._by_bin, self._first, self._stop, out)
         return out
+
+
+def default_amin(power: float) -> float:
+    """librosa's floor before a log: 1e-10 for a power spectrum, 1e-5 for a magnitude."""
+    return 1e-10 ** (power / 2.0)
+
+
+def check_log(log: str, top_db: float | None) -> None:
+    if log not in LOG_SCALES:
+        raise ValueError(f"log must be one of {LOG_SCALES}, not {log!r}")
+    if top_db is not None and (log != "db" or top_db <= 0):
+        raise ValueError("top_db needs log='db' and a positive value")
 
 
 def compress(spectrum: np.ndarray, log: str, power: float, amin: float, top_db: float | None) -> np.ndarray:

@@ -30,6 +30,7 @@ import io
 import json
 import logging
 import os
+import pickle
 import shutil
 from pathlib import Path
 from typing import Any
@@ -126,7 +127,7 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
             info=json.loads((path / INFO).read_text()),
             state=state,
         )
-    except (OSError, RuntimeError, ValueError) as error:
+    except (OSError, RuntimeError, ValueError, pickle.UnpicklingError) as error:
         raise SerkitError(f"{path}: unreadable checkpoint ({error})") from None
 
 

@@ -91,7 +91,7 @@ class ScheduleConfig:
 
     def __post_init__(self) -> None:
         _check(self.kind in SCHEDULES, f"schedule must be one of {SCHEDULES}, not {self.kind!r}")
-        _check(all(m >= 2 for m in self.milestones), f"milestones are epochs from 2 on, not {self.milestones}")
+        _check(all(m >= 2 for m in self.milestones), f"milestones are epochs from 2 on: {self.milestones}")
         _check(list(self.milestones) == sorted(set(self.milestones)), "milestones must increase")
         _check(0 < self.gamma <= 1 and 0 < self.factor < 1, "gamma and factor must lie in (0, 1]")
         _check(self.patience >= 0, f"patience must not be negative, not {self.patience}")

@@ -166,7 +166,7 @@ class FeatureDataset(_InMemory):
         return self.items[index].length
 
     def windows(self, window: int, hop: int, last: str = "shift") -> FeatureDataset:
-        """Windows of ``window`` frames every ``hop`` frames (see :func:`~serkit.features.shaping.segment`)."""
+        """Windows of ``window`` frames every ``hop`` frames (placed by ``shaping.segment``)."""
         pieces = self._window_items(lambda e: e.features, window, hop, last)
         return FeatureDataset(Example(data, item.target, name, item.group) for item, name, data in pieces)
 

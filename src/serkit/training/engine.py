@@ -26,8 +26,10 @@ torch generator, the sampler's position, the running figures of the epoch in
 progress and the history.  Augmentation needs no state of its own: its draws
 are keyed by position.  A checkpoint of other settings or other data is refused.
 
-**Output folder.**  ``checkpoints/``; ``log.csv``, one row per epoch
-(learning rate, training loss and figures, validation loss and figures);
+**Output folder.**  ``checkpoints/``; ``log.csv``, one row per epoch: the
+learning rate, the training loss and figures (of the batches as they were
+trained, with dropout and augmentation, as seed 000's curves show them), and
+the validation loss (without class weights) and figures, in evaluation mode;
 TensorBoard scalars under ``tensorboard/`` when tensorboard is installed;
 ``model/``, the chosen weights with ``model.json``.  Progress is reported
 through ``progress(done, total)`` in optimiser steps, and by logging.
@@ -207,18 +209,22 @@ class Trainer:
         """Train on ``train``, choosing on ``validation``; resume from ``out_dir`` if it has a checkpoint."""
         started = time.perf_counter()
         self._check_data(train, validation)
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
         with _run_scope(self.threads, self.device):
             run = self._new_run(train, validation)
-            resumed = self._resume(run)
-            if resumed is None:
-                torch.manual_seed(self.config.seed)
-            total = self.config.epochs * len(run.sampler)
-            while run.progress.stop_reason is None:
-                self._train_epoch(run, total)
-                self._end_epoch(run)
+            try:
+                resumed = self._resume(run)
+                if resumed is None:
+                    torch.manual_seed(self.config.seed)
+                total = self.config.epochs * len(run.sampler)
+                while run.progress.stop_reason is None:
+                    self._train_epoch(run, total)
+                    self._end_epoch(run)
+            finally:
+                if run.writer is not None:
+                    run.writer.close()
             result = self._choose(run, resumed, time.perf_counter() - started)
-        if run.writer is not None:
-            run.writer.close()
         if self.out_dir is not None:
             save_model(self.out_dir / MODEL_DIR, self.model.state_dict(), self._info(run.task, result))
         return result
@@ -405,7 +411,11 @@ class Trainer:
             self.out_dir / CHECKPOINTS,
             weights=self.model.state_dict(),
             best_weights=run.best_weights,
-            info={**self._info(run.task, None), "step": run.progress.step, "epoch": run.sampler.epoch},
+            info={
+                **self._info(run.task, None),
+                "step": run.progress.step,
+                "position": run.sampler.state_dict(),
+            },
             state=state,
         )
 
@@ -433,7 +443,10 @@ class Trainer:
         run.progress = _Progress.from_state_dict(state["progress"])
         run.best_weights = checkpoint.best_weights
         _set_rng_states(state["rng"], self.device)
-        log.info("resumed from %s (epoch %d, step %d)", path, run.sampler.epoch + 1, run.progress.step)
+        if run.progress.stop_reason is None:
+            log.info("resumed from %s (epoch %d, step %d)", path, run.sampler.epoch + 1, run.progress.step)
+        else:
+            log.info("%s: this run had finished (%s)", path, run.progress.stop_reason)
         return run.progress.step
 
     def _info(self, task: Task, result: FitResult | None) -> dict[str, Any]:
@@ -619,4 +632,5 @@ def _tensorboard(out_dir: Path | None) -> Any:
 
 
 def _describe(row: dict[str, Any]) -> str:
-    return ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items() if k != "epoch")
+    items = (f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items() if k != "epoch")
+    return ", ".join(items)

@@ -111,7 +111,9 @@ class ClassificationTask(Task):
         if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
             raise SerkitError(f"{self.kind}: needs two or more distinct labels, got {self.labels}")
         if self.class_weights is not None and len(self.class_weights) != len(self.labels):
-            raise SerkitError(f"{self.kind}: {len(self.class_weights)} class weights for {len(self.labels)} labels")
+            raise SerkitError(
+                f"{self.kind}: {len(self.class_weights)} class weights for {len(self.labels)} labels"
+            )
 
     @property
     def n_classes(self) -> int:
@@ -298,7 +300,12 @@ class Regression(Task):
         return super().combine(scores)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "names": list(self.names), "loss": self.loss_name, "frame_level": self.frame_level}
+        return {
+            "kind": self.kind,
+            "names": list(self.names),
+            "loss": self.loss_name,
+            "frame_level": self.frame_level,
+        }
 
     def _as_frames(self, target: Any) -> np.ndarray:
         """A target as ``(frames, outputs)`` float32 (one frame for a per-item target)."""
@@ -382,4 +389,6 @@ def _crop_frames(outputs: Tensor, frames: int) -> Tensor:
 
 def _check_outputs(outputs: Tensor, ndim: int, size: int, kind: str) -> None:
     if outputs.dim() != ndim or outputs.shape[-1] != size:
-        raise SerkitError(f"{kind}: expects model outputs with {ndim} axes and {size} last, got {tuple(outputs.shape)}")
+        raise SerkitError(
+            f"{kind}: expects model outputs with {ndim} axes and {size} last, got {tuple(outputs.shape)}"
+        )

@@ -1,0 +1,45 @@
+"""Classic baselines (scikit-learn): majority class, and a linear SVM over functionals.
+
+The functionals (eGeMAPS, ComParE) come from :mod:`serkit.features.functionals`;
+these estimators take the resulting ``(n_utterances, dims)`` matrix.  The SVM
+is a pipeline whose scaler is part of the fitted model, so standardisation is
+fitted on the training part only, whatever the caller does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sklearn.dummy import DummyClassifier
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+from serkit.errors import SerkitError
+
+CLASSICAL_MODELS = ("majority", "svm")
+
+
+@dataclass(frozen=True)
+class SVMConfig:
+    """Linear SVM settings. ``c`` is the usual soft-margin cost; class weights balance
+    the classes (``balanced``) or not (None)."""
+
+    c: float = 1e-3
+    class_weight: str | None = "balanced"
+    max_iter: int = 20_000
+
+
+def build_classical(name: str, seed: int = 0, **options: object) -> Pipeline | DummyClassifier:
+    """A fresh scikit-learn estimator: ``majority`` or ``svm`` (standardise, then LinearSVC)."""
+    if name == "majority":
+        if options:
+            raise SerkitError(f"majority takes no options, got {sorted(options)}")
+        return DummyClassifier(strategy="most_frequent")
+    if name == "svm":
+        config = SVMConfig(**options)  # type: ignore[arg-type]
+        svm = LinearSVC(
+            C=config.c, class_weight=config.class_weight, max_iter=config.max_iter, random_state=seed
+        )
+        return make_pipeline(StandardScaler(), svm)
+    raise SerkitError(f"unknown classical model {name!r}; known: {', '.join(CLASSICAL_MODELS)}")
