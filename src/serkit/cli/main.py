@@ -258,3 +258,65 @@ def _write_features(out_dir: Path, preset: Any, result: Any) -> None:
     (out_dir / "features.json").write_text(json.dumps(manifest, indent=2) + "\n")
     out.print(f"wrote {len(index)} arrays and features.json to {out_dir}")
 
+
+
+# -- experiments --------------------------------------------------------------------
+
+
+@app.command("cv")
+@friendly_errors
+def cv(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run folder; rerunning on it resumes fold by fold.")],
+    config: Annotated[Path | None, typer.Option("--config", help="Recipe YAML (see recipes/); options below override it.")] = None,
+    corpus: Annotated[str | None, typer.Option("--corpus", "-c", help="Corpus reader name.")] = None,
+    root: Annotated[Path | None, typer.Option("--root", "-r", help="Folder holding the corpus.")] = None,
+    classes: Annotated[str | None, typer.Option(help="Class set, e.g. 4class or emodb7.")] = None,
+    protocol: Annotated[str | None, typer.Option(help="loso | speaker-kfold:K | random-kfold:K | loso-session | speaker-sentence:KxL | predefined.")] = None,
+    validation: Annotated[str | None, typer.Option(help="speakers | speakers:N | predefined | none.")] = None,
+    model: Annotated[str | None, typer.Option(help="cnn | blstm | cnn_blstm | cnn_tf_{gap,bilinear,attention} | svm | majority.")] = None,
+    features_kind: Annotated[str | None, typer.Option("--features", help="Feature preset (see `serkit kinds`).")] = None,
+    normalisation: Annotated[str | None, typer.Option(help="global | utterance | per-speaker (a declared variant) | none.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs (upper bound with early stopping).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of folds, initial weights, batches and augmentation.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Feature extraction processes (default: every core).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Torch threads for training (default: torch's).")] = None,
+    cache_dir: Annotated[Path | None, typer.Option("--cache", help="Feature cache folder.")] = None,
+) -> None:
+    """Cross-validate a model on a corpus and write results.json, plots and report.md."""
+    from serkit.experiments import Recipe, load_recipe, run_cv
+    from serkit.features.cache import FeatureCache
+
+    recipe = load_recipe(config) if config else Recipe()
+    recipe = recipe.override(
+        corpus=corpus, root=str(root) if root else None, classes=classes, protocol=protocol,
+        validation=validation, model=model, features=features_kind, normalisation=normalisation,
+        epochs=epochs, seed=seed,
+    )
+    with _stage_progress() as progress:
+        summary = run_cv(recipe, out_dir, cache=FeatureCache(cache_dir), workers=workers,
+                         threads=threads, progress=progress)
+    pooled, mean = summary["pooled"], summary["mean"]
+    out.print(
+        f"[bold]{summary['model']} / {summary['features']}[/] on {summary['corpus']} {summary['class_set']}, "
+        f"{summary['protocol']}: pooled UA {pooled['ua']:.3f} WA {pooled['wa']:.3f} F1 {pooled['f1']:.3f}; "
+        f"mean UA {mean['ua']:.3f} over {len(summary['folds'])} folds",
+        highlight=False,
+    )
+    out.print(f"wrote {out_dir / 'results.json'}, confusion.png, curves.png, report.md")
+
+
+@contextmanager
+def _stage_progress() -> Iterator[Callable[[str, int, int], None]]:
+    """One bar per stage (features, each fold), for ``progress(stage, done, total)`` callbacks."""
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err, transient=True, disable=not err.is_terminal,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update

@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import math
 
+import numba
 import numpy as np
 
 from serkit.audio.io import DEFAULT_SAMPLE_RATE
@@ -138,18 +139,28 @@ def savgol_derivative(data: np.ndarray, coefficients: np.ndarray, out: np.ndarra
     Frames closer than ``width // 2`` to an edge take the value of the first or
     last full window (the fit over the first or last ``width`` frames).
     """
-    width, frames = len(coefficients), data.shape[1]
-    half, inner_frames = width // 2, frames - width + 1
-    out = np.empty_like(data) if out is None else out
-    inner = out[:, half : half + inner_frames]
-    inner[:] = 0
-    # A few whole-row multiply-adds beat a (frames x width) window product by far at these sizes.
-    for tap, weight in enumerate(coefficients.astype(np.float32)):
-        if weight:
-            inner += weight * data[:, tap : tap + inner_frames]
-    out[:, :half] = inner[:, :1]
-    out[:, half + inner_frames :] = inner[:, -1:]
+    out = np.empty(data.shape, np.float32) if out is None else out
+    _slide(np.ascontiguousarray(data, dtype=np.float32), coefficients.astype(np.float32), out)
     return out
+
+
+@numba.njit(fastmath=True, nogil=True, cache=True)
+def _slide(data, weights, out):  # pragma: no cover  (compiled; numpy's per-call cost dominated at these sizes)
+    dims, frames = data.shape
+    width = weights.shape[0]
+    half = width // 2
+    inner = frames - width + 1
+    for d in range(dims):
+        row = data[d]
+        dst = out[d]
+        for f in range(inner):
+            acc = np.float32(0.0)
+            for t in range(width):
+                acc += weights[t] * row[f + t]
+            dst[f + half] = acc
+        for f in range(half):
+            dst[f] = dst[half]
+            dst[frames - 1 - f] = dst[frames - 1 - half]
 
 
 PRESETS = (

@@ -288,13 +288,14 @@ def _power_kernel(
     mean = np.zeros(B, np.float32)
     keep = np.float32(1.0) - preemph
     for blk in range(0, n_frames, B):
+        lanes = min(B, n_frames - blk)  # the last block computes only the frames it has
         if remove_dc:
             mean[:] = 0.0
             for n in range(offset, offset + length):
                 src = columns[n % hop, blk + n // hop : blk + n // hop + B]
-                for b in range(B):
+                for b in range(lanes):
                     mean[b] += src[b]
-            for b in range(B):
+            for b in range(lanes):
                 mean[b] /= length
         for m in range(M):
             r = reverse[m]
@@ -302,18 +303,18 @@ def _power_kernel(
                 n = 2 * m + part
                 dst = re[r] if part == 0 else im[r]
                 if n < offset or n >= offset + length:
-                    for b in range(B):
+                    for b in range(lanes):
                         dst[b] = 0.0
                     continue
                 src = columns[n % hop, blk + n // hop : blk + n // hop + B]
                 w = window[n]
                 if preemph != 0.0 and n > offset:
                     prev = columns[(n - 1) % hop, blk + (n - 1) // hop : blk + (n - 1) // hop + B]
-                    for b in range(B):
+                    for b in range(lanes):
                         dst[b] = w * (src[b] - preemph * prev[b] - keep * mean[b])
                 else:
                     wk = w * keep
-                    for b in range(B):
+                    for b in range(lanes):
                         dst[b] = wk * (src[b] - mean[b])
         s = 2
         while 2 * s <= M:
@@ -333,7 +334,7 @@ def _power_kernel(
                     m1 = im[i0 + q]
                     m2 = im[i0 + s]
                     m3 = im[i0 + s + q]
-                    for b in range(B):
+                    for b in range(lanes):
                         t1r = w1r * r1[b] - w1i * m1[b]
                         t1i = w1r * m1[b] + w1i * r1[b]
                         t3r = w1r * r3[b] - w1i * m3[b]
@@ -370,14 +371,13 @@ def _power_kernel(
                     rc = re[start + j + half]
                     ia = im[start + j]
                     ic = im[start + j + half]
-                    for b in range(B):
+                    for b in range(lanes):
                         tr = wr * rc[b] - wi * ic[b]
                         ti = wr * ic[b] + wi * rc[b]
                         rc[b] = ra[b] - tr
                         ic[b] = ia[b] - ti
                         ra[b] += tr
                         ia[b] += ti
-        valid = min(B, n_frames - blk)
         for k in range(M + 1):
             # X[k] = E[k] - i W^k O[k], E and O the transforms of the even and odd samples
             k1 = k % M
@@ -388,8 +388,8 @@ def _power_kernel(
             zi_ = im[k1]
             yr_ = re[k2]
             yi_ = im[k2]
-            o = out[k, blk : blk + valid]
-            for b in range(valid):
+            o = out[k, blk : blk + lanes]
+            for b in range(lanes):
                 er = 0.5 * (zr_[b] + yr_[b])
                 ei = 0.5 * (zi_[b] - yi_[b])
                 orr = 0.5 * (zr_[b] - yr_[b])
@@ -398,7 +398,7 @@ def _power_kernel(
                 xi = ei - cr * orr + ci * oi
                 o[b] = xr * xr + xi * xi
             if magnitude:
-                for b in range(valid):
+                for b in range(lanes):
                     o[b] = np.sqrt(o[b])
 
 

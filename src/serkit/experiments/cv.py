@@ -1,0 +1,179 @@
+"""Cross-validation of a recipe, fold by fold, resumable, with honest bookkeeping.
+
+:func:`run_cv` reads the corpus, selects the class set, builds the folds (each
+checked by the leakage guard), extracts features once for all files (cached),
+and for each fold fits on the training part, chooses on the validation part
+only, and predicts the test part.  A finished fold is written to
+``DIR/folds/NN/predictions.json`` and skipped when the run is repeated; an
+unfinished one resumes from its last training checkpoint.  The test part is
+used for one thing: the predictions that the fold reports.
+
+``DIR/results.json`` then holds the per-fold, mean, pooled and bootstrap
+figures (:func:`serkit.evaluation.summarise_folds`), the protocol with any
+declared variant, and hashes of the configuration and of the data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from serkit.corpora import class_set, read_corpus, select_classes
+from serkit.errors import SerkitError
+from serkit.evaluation import FoldPredictions, summarise_folds
+from serkit.experiments.fitting import FoldData, fit_fold
+from serkit.experiments.recipe import Recipe
+from serkit.features.cache import FeatureCache
+from serkit.features.extract import extract
+from serkit.features.presets import get_preset
+from serkit.protocols import Fold, audio_hashes, make_folds
+from serkit.training.checkpoint import atomic_write_text
+
+log = logging.getLogger(__name__)
+
+FoldProgress = Callable[[str, int, int], None]
+"""``progress(stage, done, total)``: stage is ``features`` or ``fold NN``."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Corpus:
+    """A corpus table restricted to a class set, with its label order and content hashes."""
+
+    table: pd.DataFrame
+    labels: tuple[str, ...]
+    hashes: np.ndarray
+
+    @property
+    def data_hash(self) -> str:
+        """Identifies the exact audio and labels used (order-independent)."""
+        rows = sorted(f"{h} {label}" for h, label in zip(self.hashes, self.table["label"]))
+        return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16]
+
+
+def load_corpus(recipe: Recipe, skip_bad: bool = False) -> Corpus:
+    if recipe.root is None:
+        raise SerkitError("no corpus root: give --root (or `root:` in the recipe)")
+    table = select_classes(read_corpus(recipe.corpus, recipe.root, skip_bad=skip_bad), recipe.classes)
+    table = table.reset_index(drop=True)
+    return Corpus(table, tuple(class_set(recipe.classes)), audio_hashes(table))
+
+
+def run_cv(
+    recipe: Recipe,
+    out_dir: str | Path,
+    *,
+    cache: FeatureCache | None = None,
+    workers: int | None = None,
+    threads: int | None = None,
+    progress: FoldProgress | None = None,
+) -> dict[str, Any]:
+    """Cross-validate ``recipe`` into ``out_dir`` (resuming what is there); returns results.json's dict."""
+    out_dir = Path(out_dir)
+    _claim(out_dir, recipe)
+    corpus = load_corpus(recipe)
+    folds = make_folds(corpus.table, recipe.protocol, recipe.validation, seed=recipe.seed, hashes=corpus.hashes)
+    features = _features(recipe, corpus.table, cache, workers, progress)
+
+    results = []
+    for fold in folds:
+        fold_dir = out_dir / "folds" / f"{fold.index:02d}"
+        done = fold_dir / "predictions.json"
+        if done.exists():
+            results.append(json.loads(done.read_text()))
+            continue
+        data = FoldData.from_fold(corpus.table, fold, features, corpus.labels)
+        report = (lambda d, t, s=f"fold {fold.index:02d}": progress(s, d, t)) if progress else None
+        started = time.perf_counter()
+        outcome = fit_fold(recipe, data, fold_dir, threads=threads, progress=report)
+        result = {
+            "fold": fold.to_dict(),
+            **outcome,
+            "seconds": time.perf_counter() - started,
+        }
+        done.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(done, json.dumps(result, indent=1) + "\n")
+        results.append(result)
+        log.info("fold %s: test UA %.3f", fold.name, _fold_ua(result, corpus.labels))
+
+    summary = summarise(recipe, corpus, folds, results)
+    atomic_write_text(out_dir / "results.json", json.dumps(summary, indent=2) + "\n")
+    from serkit.experiments.report import write_report
+
+    write_report(out_dir, summary, results)
+    return summary
+
+
+def summarise(
+    recipe: Recipe, corpus: Corpus, folds: Sequence[Fold], results: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """results.json: figures over folds plus everything needed to trust and reproduce them."""
+    predictions = [
+        FoldPredictions(r["y_true"], r["y_pred"], r["speakers"], name=r["fold"]["name"]) for r in results
+    ]
+    figures = summarise_folds(predictions, labels=list(corpus.labels))
+    first = folds[0]
+    protocol = first.protocol + (f" + {recipe.variant}" if recipe.variant else "")
+    for row, result in zip(figures["folds"], results):
+        row["chosen_epoch"] = result.get("chosen_epoch")
+        row["selection"] = result.get("selection")
+    return {
+        "recipe": recipe.name,
+        "reproduces": recipe.reproduces,
+        "corpus": recipe.corpus,
+        "classes": list(corpus.labels),
+        "class_set": recipe.classes,
+        "protocol": protocol,
+        "speaker_dependent": first.speaker_dependent,
+        "validation": first.validation_strategy,
+        "model": recipe.model,
+        "features": recipe.features,
+        "normalisation": recipe.normalisation,
+        "n_utterances": int(sum(len(r["y_true"]) for r in results)),
+        **figures,
+        "config_hash": recipe.config_hash(),
+        "data_hash": corpus.data_hash,
+        "seconds": float(sum(r["seconds"] for r in results)),
+        "config": recipe.to_dict(),
+    }
+
+
+def _features(
+    recipe: Recipe,
+    table: pd.DataFrame,
+    cache: FeatureCache | None,
+    workers: int | None,
+    progress: FoldProgress | None,
+) -> dict[str, np.ndarray]:
+    feature = get_preset(recipe.features).feature
+    report = (lambda d, t: progress("features", d, t)) if progress else None
+    return extract(feature, list(table["path"]), cache=cache, workers=workers, progress=report).features
+
+
+def _claim(out_dir: Path, recipe: Recipe) -> None:
+    """Refuse to mix two configurations in one output folder (that would corrupt a resume)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    marker = out_dir / "recipe.json"
+    if marker.exists():
+        previous = json.loads(marker.read_text())
+        if previous.get("config_hash") != recipe.config_hash():
+            raise SerkitError(
+                f"{out_dir} holds a run of another configuration ({previous.get('config_hash')}); "
+                "use a new --out folder"
+            )
+        return
+    atomic_write_text(marker, json.dumps({"config_hash": recipe.config_hash(), **recipe.to_dict()}, indent=2))
+
+
+def _fold_ua(result: dict[str, Any], labels: Sequence[str]) -> float:
+    from serkit.evaluation import unweighted_average_recall
+
+    return unweighted_average_recall(result["y_true"], result["y_pred"], labels=list(labels))

@@ -1,0 +1,125 @@
+"""Recipes: one experiment's hyper-parameters as a typed object, read from YAML.
+
+A recipe names the paper and table it reproduces, the data (corpus, class
+set), the protocol, the features and their normalisation, the model and the
+training configuration.  Hyper-parameters live in ``recipes/*.yaml`` (kept
+apart from code, as SpeechBrain recipes do); any command-line option
+overrides the value read from the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from serkit.errors import SerkitError
+from serkit.models.classical import CLASSICAL_MODELS
+from serkit.training.config import TrainConfig
+
+NORMALISATIONS = ("global", "utterance", "per-speaker", "none")
+
+
+@dataclasses.dataclass(frozen=True)
+class Segments:
+    """Seed 002's segment-level training and scoring: windows and hops in seconds."""
+
+    window: float = 2.0
+    train_hop: float = 1.0
+    test_hop: float = 0.4
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    """Everything a cross-validation or training run depends on (see module docstring)."""
+
+    name: str = "custom"
+    #: Paper and table reproduced, e.g. "seed 000 (Pandey et al.), Table I".
+    reproduces: str | None = None
+    corpus: str = "emodb"
+    root: str | None = None
+    classes: str = "4class"
+    protocol: str = "loso"
+    validation: str = "speakers"
+    features: str = "logmel-seed001"
+    #: ``global``: statistics fitted on the training part; ``utterance``: each input
+    #: on its own; ``per-speaker``: a declared variant (test speakers' own statistics).
+    normalisation: str = "global"
+    #: Pad or crop every input to this many frames (seed 000's 251), or None.
+    fixed_frames: int | None = None
+    model: str = "cnn_blstm"
+    model_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    segments: Segments | None = None
+    #: Models trained per fold with seeds seed, seed+1, ...; their scores are averaged.
+    ensemble: int = 1
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.normalisation not in NORMALISATIONS:
+            raise SerkitError(f"normalisation {self.normalisation!r}: choose from {', '.join(NORMALISATIONS)}")
+        if self.ensemble < 1:
+            raise SerkitError("ensemble must be at least 1")
+
+    @property
+    def classical(self) -> bool:
+        return self.model in CLASSICAL_MODELS
+
+    @property
+    def seed(self) -> int:
+        return self.train.seed
+
+    @property
+    def variant(self) -> str | None:
+        """A declared protocol variant that every result of this recipe must carry."""
+        return "per-speaker normalisation" if self.normalisation == "per-speaker" else None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["train"] = self.train.to_dict()
+        return data
+
+    def config_hash(self) -> str:
+        """Hash of everything that changes results (not the name, the root or the paper note)."""
+        data = self.to_dict()
+        for key in ("name", "reproduces", "root"):
+            data.pop(key)
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    def override(self, **values: Any) -> Recipe:
+        """A copy with ``values`` replaced; ``epochs`` and ``seed`` go into ``train``."""
+        values = {k: v for k, v in values.items() if v is not None}
+        train = self.train.to_dict()
+        for key in ("epochs", "seed"):
+            if key in values:
+                train[key] = values.pop(key)
+        return dataclasses.replace(self, **values, train=TrainConfig.from_dict(train))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Recipe:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise SerkitError(f"unknown recipe keys {sorted(unknown)}; known: {', '.join(sorted(known))}")
+        values = dict(data)
+        if values.get("segments") is not None:
+            values["segments"] = Segments(**values["segments"])
+        values["train"] = TrainConfig.from_dict(values.get("train") or {})
+        return cls(**values)
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    path = Path(path)
+    if not path.is_file():
+        raise SerkitError(f"{path}: recipe not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise SerkitError(f"{path}: not valid YAML ({e})") from None
+    try:
+        return Recipe.from_dict(data)
+    except (TypeError, SerkitError) as e:
+        raise SerkitError(f"{path}: {e}") from None

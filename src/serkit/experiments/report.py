@@ -1,0 +1,113 @@
+"""A cross-validation run as figures and prose: confusion.png, curves.png, report.md."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a window
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def write_report(out_dir: Path, summary: dict[str, Any], results: Sequence[dict[str, Any]]) -> None:
+    plot_confusion(out_dir / "confusion.png", summary)
+    plot_curves(out_dir / "curves.png", results, summary)
+    (out_dir / "report.md").write_text(report_markdown(summary))
+
+
+def plot_confusion(path: Path, summary: dict[str, Any]) -> None:
+    """Pooled confusion, row-normalised colours with counts written in each cell."""
+    counts = np.asarray(summary["confusion"]["counts"], dtype=float)
+    labels = summary["confusion"]["labels"]
+    rows = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
+    fig, ax = plt.subplots(figsize=(1.2 * len(labels) + 2, 1.1 * len(labels) + 1.5))
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            colour = "white" if share[i, j] > 0.5 else "black"
+            ax.text(j, i, f"{int(counts[i, j])}\n{share[i, j]:.0%}", ha="center", va="center",
+                    color=colour, fontsize=8)
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("reference")
+    pooled = summary["pooled"]
+    ax.set_title(f"{summary['model']} / {summary['features']}\n{summary['protocol']}: "
+                 f"UA {pooled['ua']:.3f}, WA {pooled['wa']:.3f}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_curves(path: Path, results: Sequence[dict[str, Any]], summary: dict[str, Any]) -> None:
+    """Training and validation accuracy per epoch, one faint line per fold and their mean
+    (seed 000, Fig. 3).  Classical baselines have no epochs: the plot says so."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    curves: dict[str, list[list[float]]] = {"train_wa": [], "validation_wa": []}
+    for result in results:
+        for member in result.get("members", []):
+            for key in curves:
+                values = [row.get(key) for row in member["history"]]
+                if values and all(v is not None for v in values):
+                    curves[key].append(values)
+    styles = {"train_wa": ("tab:blue", "training"), "validation_wa": ("tab:orange", "validation")}
+    for key, runs in curves.items():
+        colour, name = styles[key]
+        for run in runs:
+            ax.plot(range(1, len(run) + 1), run, color=colour, alpha=0.15, linewidth=1)
+        if runs:
+            longest = max(map(len, runs))
+            mean = [np.mean([r[e] for r in runs if len(r) > e]) for e in range(longest)]
+            ax.plot(range(1, longest + 1), mean, color=colour, linewidth=2, label=f"{name} (mean of folds)")
+    if not any(curves.values()):
+        ax.text(0.5, 0.5, f"{summary['model']}: no training epochs", ha="center", va="center",
+                transform=ax.transAxes)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy (WA)")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    if any(curves.values()):
+        ax.legend(loc="lower right")
+    ax.set_title(f"{summary['model']} / {summary['features']} ({summary['protocol']})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def report_markdown(summary: dict[str, Any]) -> str:
+    mean, std, pooled, ci = summary["mean"], summary["std"], summary["pooled"], summary["ci95"]
+
+    def sd(key: str) -> str:
+        return "-" if std.get(key) is None else f"{std[key]:.3f}"
+
+    lines = [
+        f"# {summary['recipe']}: {summary['model']} on {summary['features']}",
+        "",
+        f"- reproduces: {summary.get('reproduces') or '-'}",
+        f"- corpus: {summary['corpus']}, classes ({summary['class_set']}): {', '.join(summary['classes'])}",
+        f"- protocol: **{summary['protocol']}**"
+        + (" (speaker-dependent: speakers shared between training and test)" if summary["speaker_dependent"] else ""),
+        f"- validation: {summary['validation']}; normalisation: {summary['normalisation']}",
+        f"- utterances tested: {summary['n_utterances']} in {len(summary['folds'])} folds; "
+        f"{summary['seconds'] / 60:.1f} minutes",
+        f"- config hash {summary['config_hash']}, data hash {summary['data_hash']}",
+        "",
+        "| figure | pooled | 95% CI (speaker bootstrap) | mean over folds | std |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for key, name in (("wa", "WA"), ("ua", "UA"), ("f1", "macro-F1")):
+        low, high = ci[key]
+        lines.append(f"| {name} | {pooled[key]:.3f} | {low:.3f}-{high:.3f} | {mean[key]:.3f} | {sd(key)} |")
+    lines += ["", "| fold | test speakers | n | WA | UA | F1 | chosen epoch |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for fold in summary["folds"]:
+        lines.append(
+            f"| {fold['name']} | {' '.join(map(str, fold['test_speakers']))} | {fold['n_test']} | "
+            f"{fold['wa']:.3f} | {fold['ua']:.3f} | {fold['f1']:.3f} | {fold.get('chosen_epoch') or '-'} |"
+        )
+    lines += ["", "![confusion](confusion.png)", "", "![curves](curves.png)", ""]
+    return "\n".join(lines)
