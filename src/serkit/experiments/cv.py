@@ -104,8 +104,9 @@ def run_cv(
         results.append(result)
         log.info("fold %s: test UA %.3f", fold.name, _fold_ua(result, corpus.labels))
 
-    summary = summarise(recipe, corpus, folds, results)
-    atomic_write_text(out_dir / "results.json", json.dumps(summary, indent=2) + "\n")
+    text = json.dumps(summarise(recipe, corpus, folds, results), indent=2)
+    summary = json.loads(text)  # what is returned is exactly what was written
+    atomic_write_text(out_dir / "results.json", text + "\n")
     from serkit.experiments.report import write_report
 
     write_report(out_dir, summary, results)

@@ -28,7 +28,7 @@ import numpy as np
 
 from serkit.audio.io import DEFAULT_SAMPLE_RATE
 from serkit.features.base import Feature, Preset
-from serkit.features.stft import FilterBank, ShortTimeSpectrum, check_log, compress, default_amin, get_window
+from serkit.features.stft import FilterBank, ShortTimeSpectrum, check_log, compress, default_amin
 
 KALDI_WINDOWS = ("povey", "hanning", "hamming", "sine", "rectangular", "blackman")
 #: Kaldi's floor under the log energies, std::numeric_limits<float>::epsilon().
@@ -78,8 +78,7 @@ class LogMel(Feature):
 
     @functools.cached_property
     def _stft(self) -> ShortTimeSpectrum:
-        c = self.config
-        return ShortTimeSpectrum(c.n_fft, c.hop, get_window(c.window, c.win_length), power=c.power, pad_mode=c.pad_mode)
+        return ShortTimeSpectrum.from_config(self.config)
 
     @functools.cached_property
     def filterbank(self) -> FilterBank:

@@ -21,27 +21,16 @@ import math
 import numba
 import numpy as np
 
-from serkit.audio.io import DEFAULT_SAMPLE_RATE
 from serkit.features.base import Feature, Preset
 from serkit.features.filterbank import LogMel, LogMelConfig
 
 
 @dataclasses.dataclass(frozen=True)
-class MFCCConfig:
-    sample_rate: int = DEFAULT_SAMPLE_RATE
-    hop: int = 160
+class MFCCConfig(LogMelConfig):
+    """The log-mel spectrogram's settings (librosa's MFCC defaults: Hann, dB) and the cepstrum's."""
+
     win_length: int = 320
-    n_fft: int = 512
     window: str = "hann"
-    n_mels: int = 40
-    fmin: float = 0.0
-    fmax: float | None = None
-    htk: bool = False
-    norm: str | None = "slaney"
-    power: float = 2.0
-    amin: float | None = None
-    top_db: float | None = None
-    pad_mode: str = "constant"
     n_mfcc: int = 13
     #: Sinusoidal liftering as librosa's (0: none).
     lifter: float = 0.0
@@ -66,13 +55,14 @@ class MFCC(Feature):
             raise ValueError(f"delta_width must be odd and at least 3, not {c.delta_width}")
         if c.lifter < 0:
             raise ValueError(f"lifter must be non-negative, not {c.lifter}")
+        if c.log == "none":
+            raise ValueError("a cepstrum needs a log mel spectrogram: log must be 'db' or 'ln'")
         self._logmel  # noqa: B018  (checks the spectral settings)
 
     @functools.cached_property
     def _logmel(self) -> LogMel:
         fields = {f.name for f in dataclasses.fields(LogMelConfig)}
-        shared = {k: v for k, v in dataclasses.asdict(self.config).items() if k in fields}
-        return LogMel(LogMelConfig(**shared, log="db"))
+        return LogMel(LogMelConfig(**{k: v for k, v in dataclasses.asdict(self.config).items() if k in fields}))
 
     @functools.cached_property
     def _cepstrum(self) -> np.ndarray:

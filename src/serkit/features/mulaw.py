@@ -27,7 +27,7 @@ import numpy as np
 
 from serkit.audio.io import DEFAULT_SAMPLE_RATE
 from serkit.features.base import Feature, Preset
-from serkit.features.stft import ShortTimeSpectrum, get_window
+from serkit.features.stft import ShortTimeSpectrum
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,8 +60,7 @@ class MuLawSpectrogram(Feature):
 
     @functools.cached_property
     def _stft(self) -> ShortTimeSpectrum:
-        c = self.config
-        return ShortTimeSpectrum(c.n_fft, c.hop, get_window(c.window, c.win_length), power=c.power, pad_mode=c.pad_mode)
+        return ShortTimeSpectrum.from_config(self.config)
 
     @property
     def bins(self) -> slice:

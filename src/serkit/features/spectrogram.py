@@ -15,7 +15,7 @@ import numpy as np
 
 from serkit.audio.io import DEFAULT_SAMPLE_RATE
 from serkit.features.base import Feature, Preset
-from serkit.features.stft import ShortTimeSpectrum, check_log, compress, default_amin, get_window
+from serkit.features.stft import ShortTimeSpectrum, check_log, compress, default_amin
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,8 +48,7 @@ class Spectrogram(Feature):
 
     @functools.cached_property
     def _stft(self) -> ShortTimeSpectrum:
-        c = self.config
-        return ShortTimeSpectrum(c.n_fft, c.hop, get_window(c.window, c.win_length), power=c.power, pad_mode=c.pad_mode)
+        return ShortTimeSpectrum.from_config(self.config)
 
     @property
     def dims(self) -> int:

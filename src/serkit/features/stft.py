@@ -7,17 +7,19 @@ centred in the FFT frame, padding by ``n_fft // 2`` on both sides), exactly as
 ``librosa.stft(center=True)`` frames a signal.  A :class:`FilterBank` sums its
 bins into bands (mel, Kaldi mel, ...).
 
-**Why hand-written.**  Extracting features is the cost of every corpus pass,
-and the libraries lose most of their time around the FFT: materialised frame
-copies, complex intermediates, a dense filterbank product over mostly-zero
-weights.  For a power-of-two FFT size a numba kernel does the whole path in
-one pass over blocks of frames: it gathers each block's samples (applying
-Kaldi's per-frame DC removal and pre-emphasis when asked), runs a radix-4 FFT
-vectorised *across* frames (one SIMD lane per frame), and writes the power or
-magnitude straight into the ``(bins, frames)`` output.  Any other FFT size goes
-through ``scipy.fft``.  Both paths are tested against ``librosa.stft`` and
-``scipy.fft`` (``tests/test_features_spectral.py``); the filterbank kernel
-touches only each band's non-zero bins.
+**Why hand-written.**  Extracting features is the cost of every corpus pass.
+librosa spends most of it in numpy's FFT, which on float32 frames is several
+times slower than scipy's (about 4 us against 0.6 us per 512-point frame on the
+benchmark machine, see ``docs/benchmarks.md``), and the rest in framing copies,
+complex intermediates and a dense filterbank product over mostly-zero weights.
+For a power-of-two FFT size a numba kernel does the whole path in one pass over
+blocks of frames: it gathers each block's samples (applying Kaldi's per-frame
+DC removal and pre-emphasis when asked), runs a radix-4 FFT vectorised
+*across* frames (one SIMD lane per frame), and writes the power or magnitude
+straight into the ``(bins, frames)`` output.  Any other FFT size goes through
+``scipy.fft``.  Both paths are tested against ``librosa.stft`` and a float64
+reference written from the definitions (``tests/test_features_spectral.py``);
+the filterbank kernel touches only each band's non-zero bins.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ import numpy as np
 PAD_MODES = ("constant", "reflect", "symmetric", "edge")
 LOG_SCALES = ("none", "db", "ln")
 
-#: Frames per kernel block: one block's working set (two 256 x 64 float32
-#: planes for a 512-point FFT) stays in the L2 cache; measured best of 16-256.
+#: Frames per kernel block, one SIMD lane each: a block's working set (two
+#: 256 x 64 float32 planes for a 512-point FFT) stays in the L2 cache, and the
+#: compiler's unrolled vector loops fill; measured best of 16 to 256.
 _BLOCK = 64
 
 
@@ -110,6 +113,13 @@ class ShortTimeSpectrum:
             self._full_window = full
             self._plan = _fft_plan(n_fft)
 
+    @classmethod
+    def from_config(cls, config) -> ShortTimeSpectrum:
+        """From a family's configuration with ``n_fft``, ``hop``, ``window``, ``win_length``,
+        ``power`` and ``pad_mode`` fields (a librosa-style periodic window)."""
+        window = get_window(config.window, config.win_length)
+        return cls(config.n_fft, config.hop, window, power=config.power, pad_mode=config.pad_mode)
+
     @property
     def n_bins(self) -> int:
         return n_bins(self.n_fft)
@@ -145,9 +155,8 @@ class ShortTimeSpectrum:
 
     def _fast(self, signal: np.ndarray) -> np.ndarray:
         frames = self.n_frames(signal.size)
-        blocks = -(-frames // _BLOCK)
-        # Whole rows of `hop` samples, enough for the last (partial) block's frames.
-        rows = blocks * _BLOCK + -(-self.n_fft // self.hop) + 1
+        # Whole rows of `hop` samples, as many as the last frame reaches into.
+        rows = frames + -(-self.n_fft // self.hop)
         padded = self._padded(signal, rows * self.hop)
         # Row-major (hop, rows): a given in-frame sample of consecutive frames is
         # contiguous, so the kernel's gather is a plain vector load.
@@ -282,7 +291,7 @@ def _power_kernel(
     hop = columns.shape[0]
     n_fft = window.shape[0]
     M = n_fft // 2
-    B = 64
+    B = _BLOCK
     re = np.empty((M, B), np.float32)
     im = np.empty((M, B), np.float32)
     mean = np.zeros(B, np.float32)

@@ -1,0 +1,113 @@
+"""Cross-validation end to end on real EMO-DB: results.json invariants, resume, learning."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from serkit.errors import SerkitError
+from serkit.experiments import Recipe, load_recipe, run_cv
+from serkit.features.cache import FeatureCache
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def emodb_subset(emodb_root: Path, tmp_path: Path, speakers: tuple[str, ...]) -> Path:
+    """An EMO-DB-shaped folder holding links to the given speakers' files only."""
+    root = tmp_path / "emodb"
+    (root / "wav").mkdir(parents=True)
+    for wav in sorted((emodb_root / "wav").glob("*.wav")):
+        if wav.name[:2] in speakers:
+            (root / "wav" / wav.name).symlink_to(wav)
+    return root
+
+
+@pytest.fixture(scope="module")
+def svm_run(emodb_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("svm")
+    recipe = Recipe(root=str(emodb_root), model="svm", features="loudness", protocol="loso")
+    summary = run_cv(recipe, out / "run", cache=FeatureCache(out / "cache"), workers=1)
+    return recipe, out / "run", summary
+
+
+def test_results_json_invariants(svm_run, emodb_root):
+    _, run, summary = svm_run
+    on_disk = json.loads((run / "results.json").read_text())
+    assert on_disk == summary
+    for key in ("protocol", "classes", "folds", "mean", "std", "pooled", "ci95", "confusion",
+                "config_hash", "data_hash", "seconds"):
+        assert key in summary, key
+    assert summary["protocol"] == "loso" and summary["speaker_dependent"] is False
+    # The test speakers of the folds partition the corpus's speakers.
+    tested = [s for fold in summary["folds"] for s in fold["test_speakers"]]
+    assert sorted(tested) == sorted({p.name[:2] for p in (emodb_root / "wav").glob("*.wav")})
+    assert sum(f["n_test"] for f in summary["folds"]) == summary["n_utterances"] == 339
+    for key in ("wa", "ua", "f1"):
+        assert summary["mean"][key] == pytest.approx(np.mean([f[key] for f in summary["folds"]]))
+    counts = np.asarray(summary["confusion"]["counts"])
+    assert summary["pooled"]["ua"] == pytest.approx(np.mean(np.diag(counts) / counts.sum(axis=1)))
+    assert summary["pooled"]["wa"] == pytest.approx(np.trace(counts) / counts.sum())
+    low, high = summary["ci95"]["ua"]
+    assert low <= summary["pooled"]["ua"] <= high
+    for name in ("confusion.png", "curves.png", "report.md"):
+        assert (run / name).stat().st_size > 0
+
+
+def test_rerun_resumes_without_refitting(svm_run, emodb_root):
+    recipe, run, summary = svm_run
+    fold_file = run / "folds" / "00" / "predictions.json"
+    stamp = fold_file.stat().st_mtime_ns
+    again = run_cv(recipe, run, cache=FeatureCache(run.parent / "cache"), workers=1)
+    assert fold_file.stat().st_mtime_ns == stamp
+    assert again["pooled"] == summary["pooled"]
+
+
+def test_a_folder_of_another_configuration_is_refused(svm_run):
+    recipe, run, _ = svm_run
+    with pytest.raises(SerkitError, match="another configuration"):
+        run_cv(recipe.override(features="pitch"), run, workers=1)
+
+
+def test_the_svm_chooses_its_cost_on_validation_speakers_only(svm_run):
+    _, run, _ = svm_run
+    fold = json.loads((run / "folds" / "00" / "predictions.json").read_text())
+    validation = set(fold["fold"]["groups"]["speaker"]["validation"])
+    assert validation and not validation & set(fold["speakers"])
+    assert set(fold["chosen"]["validation_ua"]) and fold["chosen"]["c"] > 0
+
+
+def test_per_speaker_normalisation_is_named_in_the_protocol(emodb_root, tmp_path):
+    root = emodb_subset(emodb_root, tmp_path, ("03", "08", "09", "10"))
+    recipe = Recipe(root=str(root), model="blstm", features="loudness", normalisation="per-speaker",
+                    protocol="speaker-kfold:2", validation="none", model_options={"hidden": 8})
+    summary = run_cv(recipe.override(epochs=1), tmp_path / "run", workers=1, threads=1)
+    assert "per-speaker" in summary["protocol"]
+    assert "per-speaker" in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_short_real_training_beats_chance_on_unseen_speakers(emodb_root, tmp_path):
+    root = emodb_subset(emodb_root, tmp_path, ("03", "08", "09", "10", "11", "12"))
+    recipe = Recipe(root=str(root), model="blstm", features="mfcc-seed003", protocol="speaker-kfold:2",
+                    validation="speakers:1")
+    summary = run_cv(recipe.override(epochs=8), tmp_path / "run", workers=1, threads=1)
+    assert summary["pooled"]["ua"] >= 0.5  # chance is 0.25 on four classes
+
+
+def test_every_recipe_loads_and_names_its_paper():
+    recipes = sorted((REPO / "recipes").glob("*.yaml"))
+    assert recipes
+    for path in recipes:
+        recipe = load_recipe(path)
+        assert recipe.reproduces, f"{path.name} does not say which paper and table it reproduces"
+        assert yaml.safe_load(path.read_text())["name"] == recipe.name
+
+
+def test_a_bad_recipe_key_is_a_clear_error(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("modle: cnn\n")
+    with pytest.raises(SerkitError, match="unknown recipe keys"):
+        load_recipe(path)
