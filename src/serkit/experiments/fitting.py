@@ -81,31 +81,59 @@ def fit_fold(
 # -- neural models --------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """A fold's parts as model inputs, and the fitted normaliser they went through."""
+
+    task: UtteranceClassification
+    train: FeatureDataset
+    validation: FeatureDataset | None
+    test: FeatureDataset | None
+    #: The fitted global normaliser as JSON (None for the other normalisations).
+    normaliser: dict[str, Any] | None
+
+
+def prepare(recipe: Recipe, data: FoldData) -> Prepared:
+    preset = get_preset(recipe.features)
+    (train, validation, test), normaliser = _normalised(recipe, data)
+    task = UtteranceClassification(data.labels)
+    parts = ((data.train, train, True), (data.validation, validation, False), (data.test, test, False))
+    datasets = [_dataset(recipe, preset, part, arrays, task, training) for part, arrays, training in parts]
+    return Prepared(task, *datasets, normaliser=normaliser)
+
+
+def train_member(
+    recipe: Recipe, prepared: Prepared, seed: int, out_dir: Path, threads: int | None, progress: Progress | None
+) -> tuple[Trainer, Any]:
+    """Train one model of ``recipe`` from ``seed``; returns the trainer (holding the chosen
+    weights) and its fit result."""
+    config = dataclasses.replace(recipe.train, seed=seed)
+    dims, n_classes = prepared.train.dims, prepared.task.n_classes
+    model = build_seeded(lambda: build_model(recipe.model, dims, n_classes, **recipe.model_options), seed)
+    metadata = {
+        "model": model_config(model),
+        "features": get_preset(recipe.features).feature.to_dict(),
+        "feature_preset": recipe.features,
+        "normalisation": recipe.normalisation,
+        "normaliser": prepared.normaliser,
+        "fixed_frames": recipe.fixed_frames,
+        "segments": dataclasses.asdict(recipe.segments) if recipe.segments else None,
+        "labels": list(prepared.task.labels),
+    }
+    trainer = Trainer(model, prepared.task, config, out_dir=out_dir, metadata=metadata,
+                      progress=progress, threads=threads)
+    return trainer, trainer.fit(prepared.train, prepared.validation)
+
+
 def _fit_neural(
     recipe: Recipe, data: FoldData, fold_dir: Path, threads: int | None, progress: Progress | None
 ) -> dict[str, Any]:
-    preset = get_preset(recipe.features)
-    train, validation, test = _normalised(recipe, data)
-    task = UtteranceClassification(data.labels)
-    datasets = [_dataset(recipe, preset, part, arrays, task, training=i == 0)
-                for i, (part, arrays) in enumerate(((data.train, train), (data.validation, validation),
-                                                    (data.test, test)))]
-    train_ds, validation_ds, test_ds = datasets
+    prepared = prepare(recipe, data)
     scores = np.zeros((len(data.test), len(data.labels)))
     members = []
-    for member in range(recipe.ensemble):
-        seed = recipe.seed + member
-        config = dataclasses.replace(recipe.train, seed=seed)
-        dims = train_ds.dims
-        model = build_seeded(
-            lambda: build_model(recipe.model, dims, len(data.labels), **recipe.model_options), seed
-        )
-        metadata = {"model": model_config(model), "features": preset.feature.to_dict(),
-                    "normalisation": recipe.normalisation, "labels": list(data.labels)}
-        trainer = Trainer(model, task, config, out_dir=fold_dir / f"seed{seed}", metadata=metadata,
-                          progress=progress, threads=threads)
-        fit = trainer.fit(train_ds, validation_ds)
-        predicted = trainer.predict(test_ds)
+    for seed in range(recipe.seed, recipe.seed + recipe.ensemble):
+        trainer, fit = train_member(recipe, prepared, seed, fold_dir / f"seed{seed}", threads, progress)
+        predicted = trainer.predict(prepared.test)
         order = {i: k for k, i in enumerate(predicted.ids)}
         scores += np.stack([predicted.scores[order[i]] for i in data.test.ids])
         members.append({"seed": seed, "chosen_epoch": fit.chosen_epoch, "selection": fit.selection,
@@ -120,20 +148,20 @@ def _fit_neural(
     }
 
 
-def _normalised(recipe: Recipe, data: FoldData) -> tuple[list[np.ndarray], ...]:
+def _normalised(recipe: Recipe, data: FoldData) -> tuple[tuple[list[np.ndarray], ...], dict[str, Any] | None]:
     parts = (data.train, data.validation, data.test)
     if recipe.normalisation == "none":
-        return tuple(p.arrays for p in parts)
+        return tuple(p.arrays for p in parts), None
     if recipe.normalisation == "utterance":
-        return tuple([normalise_utterance(x) for x in p.arrays] for p in parts)
+        return tuple([normalise_utterance(x) for x in p.arrays] for p in parts), None
     if recipe.normalisation == "per-speaker":
         # The declared variant: every speaker, test speakers included, by their own statistics.
         normaliser = SpeakerNormaliser().fit(
             [x for p in parts for x in p.arrays], [s for p in parts for s in p.speakers]
         )
-        return tuple([normaliser.transform(x, s) for x, s in zip(p.arrays, p.speakers)] for p in parts)
-    normaliser = GlobalNormaliser().fit(data.train.arrays)  # training part only
-    return tuple([normaliser.transform(x) for x in p.arrays] for p in parts)
+        return tuple([normaliser.transform(x, s) for x, s in zip(p.arrays, p.speakers)] for p in parts), None
+    fitted = GlobalNormaliser().fit(data.train.arrays)  # training part only
+    return tuple([fitted.transform(x) for x in p.arrays] for p in parts), fitted.to_dict()
 
 
 def _dataset(recipe: Recipe, preset: Any, part: Part, arrays: list[np.ndarray], task: Any,

@@ -10,6 +10,7 @@ Names as the CLI accepts them:
 ``predefined:COL=V[,V]``   test on the rows whose COL is V, train on the rest
 ``speaker-sentence:KxL``   crossed speaker-and-sentence folds (default 5x5)
 ``random-kfold:K``         seed 000's stratified random folds, speaker-dependent
+``all``                    no test part: the whole corpus trains a model to ship
 =========================  ==================================================
 """
 
@@ -32,6 +33,7 @@ from serkit.protocols.random_kfold import RandomKFold
 from serkit.protocols.session import LeaveOneSessionOut
 from serkit.protocols.speaker import LeaveOneSpeakerOut, SpeakerKFold
 from serkit.protocols.validation import ValidationStrategy, validation_from_spec
+from serkit.protocols.whole import WholeCorpus
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ PROTOCOL_NAMES = (
     "predefined[:COLUMN=VALUE]",
     "speaker-sentence:KxL",
     "random-kfold:K",
+    "all",
 )
 
 
@@ -51,6 +54,8 @@ def protocol_from_spec(spec: str) -> Protocol:
     name, _, arg = text.partition(":")
     if name == "loso" and not arg:
         return LeaveOneSpeakerOut()
+    if name == "all" and not arg:
+        return WholeCorpus()
     if name == "loso-session" and not arg:
         return LeaveOneSessionOut()
     if name in ("speaker-kfold", "random-kfold"):
