@@ -24,7 +24,9 @@ demo: $(STAMP)
 	$(BIN)/serkit features --kind mfcc-seed000 examples/emodb/wav --no-cache
 
 test: $(STAMP)
-	SERKIT_DATA=$(DATA) $(BIN)/pytest -n 2 --dist loadfile -q
+	# One BLAS/OpenMP thread per test worker: two workers already fill two cores.
+	SERKIT_DATA=$(DATA) OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+		$(BIN)/pytest -n 2 --dist loadfile -q
 
 benchmarks: $(STAMP)
 	SERKIT_DATA=$(DATA) $(BIN)/python benchmarks/features.py
