@@ -24,7 +24,8 @@ def serkit(*args: str):
 
 
 def test_every_command_has_help():
-    for command in ([], ["corpus"], ["corpus", "info"], ["corpus", "list"], ["features"], ["kinds"]):
+    for command in ([], ["corpus"], ["corpus", "info"], ["corpus", "list"], ["features"], ["kinds"], ["cv"],
+                    ["train"]):
         result = serkit(*command, "--help")
         assert result.exit_code == 0, command
         assert "Usage" in result.output

@@ -111,3 +111,23 @@ def test_a_bad_recipe_key_is_a_clear_error(tmp_path):
     path.write_text("modle: cnn\n")
     with pytest.raises(SerkitError, match="unknown recipe keys"):
         load_recipe(path)
+
+
+def test_train_writes_weights_and_a_card_with_cross_validated_figures(emodb_root, tmp_path):
+    root = emodb_subset(emodb_root, tmp_path, ("03", "08", "09", "10"))
+    recipe = Recipe(root=str(root), model="blstm", features="loudness", protocol="speaker-kfold:2",
+                    validation="speakers:1", model_options={"hidden": 8}).override(epochs=2)
+    cv = run_cv(recipe, tmp_path / "cv", workers=1, threads=1)
+    from serkit.experiments.train import train_model
+
+    card = train_model(recipe, tmp_path / "model", cv_results=tmp_path / "cv" / "results.json",
+                       workers=1, threads=1)
+    for name in ("model.safetensors", "model.json", "card.json", "README.md"):
+        assert (tmp_path / "model" / name).is_file()
+    assert card["cross_validation"]["pooled"] == cv["pooled"]
+    assert len(card["data"]["validation_speakers"]) == 1
+    info = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert info["labels"] == ["anger", "happiness", "neutral", "sadness"]
+    assert info["normaliser"]["mean"]  # fitted on the training speakers, saved with the model
+    with pytest.raises(SerkitError, match="another configuration"):
+        train_model(recipe.override(seed=1), tmp_path / "model2", cv_results=tmp_path / "cv" / "results.json")

@@ -263,35 +263,60 @@ def _write_features(out_dir: Path, preset: Any, result: Any) -> None:
 # -- experiments --------------------------------------------------------------------
 
 
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Recipe YAML (see recipes/); options override it.")]
+OptCorpus = Annotated[str | None, typer.Option("--corpus", "-c", help="Corpus reader name.")]
+OptRoot = Annotated[Path | None, typer.Option("--root", "-r", help="Folder holding the corpus.")]
+ClassesOpt = Annotated[str | None, typer.Option(help="Class set, e.g. 4class or emodb7.")]
+ValidationOpt = Annotated[str | None, typer.Option(help="speakers | speakers:N | predefined | none.")]
+ModelOpt = Annotated[
+    str | None, typer.Option(help="cnn | blstm | cnn_blstm | cnn_tf_{gap,bilinear,attention} | svm | majority.")
+]
+FeaturesOpt = Annotated[str | None, typer.Option("--features", help="Feature preset (see `serkit kinds`).")]
+NormOpt = Annotated[
+    str | None, typer.Option(help="global | utterance | per-speaker (a declared variant) | none.")
+]
+EpochsOpt = Annotated[int | None, typer.Option(help="Training epochs (the best on validation is kept).")]
+SeedOpt = Annotated[int | None, typer.Option(help="Seed of folds, initial weights, batches and augmentation.")]
+WorkersOpt = Annotated[int | None, typer.Option(help="Feature extraction processes (default: every core).")]
+ThreadsOpt = Annotated[int | None, typer.Option(help="Torch threads for training (default: torch's).")]
+CacheOpt = Annotated[Path | None, typer.Option("--cache", help="Feature cache folder.")]
+
+
+def _recipe(config: Path | None, root: Path | None, **overrides: Any) -> Any:
+    from serkit.experiments import Recipe, load_recipe
+
+    recipe = load_recipe(config) if config else Recipe()
+    return recipe.override(root=str(root) if root else None, **overrides)
+
+
 @app.command("cv")
 @friendly_errors
 def cv(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run folder; rerunning on it resumes fold by fold.")],
-    config: Annotated[Path | None, typer.Option("--config", help="Recipe YAML (see recipes/); options below override it.")] = None,
-    corpus: Annotated[str | None, typer.Option("--corpus", "-c", help="Corpus reader name.")] = None,
-    root: Annotated[Path | None, typer.Option("--root", "-r", help="Folder holding the corpus.")] = None,
-    classes: Annotated[str | None, typer.Option(help="Class set, e.g. 4class or emodb7.")] = None,
-    protocol: Annotated[str | None, typer.Option(help="loso | speaker-kfold:K | random-kfold:K | loso-session | speaker-sentence:KxL | predefined.")] = None,
-    validation: Annotated[str | None, typer.Option(help="speakers | speakers:N | predefined | none.")] = None,
-    model: Annotated[str | None, typer.Option(help="cnn | blstm | cnn_blstm | cnn_tf_{gap,bilinear,attention} | svm | majority.")] = None,
-    features_kind: Annotated[str | None, typer.Option("--features", help="Feature preset (see `serkit kinds`).")] = None,
-    normalisation: Annotated[str | None, typer.Option(help="global | utterance | per-speaker (a declared variant) | none.")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Training epochs (upper bound with early stopping).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of folds, initial weights, batches and augmentation.")] = None,
-    workers: Annotated[int | None, typer.Option(help="Feature extraction processes (default: every core).")] = None,
-    threads: Annotated[int | None, typer.Option(help="Torch threads for training (default: torch's).")] = None,
-    cache_dir: Annotated[Path | None, typer.Option("--cache", help="Feature cache folder.")] = None,
+    config: ConfigOpt = None,
+    corpus: OptCorpus = None,
+    root: OptRoot = None,
+    classes: ClassesOpt = None,
+    protocol: Annotated[
+        str | None,
+        typer.Option(help="loso | speaker-kfold:K | random-kfold:K | loso-session | speaker-sentence:KxL | predefined."),
+    ] = None,
+    validation: ValidationOpt = None,
+    model: ModelOpt = None,
+    features_kind: FeaturesOpt = None,
+    normalisation: NormOpt = None,
+    epochs: EpochsOpt = None,
+    seed: SeedOpt = None,
+    workers: WorkersOpt = None,
+    threads: ThreadsOpt = None,
+    cache_dir: CacheOpt = None,
 ) -> None:
     """Cross-validate a model on a corpus and write results.json, plots and report.md."""
-    from serkit.experiments import Recipe, load_recipe, run_cv
+    from serkit.experiments import run_cv
     from serkit.features.cache import FeatureCache
 
-    recipe = load_recipe(config) if config else Recipe()
-    recipe = recipe.override(
-        corpus=corpus, root=str(root) if root else None, classes=classes, protocol=protocol,
-        validation=validation, model=model, features=features_kind, normalisation=normalisation,
-        epochs=epochs, seed=seed,
-    )
+    recipe = _recipe(config, root, corpus=corpus, classes=classes, protocol=protocol, validation=validation,
+                     model=model, features=features_kind, normalisation=normalisation, epochs=epochs, seed=seed)
     with _stage_progress() as progress:
         summary = run_cv(recipe, out_dir, cache=FeatureCache(cache_dir), workers=workers,
                          threads=threads, progress=progress)
@@ -303,6 +328,40 @@ def cv(
         highlight=False,
     )
     out.print(f"wrote {out_dir / 'results.json'}, confusion.png, curves.png, report.md")
+
+
+@app.command("train")
+@friendly_errors
+def train(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write.")],
+    config: ConfigOpt = None,
+    corpus: OptCorpus = None,
+    root: OptRoot = None,
+    classes: ClassesOpt = None,
+    validation: ValidationOpt = None,
+    model: ModelOpt = None,
+    features_kind: FeaturesOpt = None,
+    normalisation: NormOpt = None,
+    epochs: EpochsOpt = None,
+    seed: SeedOpt = None,
+    cv_results: Annotated[
+        Path | None, typer.Option("--cv-results", help="results.json of `serkit cv` with the same recipe, for the card.")
+    ] = None,
+    workers: WorkersOpt = None,
+    threads: ThreadsOpt = None,
+    cache_dir: CacheOpt = None,
+) -> None:
+    """Train one model on a whole corpus (validation speakers choose the epoch) and write its card."""
+    from serkit.experiments.train import train_model
+    from serkit.features.cache import FeatureCache
+
+    recipe = _recipe(config, root, corpus=corpus, classes=classes, validation=validation, model=model,
+                     features=features_kind, normalisation=normalisation, epochs=epochs, seed=seed)
+    with _stage_progress() as progress:
+        card = train_model(recipe, out_dir, cv_results=cv_results, cache=FeatureCache(cache_dir),
+                           workers=workers, threads=threads, progress=progress)
+    out.print(f"wrote {out_dir}: model.safetensors, model.json, card.json, README.md "
+              f"({card['size_bytes'] / 1e6:.2f} MB, epoch {card['training']['chosen_epoch']})")
 
 
 @contextmanager
