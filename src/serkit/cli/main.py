@@ -127,7 +127,7 @@ def corpus_info(
 def _print_summary(summary: dict[str, Any]) -> None:
     out.print(
         f"[bold]{summary['corpus']}[/]: {summary['utterances']} utterances, "
-        f"{summary['speakers']} speakers, {summary['hours']:.2f} hours"
+        f"{summary['speakers']} speakers, {summary['hours']:.2f} hours ({summary['hours'] * 60:.1f} minutes)"
     )
     labels = Table("label", "utterances")
     for label, count in summary["labels"].items():
