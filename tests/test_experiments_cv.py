@@ -131,3 +131,18 @@ def test_train_writes_weights_and_a_card_with_cross_validated_figures(emodb_root
     assert info["normaliser"]["mean"]  # fitted on the training speakers, saved with the model
     with pytest.raises(SerkitError, match="another configuration"):
         train_model(recipe.override(seed=1), tmp_path / "model2", cv_results=tmp_path / "cv" / "results.json")
+
+
+def test_waveform_augmentation_trains_on_augmented_audio(emodb_root, tmp_path):
+    root = emodb_subset(emodb_root, tmp_path, ("03", "08", "09", "10"))
+    base = Recipe(root=str(root), model="blstm", features="logmel-seed001", protocol="speaker-kfold:2",
+                  validation="none", model_options={"hidden": 8})
+    train = base.train.to_dict() | {"epochs": 1, "waveform_augment": {"gain_db": [-3, 6], "tempo": [0.85, 1.15]}}
+    augmented = Recipe.from_dict(base.to_dict() | {"train": train, "name": "aug"})
+    plain = run_cv(base.override(epochs=1), tmp_path / "plain", workers=1, threads=1)
+    noisy = run_cv(augmented, tmp_path / "aug", workers=1, threads=1)
+    assert plain["config_hash"] != noisy["config_hash"]
+    first = json.loads((tmp_path / "aug" / "folds" / "00" / "predictions.json").read_text())
+    plain_first = json.loads((tmp_path / "plain" / "folds" / "00" / "predictions.json").read_text())
+    # Same seed, same data order: only the augmentation differs, so the training loss does.
+    assert first["members"][0]["history"][0]["train_loss"] != plain_first["members"][0]["history"][0]["train_loss"]

@@ -28,3 +28,7 @@ class CorpusError(SerkitError):
 
 class LeakageError(SerkitError):
     """A split that puts the same audio, speaker or sentence on two sides."""
+
+
+class ConfigError(SerkitError, ValueError):
+    """An inconsistent configuration (of a feature, a model, a recipe)."""

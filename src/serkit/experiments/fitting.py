@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from serkit.audio import load_audio
+from serkit.errors import SerkitError
 from serkit.evaluation import unweighted_average_recall
 from serkit.experiments.recipe import Recipe
 from serkit.features.normalise import GlobalNormaliser, SpeakerNormaliser, normalise_utterance
@@ -27,7 +29,14 @@ from serkit.features.shaping import SegmentRule, fix_length
 from serkit.models import build_model, model_config
 from serkit.models.classical import build_classical
 from serkit.protocols import Fold
-from serkit.training import FeatureDataset, Trainer, UtteranceClassification, build_seeded
+from serkit.training import (
+    FeatureDataset,
+    Recording,
+    Trainer,
+    UtteranceClassification,
+    WaveformDataset,
+    build_seeded,
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,10 +104,12 @@ class Prepared:
 
 def prepare(recipe: Recipe, data: FoldData) -> Prepared:
     preset = get_preset(recipe.features)
-    (train, validation, test), normaliser = _normalised(recipe, data)
+    (train, validation, test), transform, normaliser = _normalised(recipe, data)
     task = UtteranceClassification(data.labels)
     parts = ((data.train, train, True), (data.validation, validation, False), (data.test, test, False))
     datasets = [_dataset(recipe, preset, part, arrays, task, training) for part, arrays, training in parts]
+    if recipe.train.waveform_augment.active:
+        datasets[0] = _waveform_dataset(recipe, preset, data.train, task, transform)
     return Prepared(task, *datasets, normaliser=normaliser)
 
 
@@ -108,7 +119,7 @@ def train_member(
     """Train one model of ``recipe`` from ``seed``; returns the trainer (holding the chosen
     weights) and its fit result."""
     config = dataclasses.replace(recipe.train, seed=seed)
-    dims, n_classes = prepared.train.dims, prepared.task.n_classes
+    dims, n_classes = prepared.train.example(0).features.shape[0], prepared.task.n_classes
     model = build_seeded(lambda: build_model(recipe.model, dims, n_classes, **recipe.model_options), seed)
     metadata = {
         "model": model_config(model),
@@ -148,20 +159,49 @@ def _fit_neural(
     }
 
 
-def _normalised(recipe: Recipe, data: FoldData) -> tuple[tuple[list[np.ndarray], ...], dict[str, Any] | None]:
+Transform = Callable[[np.ndarray], np.ndarray]
+
+
+def _normalised(
+    recipe: Recipe, data: FoldData
+) -> tuple[tuple[list[np.ndarray], ...], Transform | None, dict[str, Any] | None]:
+    """Each part's arrays normalised as the recipe says, the per-array transform (for
+    features computed later, from augmented audio) and the fitted normaliser as JSON."""
     parts = (data.train, data.validation, data.test)
-    if recipe.normalisation == "none":
-        return tuple(p.arrays for p in parts), None
-    if recipe.normalisation == "utterance":
-        return tuple([normalise_utterance(x) for x in p.arrays] for p in parts), None
     if recipe.normalisation == "per-speaker":
         # The declared variant: every speaker, test speakers included, by their own statistics.
-        normaliser = SpeakerNormaliser().fit(
+        by_speaker = SpeakerNormaliser().fit(
             [x for p in parts for x in p.arrays], [s for p in parts for s in p.speakers]
         )
-        return tuple([normaliser.transform(x, s) for x, s in zip(p.arrays, p.speakers)] for p in parts), None
-    fitted = GlobalNormaliser().fit(data.train.arrays)  # training part only
-    return tuple([fitted.transform(x) for x in p.arrays] for p in parts), fitted.to_dict()
+        arrays = tuple([by_speaker.transform(x, s) for x, s in zip(p.arrays, p.speakers)] for p in parts)
+        return arrays, None, None
+    fitted = GlobalNormaliser().fit(data.train.arrays) if recipe.normalisation == "global" else None
+    transform = {
+        "none": None,
+        "utterance": normalise_utterance,
+        "global": fitted.transform if fitted else None,  # fitted on the training part only
+    }[recipe.normalisation]
+    arrays = tuple(p.arrays if transform is None else [transform(x) for x in p.arrays] for p in parts)
+    return arrays, transform, fitted.to_dict() if fitted else None
+
+
+def _waveform_dataset(recipe: Recipe, preset: Any, part: Part, task: Any,
+                      transform: Transform | None) -> WaveformDataset:
+    """Training signals whose features are computed after augmentation (never cached)."""
+    if recipe.normalisation == "per-speaker":
+        raise SerkitError("waveform augmentation cannot be combined with per-speaker normalisation")
+    feature = preset.feature
+
+    def shaped(x: np.ndarray) -> np.ndarray:
+        x = x if transform is None else transform(x)
+        return fix_length(x, recipe.fixed_frames) if recipe.fixed_frames else x
+
+    recordings = [Recording(load_audio(path, feature.sample_rate), target, path)
+                  for path, target in zip(part.ids, task.encode(part.labels))]
+    dataset = WaveformDataset(recordings, feature.process_signal, feature.sample_rate, transform=shaped)
+    if recipe.segments is None:
+        return dataset
+    return dataset.windows(recipe.segments.window, recipe.segments.train_hop)
 
 
 def _dataset(recipe: Recipe, preset: Any, part: Part, arrays: list[np.ndarray], task: Any,

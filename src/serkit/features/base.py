@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from serkit.audio.io import DEFAULT_SAMPLE_RATE, check_signal, load_audio, resample
-from serkit.errors import SerkitError
+from serkit.errors import ConfigError, SerkitError
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,9 @@ class Feature(ABC):
     Config: ClassVar[type]
     #: True for (dims, frames) outputs on the shared grid, False for (dims,) functionals.
     frame_level: ClassVar[bool] = True
+    #: Bump when a change of code changes a family's output for the same configuration:
+    #: it is part of the cache key, so stale cached arrays are never reused.
+    revision: ClassVar[int] = 1
 
     _families: ClassVar[dict[str, type[Feature]]] = {}
 
@@ -83,7 +86,10 @@ class Feature(ABC):
         if not isinstance(config, self.Config):
             raise TypeError(f"{type(self).__name__} needs a {self.Config.__name__}")
         self.config = dataclasses.replace(config, **overrides) if overrides else config
-        self.validate()
+        try:
+            self.validate()
+        except ValueError as e:
+            raise ConfigError(f"{self.family}: {e}") from None
 
     # -- to be provided by each family ------------------------------------
 
@@ -162,7 +168,7 @@ class Feature(ABC):
 
     def config_hash(self) -> str:
         """Stable hash of family and configuration: part of every cache key."""
-        text = json.dumps(self.to_dict(), sort_keys=True)
+        text = json.dumps({**self.to_dict(), "revision": self.revision}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def save(self, path: str | Path) -> None:

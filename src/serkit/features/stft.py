@@ -294,38 +294,61 @@ def _power_kernel(
     B = _BLOCK
     re = np.empty((M, B), np.float32)
     im = np.empty((M, B), np.float32)
+    quad = np.empty((8, B), np.float32)
     mean = np.zeros(B, np.float32)
     keep = np.float32(1.0) - preemph
     for blk in range(0, n_frames, B):
-        lanes = min(B, n_frames - blk)  # the last block computes only the frames it has
         if remove_dc:
             mean[:] = 0.0
             for n in range(offset, offset + length):
                 src = columns[n % hop, blk + n // hop : blk + n // hop + B]
-                for b in range(lanes):
+                for b in range(B):
                     mean[b] += src[b]
-            for b in range(lanes):
+            for b in range(B):
                 mean[b] /= length
-        for m in range(M):
-            r = reverse[m]
-            for part in range(2):
-                n = 2 * m + part
-                dst = re[r] if part == 0 else im[r]
-                if n < offset or n >= offset + length:
-                    for b in range(lanes):
-                        dst[b] = 0.0
-                    continue
-                src = columns[n % hop, blk + n // hop : blk + n // hop + B]
-                w = window[n]
-                if preemph != 0.0 and n > offset:
-                    prev = columns[(n - 1) % hop, blk + (n - 1) // hop : blk + (n - 1) // hop + B]
-                    for b in range(lanes):
-                        dst[b] = w * (src[b] - preemph * prev[b] - keep * mean[b])
-                else:
-                    wk = w * keep
-                    for b in range(lanes):
-                        dst[b] = wk * (src[b] - mean[b])
-        s = 2
+        # Gather four bit-reversed complex points into `quad` and do the first
+        # radix-4 pass (all twiddles 1) on them while they are in L1: one pass
+        # over the block's planes fewer.
+        for g in range(0, M, 4):
+            for t in range(4):
+                for part in range(2):
+                    n = 2 * reverse[g + t] + part
+                    dst = quad[2 * t + part]
+                    if n < offset or n >= offset + length:
+                        for b in range(B):
+                            dst[b] = 0.0
+                        continue
+                    src = columns[n % hop, blk + n // hop : blk + n // hop + B]
+                    w = window[n]
+                    if preemph != 0.0 and n > offset:
+                        prev = columns[(n - 1) % hop, blk + (n - 1) // hop : blk + (n - 1) // hop + B]
+                        for b in range(B):
+                            dst[b] = w * (src[b] - preemph * prev[b] - keep * mean[b])
+                    else:
+                        wk = w * keep
+                        for b in range(B):
+                            dst[b] = wk * (src[b] - mean[b])
+            z0r, z0i, z1r, z1i, z2r, z2i, z3r, z3i = quad[0], quad[1], quad[2], quad[3], quad[4], quad[5], quad[6], quad[7]
+            r0, r1, r2, r3 = re[g], re[g + 1], re[g + 2], re[g + 3]
+            m0, m1, m2, m3 = im[g], im[g + 1], im[g + 2], im[g + 3]
+            for b in range(B):
+                y0r = z0r[b] + z1r[b]
+                y0i = z0i[b] + z1i[b]
+                y1r = z0r[b] - z1r[b]
+                y1i = z0i[b] - z1i[b]
+                y2r = z2r[b] + z3r[b]
+                y2i = z2i[b] + z3i[b]
+                y3r = z2r[b] - z3r[b]
+                y3i = z2i[b] - z3i[b]
+                r0[b] = y0r + y2r
+                m0[b] = y0i + y2i
+                r2[b] = y0r - y2r
+                m2[b] = y0i - y2i
+                r1[b] = y1r + y3i
+                m1[b] = y1i - y3r
+                r3[b] = y1r - y3i
+                m3[b] = y1i + y3r
+        s = 8
         while 2 * s <= M:
             q = s // 2
             for start in range(0, M, 2 * s):
