@@ -32,7 +32,7 @@ ESTIMATE_MINUTES = {"blstm": 8, "cnn": 35, "cnn_blstm": 45, "cnn_tf": 160, "svm"
 
 LOSO_ROWS = (
     "baseline-majority", "baseline-svm-egemaps", "baseline-svm-compare",
-    "loso-blstm-mfcc", "loso-cnn-logmel", "loso-cnn_blstm-mfcc",
+    "loso-blstm-mfcc", "loso-cnn-logmel", "loso-cnn-mfcc", "loso-cnn_blstm-mfcc",
     "seed002-cnn_tf-gap-cheap", "seed002-cnn_tf-bilinear-cheap", "seed002-cnn_tf-attention-cheap",
     "emodb-4class-best",
 )

@@ -126,6 +126,8 @@ def summarise(
     for row, result in zip(figures["folds"], results):
         row["chosen_epoch"] = result.get("chosen_epoch")
         row["selection"] = result.get("selection")
+        row["validation_ua"] = validation_ua(result)
+    chosen_on = [row["validation_ua"] for row in figures["folds"]]
     return {
         "recipe": recipe.name,
         "reproduces": recipe.reproduces,
@@ -140,11 +142,23 @@ def summarise(
         "normalisation": recipe.normalisation,
         "n_utterances": int(sum(len(r["y_true"]) for r in results)),
         **figures,
+        # What configurations may be compared on: never the test figures above.
+        "validation_ua": None if None in chosen_on else float(np.mean(chosen_on)),
         "config_hash": recipe.config_hash(),
         "data_hash": corpus.data_hash,
         "seconds": float(sum(r["seconds"] for r in results)),
         "config": recipe.to_dict(),
     }
+
+
+def validation_ua(result: dict[str, Any]) -> float | None:
+    """UA on the fold's validation speakers of what was kept (epoch or SVM cost), if any."""
+    if "members" in result:
+        scores = [m["history"][m["chosen_epoch"] - 1].get("validation_ua") for m in result["members"]]
+        return None if None in scores else float(np.mean(scores))
+    chosen = result.get("chosen", {})
+    figures = chosen.get("validation_ua") or {}
+    return figures.get(str(chosen.get("c")))
 
 
 def _features(

@@ -155,8 +155,10 @@ class ShortTimeSpectrum:
 
     def _fast(self, signal: np.ndarray) -> np.ndarray:
         frames = self.n_frames(signal.size)
-        # Whole rows of `hop` samples, as many as the last frame reaches into.
-        rows = frames + -(-self.n_fft // self.hop)
+        # Whole rows of `hop` samples, as many as the last block's last lane
+        # reaches into: the kernel computes whole blocks, so its loops have a
+        # fixed length the compiler unrolls.
+        rows = -(-frames // _BLOCK) * _BLOCK + -(-self.n_fft // self.hop)
         padded = self._padded(signal, rows * self.hop)
         # Row-major (hop, rows): a given in-frame sample of consecutive frames is
         # contiguous, so the kernel's gather is a plain vector load.
@@ -366,7 +368,7 @@ def _power_kernel(
                     m1 = im[i0 + q]
                     m2 = im[i0 + s]
                     m3 = im[i0 + s + q]
-                    for b in range(lanes):
+                    for b in range(B):
                         t1r = w1r * r1[b] - w1i * m1[b]
                         t1i = w1r * m1[b] + w1i * r1[b]
                         t3r = w1r * r3[b] - w1i * m3[b]
@@ -403,13 +405,14 @@ def _power_kernel(
                     rc = re[start + j + half]
                     ia = im[start + j]
                     ic = im[start + j + half]
-                    for b in range(lanes):
+                    for b in range(B):
                         tr = wr * rc[b] - wi * ic[b]
                         ti = wr * ic[b] + wi * rc[b]
                         rc[b] = ra[b] - tr
                         ic[b] = ia[b] - ti
                         ra[b] += tr
                         ia[b] += ti
+        lanes = min(B, n_frames - blk)  # the last block's spare lanes are not written out
         for k in range(M + 1):
             # X[k] = E[k] - i W^k O[k], E and O the transforms of the even and odd samples
             k1 = k % M
