@@ -146,3 +146,17 @@ def test_waveform_augmentation_trains_on_augmented_audio(emodb_root, tmp_path):
     plain_first = json.loads((tmp_path / "plain" / "folds" / "00" / "predictions.json").read_text())
     # Same seed, same data order: only the augmentation differs, so the training loss does.
     assert first["members"][0]["history"][0]["train_loss"] != plain_first["members"][0]["history"][0]["train_loss"]
+
+
+def test_segment_level_training_scores_each_utterance_once(emodb_root, tmp_path):
+    from serkit.experiments.recipe import Segments
+
+    root = emodb_subset(emodb_root, tmp_path, ("03", "08", "09"))
+    recipe = Recipe(root=str(root), model="blstm", features="loudness", protocol="speaker-kfold:3",
+                    validation="none", model_options={"hidden": 8}, segments=Segments(1.0, 0.5, 0.2))
+    summary = run_cv(recipe.override(epochs=1), tmp_path / "run", workers=1, threads=1)
+    fold = json.loads((tmp_path / "run" / "folds" / "00" / "predictions.json").read_text())
+    # Windows are trained on, but every test utterance gets exactly one averaged score.
+    assert len(fold["ids"]) == len(set(fold["ids"])) == sum(fold["fold"]["counts"]["test"].values())
+    assert summary["n_utterances"] == sum(1 for p in (root / "wav").glob("*.wav")
+                                          if p.name[5] in "WFNT")

@@ -9,6 +9,7 @@ an :class:`~serkit.errors.AudioError` naming the file and the reason.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import struct
 from dataclasses import dataclass
@@ -62,27 +63,90 @@ def load_audio(
     Raises :class:`AudioError` when the file is missing, not audio, truncated,
     empty, holds NaN or infinite samples, or is shorter than ``min_duration``
     seconds.
+
+    A plain 16-bit PCM WAV (the usual corpus file) is decoded here from one open
+    and two reads: libsndfile's per-file overhead is most of the cost of a short
+    file.  Anything else, or a WAV whose header is unusual in any way, goes
+    through libsndfile.
     """
-    path = _existing(path)
-    with open(path, "rb") as f:
+    path = Path(path)
+    try:
+        f = open(path, "rb", buffering=0)
+    except (FileNotFoundError, NotADirectoryError):
+        raise AudioError(path, "file not found") from None
+    except IsADirectoryError:
+        raise AudioError(path, "is a folder, not an audio file") from None
+    with f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            raise AudioError(path, "file is empty (0 bytes)")
         head = f.read(_HEAD_BYTES)
+        layout = _pcm16_wav_layout(head, size)
+        if layout is not None:
+            _check_riff_aiff_size(path, head, size)
+            rate, channels, start, frames = layout
+            if frames == 0:
+                raise AudioError(path, "contains no samples")
+            samples = np.empty(frames * channels, np.int16)
+            f.seek(start)
+            if f.readinto(samples) != samples.nbytes:  # the file changed under us; libsndfile decides
+                layout = None
+    if layout is None:
+        signal, rate = _decode(path, head, size)
+        check_signal(signal, rate, path=path, min_duration=min_duration)
+    else:
+        # Exact: every int16 is a float32, and 2**-15 scales it without rounding.
+        signal = samples.astype(np.float32)
+        signal *= np.float32(1 / 32768)
+        if channels > 1:
+            signal = to_mono(signal.reshape(frames, channels))
+        # int16 holds no NaN or infinity: only the length is left to check.
+        _check_duration(signal, rate, path, min_duration)
+    if sample_rate is not None and rate != sample_rate:
+        signal = resample(signal, rate, sample_rate)
+    return signal
+
+
+def _pcm16_wav_layout(head: bytes, size: int) -> tuple[int, int, int, int] | None:
+    """``(rate, channels, data offset, frames)`` of a plain little-endian 16-bit PCM WAV
+    whose data chunk lies whole within ``size`` bytes and starts within ``head``; else None."""
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    if struct.unpack_from("<I", head, 4)[0] in (0, 0xFFFFFFFF):  # streaming writer: sizes unknown
+        return None
+    fmt = None
+    position = 12
+    while position + 8 <= len(head):
+        chunk, length = head[position : position + 4], struct.unpack_from("<I", head, position + 4)[0]
+        if chunk == b"fmt ":
+            if length < 16 or position + 24 > len(head):
+                return None
+            fmt = struct.unpack_from("<HHIIHH", head, position + 8)
+        elif chunk == b"data":
+            if fmt is None or length in (0, 0xFFFFFFFF) or position + 8 + length > size:
+                return None
+            tag, channels, rate, _, align, bits = fmt
+            if tag != 1 or bits != 16 or channels < 1 or align != 2 * channels or rate < 1:
+                return None
+            return rate, channels, position + 8, length // align
+        position += 8 + length + (length & 1)  # chunks are padded to an even length
+    return None
+
+
+def _decode(path: Path, head: bytes, size: int) -> tuple[np.ndarray, int]:
+    """Any format libsndfile reads: mono float32 samples and their rate, checked complete."""
     try:
         # One open for header and samples: reading is most of the cost of a short file.
         with sf.SoundFile(str(path)) as f:
             header = AudioInfo(str(path), int(f.samplerate), int(f.channels), int(f.frames), f.format)
-            check_complete(header, head=head)
+            check_complete(header, head=head, size=size)
             signal = _read_float32(f)
-        rate = header.sample_rate
     except (sf.LibsndfileError, RuntimeError) as e:
         reason = "not a readable audio file" if _unrecognised(e) else "truncated or corrupt: cannot decode it"
         raise AudioError(path, f"{reason} ({_reason(e)})") from None
     if 0 < signal.shape[0] < header.frames:
         raise AudioError(path, f"truncated: the header declares {header.frames} samples, {signal.shape[0]} decode")
-    signal = to_mono(signal)
-    check_signal(signal, rate, path=path, min_duration=min_duration)
-    if sample_rate is not None and rate != sample_rate:
-        signal = resample(signal, rate, sample_rate)
-    return signal
+    return to_mono(signal), header.sample_rate
 
 
 def check_signal(
@@ -93,6 +157,10 @@ def check_signal(
         raise AudioError(path, "contains no samples")
     if not np.isfinite(signal).all():
         raise AudioError(path, "contains NaN or infinite samples")
+    _check_duration(signal, sample_rate, path, min_duration)
+
+
+def _check_duration(signal: np.ndarray, sample_rate: int, path: str | Path | None, min_duration: float) -> None:
     duration = signal.shape[-1] / sample_rate
     if duration < min_duration:
         raise AudioError(
@@ -146,7 +214,9 @@ def _existing(path: str | Path) -> Path:
     return path
 
 
-def check_complete(header: AudioInfo, decode_end: bool = False, head: bytes | None = None) -> None:
+def check_complete(
+    header: AudioInfo, decode_end: bool = False, head: bytes | None = None, size: int | None = None
+) -> None:
     """Raise :class:`AudioError` if the file behind ``header`` was cut short.
 
     libsndfile silently reads what is there when a WAV, AIFF or NIST SPHERE
@@ -154,13 +224,14 @@ def check_complete(header: AudioInfo, decode_end: bool = False, head: bytes | No
     unnoticed: their headers say how much was meant, and that is compared with
     the bytes on disk.  A compressed stream (FLAC, OGG) states its length in
     its header too; ``decode_end`` decodes the last sample to prove it is
-    there without reading the whole file.
+    there without reading the whole file.  ``head`` (the file's first bytes)
+    and ``size`` (its length), when the caller has them, save reading them again.
     """
     path = Path(header.path)
     if head is None:
         with open(path, "rb") as f:
             head = f.read(_HEAD_BYTES)
-    _check_riff_aiff_size(path, head)
+    _check_riff_aiff_size(path, head, size)
     _check_sphere_count(path, head, header.frames)
     if header.frames == 0:
         raise AudioError(path, "contains no samples")
@@ -168,7 +239,7 @@ def check_complete(header: AudioInfo, decode_end: bool = False, head: bytes | No
         _check_last_sample(path, header.frames)
 
 
-def _check_riff_aiff_size(path: Path, head: bytes) -> None:
+def _check_riff_aiff_size(path: Path, head: bytes, size: int | None = None) -> None:
     if len(head) < 12:
         return
     if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
@@ -180,7 +251,7 @@ def _check_riff_aiff_size(path: Path, head: bytes) -> None:
     # Streaming writers leave the size as 0 or all ones: nothing to compare.
     if declared in (0, 0xFFFFFFFF):
         return
-    actual = path.stat().st_size - 8
+    actual = (path.stat().st_size if size is None else size) - 8
     if actual < declared:
         raise AudioError(
             path, f"truncated: the header declares {declared + 8} bytes but the file has {actual + 8}"
