@@ -28,7 +28,7 @@ SEED000_TABLE1 = {
 
 #: Rough minutes per run on this 2-core machine with one training thread (measured per
 #: epoch on EMO-DB 4class), for rows not yet run.
-ESTIMATE_MINUTES = {"blstm": 8, "cnn": 35, "cnn_blstm": 45, "cnn_tf": 160, "svm": 4, "majority": 1}
+ESTIMATE_MINUTES = {"blstm": 15, "cnn": 60, "cnn_blstm": 75, "cnn_tf": 270, "svm": 4, "majority": 1}
 
 LOSO_ROWS = (
     "baseline-majority", "baseline-svm-egemaps", "baseline-svm-compare",

@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
 
@@ -67,6 +68,7 @@ def plot_curves(path: Path, results: Sequence[dict[str, Any]], summary: dict[str
     if not any(curves.values()):
         ax.text(0.5, 0.5, f"{summary['model']}: no training epochs", ha="center", va="center",
                 transform=ax.transAxes)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("accuracy (WA)")
     ax.set_ylim(0, 1)
