@@ -149,3 +149,33 @@ def test_truncated_sphere(tmp_path):
     sf.write(tmp_path / "a.wav", tone(16000), 16000, format="NIST", subtype="PCM_16")
     data = (tmp_path / "a.wav").read_bytes()
     expect_error(bad(tmp_path, "cut.wav", data[: 1024 + 4000]), "truncated")
+
+
+def test_own_wav_decoder_equals_libsndfile_on_all_of_emodb(emodb_wavs):
+    # load_audio decodes plain 16-bit PCM WAV itself (for speed): it must agree with soundfile exactly.
+    for path in emodb_wavs:
+        np.testing.assert_array_equal(load_audio(path, sample_rate=None), sf.read(path, dtype="float32")[0])
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3])
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "PCM_U8", "FLOAT"])
+def test_own_wav_decoder_equals_libsndfile_on_generated_files(tmp_path, channels, subtype):
+    rng = np.random.default_rng(channels)
+    x = np.clip(rng.normal(0, 0.3, (4001, channels)), -1, 1).astype(np.float32)
+    path = tmp_path / "a.wav"
+    sf.write(path, x, 22050, subtype=subtype)
+    expected = sf.read(path, dtype="float32", always_2d=True)[0].mean(axis=1, dtype=np.float32)
+    np.testing.assert_array_equal(load_audio(path, sample_rate=None), expected)
+
+
+def test_wav_with_an_extra_odd_chunk_and_trailing_bytes(tmp_path):
+    import struct
+
+    x = (np.arange(-500, 500) * 30).astype("<i2")
+    extra = b"LIST" + struct.pack("<I", 3) + b"abc\x00"  # odd length, padded to even
+    fmt = b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16)
+    data = b"data" + struct.pack("<I", x.nbytes) + x.tobytes()
+    body = b"WAVE" + fmt + extra + data
+    path = tmp_path / "odd.wav"
+    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body + b"junk")
+    np.testing.assert_array_equal(load_audio(path, sample_rate=None), sf.read(path, dtype="float32")[0])
