@@ -32,7 +32,8 @@ ESTIMATE_MINUTES = {"blstm": 15, "cnn": 60, "cnn_blstm": 75, "cnn_tf": 270, "svm
 
 LOSO_ROWS = (
     "baseline-majority", "baseline-svm-egemaps", "baseline-svm-compare",
-    "loso-blstm-mfcc", "loso-cnn-logmel", "loso-cnn-mfcc", "loso-cnn_blstm-mfcc",
+    "loso-blstm-mfcc", "loso-blstm-mfcc-aug", "loso-blstm-mfcc-ens3", "loso-blstm-mfcc-perspeaker",
+    "loso-cnn-logmel", "loso-cnn-mfcc", "loso-cnn_blstm-mfcc",
     "seed002-cnn_tf-gap-cheap", "seed002-cnn_tf-bilinear-cheap", "seed002-cnn_tf-attention-cheap",
     "emodb-4class-best",
 )

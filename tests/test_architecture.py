@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "serkit"
 
 #: Each stage may import the stages before it, never those after it.
 PIPELINE = ("audio", "corpora", "features", "protocols", "evaluation", "models", "training",
-            "experiments", "cli")
+            "experiments", "inference", "serving", "cli")
 #: Models take tensors: they never read files, corpora or features.
 MODELS_MAY_NOT = ("audio", "corpora", "features", "protocols")
 
