@@ -1,0 +1,38 @@
+"""``serkit serve``: the REST service and its web page, on uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from serkit.cli.main import err, friendly_errors
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``serve`` command to ``app``."""
+    app.command("serve")(serve)
+
+
+@friendly_errors
+def serve(
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Model name, model folder or FILE.onnx (default: the shipped model).")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    max_mb: Annotated[float, typer.Option("--max-mb", help="Largest upload accepted, in MB.")] = 50.0,
+    max_seconds: Annotated[float, typer.Option("--max-seconds", help="Longest audio accepted, in seconds.")] = 600.0,
+    concurrency: Annotated[int, typer.Option(help="Predictions running at once.")] = 4,
+) -> None:
+    """Serve a model over HTTP: POST /predict, GET /health, /models, /docs, and a web page at /."""
+    import uvicorn
+
+    from serkit.inference import load_model
+    from serkit.serving import ServeLimits, create_app
+
+    limits = ServeLimits(max_upload_bytes=int(max_mb * 1e6), max_duration=max_seconds, concurrency=concurrency)
+    predictor = load_model(model)
+    err.print(f"serving {model or 'the default model'} ({', '.join(predictor.labels)}) on http://{host}:{port}/",
+              highlight=False, soft_wrap=True)
+    uvicorn.run(create_app(predictor, limits), host=host, port=port, log_level="info")

@@ -1,0 +1,259 @@
+"""The REST service: one loaded predictor behind ``POST /predict``, and a web page.
+
+Every kind of bad input is answered with a 4xx and ``{"error": "..."}``:
+audio that cannot be used is 422, an upload past the size or duration limit
+is 413.  The size is checked while the body streams in (and from
+``Content-Length`` before any of it is read), so an oversized upload is never
+held whole.  The upload goes to a temporary file because the audio loader
+checks a file's header against its size (truncation) before decoding it.
+
+The model is loaded once by the caller; predictions run in worker threads
+(at most ``limits.concurrency`` at once), so the predictor must be safe to
+call from several threads, which serkit's predictors are.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+from typing import Any, Protocol
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import ClientDisconnect
+
+from serkit import __version__
+from serkit.audio.io import info
+from serkit.errors import AudioError, ConfigError, SerkitError
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+#: Name given to a raw-body upload that does not say its own.
+DEFAULT_NAME = "upload.wav"
+
+
+@dataclass(frozen=True)
+class ServeLimits:
+    """What one request may ask of the server."""
+
+    #: Bytes of request body (the file, plus the multipart envelope when there is one).
+    max_upload_bytes: int = 50 * 1024 * 1024
+    #: Seconds of audio, read from the file's header before decoding it.
+    max_duration: float = 600.0
+    #: Predictions running at once; more requests wait their turn.
+    concurrency: int = 4
+
+    def __post_init__(self) -> None:
+        if self.max_upload_bytes < 1 or self.max_duration <= 0 or self.concurrency < 1:
+            raise ConfigError(f"server limits must be positive: {self}")
+
+
+class Predictor(Protocol):
+    """What the server needs of a loaded model (see :mod:`serkit.inference`)."""
+
+    labels: Any
+    card: dict
+
+    def predict_file(self, path: str | Path) -> Any: ...
+
+
+class LimitError(SerkitError):
+    """An upload past the server's size or duration limit (HTTP 413)."""
+
+
+class Segment(BaseModel):
+    start: float
+    end: float
+    label: str
+    probabilities: dict[str, float]
+
+
+class PredictionBody(BaseModel):
+    """One element of ``serkit predict --format json``, without ``error``."""
+
+    path: str
+    duration: float
+    label: str
+    probabilities: dict[str, float]
+    segments: list[Segment] | None = None
+
+
+class ErrorBody(BaseModel):
+    error: str
+
+
+_AUDIO_BODY = {"schema": {"type": "string", "format": "binary"}}
+_PREDICT_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "One audio file (WAV, FLAC, OGG, ...): a multipart field `file`, or the raw body "
+        "(then `?filename=NAME` names it in the answer).",
+        "content": {
+            "multipart/form-data": {
+                "schema": {"type": "object", "required": ["file"],
+                           "properties": {"file": {"type": "string", "format": "binary"}}}
+            },
+            "application/octet-stream": _AUDIO_BODY,
+            "audio/*": _AUDIO_BODY,
+        },
+    }
+}
+
+
+def create_app(predictor: Predictor, limits: ServeLimits | None = None) -> FastAPI:
+    """The service answering with ``predictor``, which is loaded once by the caller."""
+    limits = limits or ServeLimits()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.limiter = anyio.CapacityLimiter(limits.concurrency)
+        yield
+
+    app = FastAPI(
+        title="serkit",
+        version=__version__,
+        description="Speech emotion recognition: upload an audio file, get its label, the probability "
+        "of every class and, for a long recording, a timeline.",
+        lifespan=lifespan,
+    )
+    _add_error_handlers(app)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "labels": list(predictor.labels)}
+
+    @app.get("/models")
+    def models() -> dict[str, Any]:
+        """The loaded model's card."""
+        return {"labels": list(predictor.labels), "card": predictor.card}
+
+    @app.post(
+        "/predict",
+        response_model=PredictionBody,
+        responses={413: {"model": ErrorBody}, 422: {"model": ErrorBody}, 400: {"model": ErrorBody}},
+        openapi_extra=_PREDICT_DOC,
+    )
+    async def predict(request: Request) -> JSONResponse:
+        """Label one audio file; a long one also gets a timeline of ``segments``."""
+        with tempfile.TemporaryDirectory(prefix="serkit-upload-") as folder:
+            name, path = await _receive_upload(request, limits, Path(folder))
+            result = await anyio.to_thread.run_sync(
+                _predict, predictor, path, name, limits, limiter=request.app.state.limiter
+            )
+        log.info("%s: %s", name, result["label"])
+        return JSONResponse(result)
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _predict(predictor: Predictor, path: Path, name: str, limits: ServeLimits) -> dict[str, Any]:
+    """Check the duration from the header, then predict; errors name the upload, not the temporary file."""
+    try:
+        duration = info(path).duration
+        if duration > limits.max_duration:
+            raise LimitError(f"{name}: {duration:.1f} s of audio, past the limit of {limits.max_duration:g} s")
+        result = predictor.predict_file(path).to_dict()
+    except AudioError as e:
+        raise AudioError(name, e.reason) from None
+    if result.get("error"):  # a predictor that reports rather than raises
+        raise AudioError(name, str(result["error"]))
+    result.pop("error", None)
+    result["path"] = name
+    return result
+
+
+async def _receive_upload(request: Request, limits: ServeLimits, folder: Path) -> tuple[str, Path]:
+    """Write the uploaded file into ``folder``: its name and where it now is."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limits.max_upload_bytes:
+        raise _too_large(limits, int(declared))
+    body = _limited(request, limits)
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await MultiPartParser(request.headers, body, max_files=1, max_fields=16).parse()
+        try:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise SerkitError("no file in the multipart field 'file'")
+            name = PurePath(upload.filename or DEFAULT_NAME).name or DEFAULT_NAME
+            path = folder / ("upload" + PurePath(name).suffix)
+            with open(path, "wb") as f:
+                await anyio.to_thread.run_sync(shutil.copyfileobj, upload.file, f)
+        finally:
+            await form.close()
+        return name, path
+    name = PurePath(request.query_params.get("filename") or DEFAULT_NAME).name or DEFAULT_NAME
+    path = folder / ("upload" + PurePath(name).suffix)
+    async with await anyio.open_file(path, "wb") as f:
+        async for chunk in body:
+            await f.write(chunk)
+    return name, path
+
+
+async def _limited(request: Request, limits: ServeLimits) -> AsyncIterator[bytes]:
+    """The request body, stopped with :class:`LimitError` as soon as it passes the size limit."""
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limits.max_upload_bytes:
+            raise _too_large(limits, received, at_least=True)
+        yield chunk
+
+
+def _too_large(limits: ServeLimits, size: int, at_least: bool = False) -> LimitError:
+    return LimitError(
+        f"upload of {'more than ' if at_least else ''}{size / 1e6:.1f} MB, "
+        f"past the limit of {limits.max_upload_bytes / 1e6:g} MB"
+    )
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error a client can cause becomes ``{"error": ...}`` with a 4xx status."""
+
+    @app.exception_handler(LimitError)
+    async def limit(request: Request, e: LimitError) -> JSONResponse:
+        log.info("refused: %s", e)
+        return _error(413, str(e))
+
+    @app.exception_handler(SerkitError)
+    async def unusable(request: Request, e: SerkitError) -> JSONResponse:
+        log.info("unusable input: %s", e)
+        return _error(422, str(e))
+
+    @app.exception_handler(MultiPartException)
+    async def malformed(request: Request, e: MultiPartException) -> JSONResponse:
+        return _error(400, f"malformed multipart body: {e.message}")
+
+    @app.exception_handler(ClientDisconnect)
+    async def gone(request: Request, e: ClientDisconnect) -> JSONResponse:
+        # Nobody reads this answer; it only keeps the disconnect out of the error log.
+        return _error(400, "client disconnected before the upload was complete")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, e: RequestValidationError) -> JSONResponse:
+        return _error(422, "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors()))
+
+    @app.exception_handler(HTTPException)
+    async def http(request: Request, e: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(e.detail)}, status_code=e.status_code, headers=e.headers)

@@ -1,0 +1,131 @@
+// The page talks to the same API as everyone else: POST predict, GET models.
+"use strict";
+
+const PALETTE = ["#d1495b", "#edae49", "#00798c", "#30638e", "#8d6a9f", "#6a994e", "#a0522d", "#7a7a7a"];
+const SVG = "http://www.w3.org/2000/svg";
+let classes = [];
+
+const $ = (id) => document.getElementById(id);
+const colour = (label) => PALETTE[Math.max(0, classes.indexOf(label)) % PALETTE.length];
+
+function setState(state, message) {
+  document.body.dataset.state = state;
+  $("status").textContent = message;
+}
+
+async function predict(file) {
+  setState("busy", `Analysing ${file.name}…`);
+  $("result").hidden = true;
+  const form = new FormData();
+  form.append("file", file);
+  try {
+    const response = await fetch("predict", { method: "POST", body: form });
+    const answer = await response.json();
+    if (!response.ok) throw new Error(answer.error || response.statusText);
+    show(answer);
+    setState("done", "");
+  } catch (error) {
+    setState("error", String(error.message || error));
+  }
+}
+
+function show(answer) {
+  $("filename").textContent = answer.path;
+  $("label").textContent = answer.label;
+  $("duration").textContent = `${answer.duration.toFixed(2)} s`;
+  const body = $("probabilities").tBodies[0];
+  body.replaceChildren();
+  const ranked = Object.entries(answer.probabilities).sort((a, b) => b[1] - a[1]);
+  for (const [label, p] of ranked) {
+    const row = body.insertRow();
+    row.dataset.label = label;
+    if (label === answer.label) row.className = "top";
+    row.insertCell().textContent = label;
+    row.insertCell().textContent = `${(100 * p).toFixed(1)} %`;
+    const bar = document.createElement("span");
+    bar.style.width = `${(100 * p).toFixed(1)}%`;
+    bar.style.background = colour(label);
+    const cell = row.insertCell();
+    cell.className = "bar";
+    cell.append(bar);
+  }
+  drawTimeline(answer);
+  $("result").hidden = false;
+}
+
+function svg(name, attributes, parent) {
+  const node = document.createElementNS(SVG, name);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+  parent.append(node);
+  return node;
+}
+
+// One column per segment, spanning its time, stacked by class probability.
+function drawTimeline(answer) {
+  const chart = $("timeline");
+  chart.replaceChildren();
+  const segments = answer.segments || [];
+  $("timeline-figure").hidden = segments.length === 0;
+  if (segments.length === 0) return;
+  const width = 720, height = 170, left = 34, right = 10, top = 22, bottom = 24;
+  chart.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  const duration = Math.max(answer.duration, ...segments.map((s) => s.end));
+  const x = (t) => left + (t / duration) * (width - left - right);
+  const plot = height - top - bottom;
+  svg("rect", { x: left, y: top, width: width - left - right, height: plot, fill: "#eef0f3" }, chart);
+  for (const segment of segments) {
+    const group = svg("g", { class: "segment", "data-label": segment.label }, chart);
+    svg("title", {}, group).textContent =
+      `${segment.start.toFixed(2)}–${segment.end.toFixed(2)} s: ${segment.label}`;
+    let y = top;
+    for (const label of classes.length ? classes : Object.keys(segment.probabilities)) {
+      const h = (segment.probabilities[label] || 0) * plot;
+      svg("rect", { x: x(segment.start), y, width: Math.max(1, x(segment.end) - x(segment.start)),
+                    height: h, fill: colour(label) }, group);
+      y += h;
+    }
+    const mark = svg("text", { x: (x(segment.start) + x(segment.end)) / 2, y: top - 6,
+                               "text-anchor": "middle" }, group);
+    mark.textContent = segment.label;
+  }
+  const step = [1, 2, 5, 10, 20, 30, 60, 120, 300].find((s) => duration / s <= 10) || 600;
+  for (let t = 0; t <= duration + 1e-9; t += step) {
+    svg("text", { x: x(t), y: height - 6, "text-anchor": "middle" }, chart).textContent = `${t} s`;
+  }
+  $("legend").replaceChildren(...classes.map((label) => {
+    const item = document.createElement("li");
+    item.textContent = label;
+    item.style.setProperty("--colour", colour(label));
+    return item;
+  }));
+}
+
+async function describeModel() {
+  try {
+    const response = await fetch("models");
+    const model = await response.json();
+    classes = model.labels;
+    const card = model.card || {};
+    $("model").textContent = `model: ${[card.name, card.model, card.features].filter(Boolean).join(" · ")}` +
+      ` (classes: ${classes.join(", ")})`;
+  } catch (error) {
+    $("model").textContent = "model description unavailable";
+  }
+}
+
+function wire() {
+  const drop = $("drop");
+  $("file").addEventListener("change", (event) => {
+    if (event.target.files.length) predict(event.target.files[0]);
+  });
+  drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    drop.classList.remove("over");
+    if (event.dataTransfer.files.length) predict(event.dataTransfer.files[0]);
+  });
+  describeModel();
+}
+
+wire();
