@@ -15,4 +15,13 @@ from serkit.errors import AudioError, CorpusError, SerkitError
 
 __version__ = "0.1.0"
 
-__all__ = ["AudioError", "CorpusError", "SerkitError", "__version__"]
+__all__ = ["AudioError", "CorpusError", "SerkitError", "__version__", "load_model"]
+
+
+def __getattr__(name: str):  # noqa: ANN202
+    # load_model pulls in torch: imported on first use, so that `import serkit` stays light
+    if name == "load_model":
+        from serkit.inference import load_model
+
+        return load_model
+    raise AttributeError(f"module 'serkit' has no attribute {name!r}")

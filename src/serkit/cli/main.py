@@ -379,3 +379,12 @@ def _stage_progress() -> Iterator[Callable[[str, int, int], None]]:
             bar.update(tasks[stage], completed=done, total=total)
 
         yield update
+
+
+# The commands of the later stages live in their own modules, which import the helpers above;
+# they are registered last, once those helpers exist.
+from serkit.cli import inference as _inference_commands  # noqa: E402
+from serkit.cli import serving as _serving_commands  # noqa: E402
+
+_inference_commands.register(app)
+_serving_commands.register(app)

@@ -134,7 +134,7 @@ def join_frames(voiced: np.ndarray, frame_s: float, duration: float, config: Seg
         else:
             joined.append(run)
     return [
-        (max(0.0, s - config.speech_pad), min(duration, e + config.speech_pad))
+        (max(0.0, float(s) - config.speech_pad), min(duration, float(e) + config.speech_pad))
         for s, e in joined
         if e - s >= config.min_speech
     ]

@@ -37,6 +37,7 @@ from starlette.requests import ClientDisconnect
 from serkit import __version__
 from serkit.audio.io import info
 from serkit.errors import AudioError, ConfigError, SerkitError
+from serkit.inference import AudioTooLongError
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +172,8 @@ def _predict(predictor: Predictor, path: Path, name: str, limits: ServeLimits) -
         if duration > limits.max_duration:
             raise LimitError(f"{name}: {duration:.1f} s of audio, past the limit of {limits.max_duration:g} s")
         result = predictor.predict_file(path).to_dict()
+    except AudioTooLongError as e:
+        raise LimitError(f"{name}: {e.reason}") from None
     except AudioError as e:
         raise AudioError(name, e.reason) from None
     if result.get("error"):  # a predictor that reports rather than raises

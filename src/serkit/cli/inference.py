@@ -1,0 +1,173 @@
+"""``serkit predict``, ``serkit models`` and ``serkit export``: the inference commands.
+
+:func:`register` adds them to the main app; the work is done by
+:mod:`serkit.inference`, this module only parses options and renders results.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+FORMATS = ("table", "json", "csv")
+GLOB_CHARS = set("*?[")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``predict``, ``models`` and ``export`` to ``app``."""
+    from serkit.cli.main import err, friendly_errors, out, progress_bar
+    from serkit.errors import SerkitError
+
+    @app.command("predict")
+    @friendly_errors
+    def predict(
+        paths: Annotated[list[str], typer.Argument(help="Audio files, folders (searched recursively) or globs.")],
+        model: Annotated[
+            str | None,
+            typer.Option("--model", "-m", help="Model folder, shipped model name (`serkit models`) or FILE.onnx; "
+                         "default: the shipped default model."),
+        ] = None,
+        output: Annotated[str, typer.Option("--format", "-f", help="table | json | csv.")] = "table",
+        segment: Annotated[
+            str, typer.Option(help="auto (segment recordings longer than 8 s), none, or SECONDS "
+                              "(segment every file into pieces of at most SECONDS).")
+        ] = "auto",
+        batch_size: Annotated[int, typer.Option(help="Model inputs per forward pass.")] = 32,
+        max_duration: Annotated[float, typer.Option(help="Longest recording accepted, in seconds.")] = 3600.0,
+    ) -> None:
+        """Predict the emotion of each file: label, class probabilities, and a timeline for long ones."""
+        from serkit.inference import InferenceConfig, Prediction, load_model
+
+        if output not in FORMATS:
+            raise SerkitError(f"--format must be one of {', '.join(FORMATS)}, not {output!r}")
+        config = InferenceConfig(segment=segment, batch_size=batch_size, max_duration=max_duration)
+        predictor = load_model(model, config)
+        files, unmatched = expand_paths(paths)
+        with progress_bar("predicting") as progress:
+            predictions = predictor.predict_files(files, progress=progress)
+        predictions += [Prediction(p, None, error=f"{p}: {reason}") for p, reason in unmatched]
+        if output == "json":
+            print(json.dumps([p.to_dict() for p in predictions], indent=2, ensure_ascii=False))
+        elif output == "csv":
+            write_csv(predictions, predictor.labels)
+        else:
+            out.print(prediction_table(predictions, predictor.labels))
+        failed = [p for p in predictions if not p.ok]
+        if failed:
+            if output == "table":
+                for p in failed:
+                    err.print(f"[bold red]error:[/] {p.error}", highlight=False, soft_wrap=True)
+            err.print(f"[red]{len(failed)} of {len(predictions)} file(s) failed[/]", highlight=False)
+            raise typer.Exit(1)
+
+    @app.command("models")
+    @friendly_errors
+    def models() -> None:
+        """List the shipped models, with a summary of each one's card."""
+        from rich.table import Table
+
+        from serkit.inference.registry import DEFAULT_MODEL, SHIPPED_MODELS, shipped_models
+
+        shipped = shipped_models()
+        if not shipped:
+            err.print(f"no shipped models are installed (in {SHIPPED_MODELS})")
+            return
+        table = Table("name", "summary")
+        for entry in shipped:
+            table.add_row(entry.name + (" (used by default)" if entry.name == DEFAULT_MODEL else ""), entry.summary)
+        out.print(table)
+
+    @app.command("export")
+    @friendly_errors
+    def export(
+        model: Annotated[str, typer.Option("--model", "-m", help="Model folder or shipped model name.")],
+        out_file: Annotated[Path, typer.Option("--out", "-o", help="File to write (FILE.onnx).")],
+        export_format: Annotated[str, typer.Option("--format", help="Only onnx.")] = "onnx",
+    ) -> None:
+        """Export a model as one self-contained ONNX file that `serkit predict --model` accepts."""
+        from serkit.inference import resolve_model
+        from serkit.inference.onnx import export_onnx
+
+        if export_format != "onnx":
+            raise SerkitError(f"--format: only onnx is supported, not {export_format!r}")
+        source = resolve_model(model)
+        if source.suffix.lower() == ".onnx":
+            raise SerkitError(f"{source}: already an ONNX file")
+        with progress_bar("exporting"):
+            written = export_onnx(source, out_file)
+        out.print(f"wrote {written} ({written.stat().st_size / 1e6:.2f} MB)", highlight=False)
+
+
+def expand_paths(args: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Audio files named by ``args`` (files, folders searched recursively, globs), in order, and
+    the arguments that matched nothing, with why.  A file that does not exist is kept: its own
+    prediction says so."""
+    from serkit.features.base import AUDIO_SUFFIXES, find_audio
+
+    files: list[str] = []
+    unmatched: list[tuple[str, str]] = []
+    for arg in args:
+        path = Path(arg)
+        if path.is_dir():
+            found = find_audio(path)
+            files.extend(map(str, found))
+            if not found:
+                unmatched.append((arg, f"no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder"))
+        elif not path.exists() and GLOB_CHARS & set(arg):
+            matched = sorted(glob.glob(arg, recursive=True))
+            for m in matched:
+                files.extend(map(str, find_audio(m)) if Path(m).is_dir() else [m])
+            if not matched:
+                unmatched.append((arg, "no file matches this pattern"))
+        else:
+            files.append(arg)
+    return files, unmatched
+
+
+def prediction_table(predictions: list[Any], labels: tuple[str, ...]) -> Any:
+    """A rich table: one row per file, and one per segment under a segmented file."""
+    from rich.table import Column, Table
+
+    table = Table(Column("file", overflow="fold"), "duration", "label", *labels)
+    for p in predictions:
+        if not p.ok:
+            table.add_row(p.path, _seconds(p.duration), "[red]failed[/]", *[""] * len(labels))
+            continue
+        table.add_row(p.path, _seconds(p.duration), f"[bold]{p.label}[/]", *_probabilities(p.probabilities, labels))
+        for s in p.segments or ():
+            table.add_row(f"  {s.start:7.2f} - {s.end:7.2f} s", f"{s.end - s.start:.2f}", s.label,
+                          *_probabilities(s.probabilities, labels))
+    return table
+
+
+def write_csv(predictions: list[Any], labels: tuple[str, ...]) -> None:
+    """One row per file (``start``/``end`` empty) and one per segment; ``error`` for a failed file."""
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(["path", "start", "end", "duration", "label", *labels, "error"])
+    for p in predictions:
+        if not p.ok:
+            writer.writerow([p.path, "", "", _number(p.duration), "", *[""] * len(labels), p.error])
+            continue
+        writer.writerow([p.path, "", "", _number(p.duration), p.label,
+                         *(f"{p.probabilities[k]:.6f}" for k in labels), ""])
+        for s in p.segments or ():
+            writer.writerow([p.path, f"{s.start:.3f}", f"{s.end:.3f}", f"{s.end - s.start:.3f}", s.label,
+                             *(f"{s.probabilities[k]:.6f}" for k in labels), ""])
+
+
+def _probabilities(probabilities: dict[str, float], labels: tuple[str, ...]) -> list[str]:
+    return [f"{probabilities[k]:.3f}" for k in labels]
+
+
+def _seconds(duration: float | None) -> str:
+    return "" if duration is None else f"{duration:.2f} s"
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"

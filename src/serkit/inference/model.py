@@ -1,0 +1,84 @@
+"""Loading a trained model into a :class:`~serkit.inference.predictor.Predictor`.
+
+``load_model`` accepts what ``serkit predict --model`` accepts:
+
+* nothing: the shipped ``default`` model;
+* a shipped model's name (``serkit models`` lists them);
+* a model folder written by ``serkit train`` (``model.safetensors`` and
+  ``model.json``: weights and JSON, no pickle);
+* an ``.onnx`` file written by ``serkit export``, run by onnxruntime.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from serkit.errors import SerkitError
+from serkit.inference.predictor import InferenceConfig, ModelSpec, Predictor
+from serkit.inference.registry import SHIPPED_MODELS, default_model_path, read_card, shipped_model_path, shipped_models
+from serkit.models import UtteranceModel, model_from_config
+from serkit.training.checkpoint import load_weights, read_model_info
+
+
+class TorchBackend:
+    """A PyTorch model in evaluation mode, on the CPU."""
+
+    def __init__(self, model: UtteranceModel):
+        self.model = model.eval()
+
+    def logits(self, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return self.model(torch.from_numpy(x), torch.from_numpy(lengths)).numpy()
+
+
+def load_model(
+    name_or_path: str | Path | None = None,
+    config: InferenceConfig | None = None,
+    models_dir: Path = SHIPPED_MODELS,
+) -> Predictor:
+    """A predictor for a shipped model's name, a model folder or an ``.onnx`` file (default: ``default``)."""
+    path = resolve_model(name_or_path, models_dir)
+    if path.suffix.lower() == ".onnx":
+        from serkit.inference.onnx import load_onnx  # onnxruntime only when asked for
+
+        return load_onnx(path, config)
+    spec, model = load_torch_model(path)
+    return Predictor(spec, TorchBackend(model), config)
+
+
+def resolve_model(name_or_path: str | Path | None, models_dir: Path = SHIPPED_MODELS) -> Path:
+    """The folder or ``.onnx`` file ``name_or_path`` means; a clear error if none."""
+    if name_or_path is None:
+        return default_model_path(models_dir)
+    path = Path(name_or_path)
+    if path.is_file() and path.suffix.lower() == ".onnx":
+        return path
+    if path.is_dir():
+        if not (path / "model.json").is_file():
+            raise SerkitError(f"{path}: not a model folder (no model.json; `serkit train` writes one)")
+        return path
+    shipped = shipped_model_path(str(name_or_path), models_dir)
+    if shipped is not None:
+        return shipped
+    if path.exists():
+        raise SerkitError(f"{path}: not a model (expected a model folder or an .onnx file)")
+    names = ", ".join(m.name for m in shipped_models(models_dir)) or "none installed"
+    raise SerkitError(f"{name_or_path}: no such model folder, .onnx file or shipped model (shipped: {names})")
+
+
+def load_torch_model(model_dir: str | Path) -> tuple[ModelSpec, UtteranceModel]:
+    """A model folder's specification and its network, weights loaded, in evaluation mode."""
+    model_dir = Path(model_dir)
+    info = read_model_info(model_dir)
+    spec = ModelSpec.from_info(info, read_card(model_dir), str(model_dir))
+    model = model_from_config(info["model"])
+    try:
+        model.load_state_dict(load_weights(model_dir))
+    except RuntimeError as error:  # names or shapes that do not match model.json
+        raise SerkitError(f"{model_dir}: weights do not fit the model in model.json ({error})") from None
+    if len(spec.labels) != model.n_classes:
+        raise SerkitError(f"{model_dir}: {len(spec.labels)} labels for a model of {model.n_classes} classes")
+    return spec, model.eval()

@@ -1,0 +1,85 @@
+"""Models shipped inside the package, found by name, and their cards.
+
+A shipped model is a model folder (as ``serkit train`` writes it:
+``model.safetensors``, ``model.json``, ``card.json``, ``README.md``) under
+``serkit/inference/models/<name>/``.  ``default`` is what ``serkit predict``
+uses when no model is named.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from serkit.errors import SerkitError
+
+SHIPPED_MODELS = Path(__file__).parent / "models"
+DEFAULT_MODEL = "default"
+CARD = "card.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class ShippedModel:
+    name: str
+    path: Path
+    card: dict[str, Any]
+
+    @property
+    def summary(self) -> str:
+        return card_summary(self.card)
+
+
+def shipped_models(models_dir: Path = SHIPPED_MODELS) -> list[ShippedModel]:
+    """Every model folder under ``models_dir`` (those with a ``model.json``), by name."""
+    if not models_dir.is_dir():
+        return []
+    return [ShippedModel(p.name, p, read_card(p)) for p in sorted(models_dir.iterdir())
+            if (p / "model.json").is_file()]
+
+
+def shipped_model_path(name: str, models_dir: Path = SHIPPED_MODELS) -> Path | None:
+    """The folder of the shipped model ``name``, or None."""
+    path = models_dir / name
+    return path if name and "/" not in name and (path / "model.json").is_file() else None
+
+
+def default_model_path(models_dir: Path = SHIPPED_MODELS) -> Path:
+    path = shipped_model_path(DEFAULT_MODEL, models_dir)
+    if path is None:
+        raise SerkitError(
+            f"no default model is installed (looked for {models_dir / DEFAULT_MODEL}); "
+            "name one with --model DIR|NAME|FILE.onnx (a folder written by `serkit train`)"
+        )
+    return path
+
+
+def read_card(model_dir: Path) -> dict[str, Any]:
+    """A model folder's ``card.json``, or an empty card when it has none."""
+    path = Path(model_dir) / CARD
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise SerkitError(f"{path}: unreadable model card ({error})") from None
+
+
+def card_summary(card: dict[str, Any]) -> str:
+    """One line: architecture, features, classes, cross-validated UA, size."""
+    if not card:
+        return "(no model card)"
+    parts = [f"{card.get('model', '?')} on {card.get('features', '?')}"]
+    classes = card.get("classes") or []
+    if classes:
+        parts.append(f"{len(classes)} classes ({', '.join(classes)})")
+    data = card.get("data") or {}
+    if data.get("corpus"):
+        parts.append(f"trained on {data['corpus']}")
+    cv = card.get("cross_validation")
+    if cv:
+        parts.append(f"{cv['protocol']} UA {cv['pooled']['ua']:.3f}, WA {cv['pooled']['wa']:.3f}")
+    if card.get("size_bytes"):
+        parts.append(f"{card['size_bytes'] / 1e6:.1f} MB")
+    return "; ".join(parts)
