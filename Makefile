@@ -1,5 +1,5 @@
 # The two quick-start commands:
-#   make demo   sets up .venv and runs the main job on the bundled example clips
+#   make demo   sets up .venv and predicts emotions on the bundled example clips and a long recording
 #   make test   sets up .venv and runs the test suite (what CI runs)
 PYTHON ?= python3.11
 VENV   := .venv
@@ -20,8 +20,8 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/serkit corpus info --corpus emodb --root examples/emodb
-	$(BIN)/serkit features --kind logmel-seed001 examples/emodb/wav --out out/demo-logmel
-	$(BIN)/serkit features --kind mfcc-seed000 examples/emodb/wav --no-cache
+	$(BIN)/python examples/make_long_recording.py out/long-example.wav
+	$(BIN)/serkit predict examples/emodb/wav out/long-example.wav
 
 test: $(STAMP)
 	# One BLAS/OpenMP thread per test worker: two workers already fill two cores.

@@ -21,7 +21,7 @@ GLOB_CHARS = set("*?[")
 
 def register(app: typer.Typer) -> None:
     """Add ``predict``, ``models`` and ``export`` to ``app``."""
-    from serkit.cli.main import err, friendly_errors, out, progress_bar
+    from serkit.cli.common import err, friendly_errors, out, progress_bar
     from serkit.errors import SerkitError
 
     @app.command("predict")
@@ -134,14 +134,14 @@ def prediction_table(predictions: list[Any], labels: tuple[str, ...]) -> Any:
     """A rich table: one row per file, and one per segment under a segmented file."""
     from rich.table import Column, Table
 
-    table = Table(Column("file", overflow="fold"), "duration", "label", *labels)
+    table = Table(Column("file", overflow="fold", min_width=24), "duration", "label", *labels)
     for p in predictions:
         if not p.ok:
             table.add_row(p.path, _seconds(p.duration), "[red]failed[/]", *[""] * len(labels))
             continue
         table.add_row(p.path, _seconds(p.duration), f"[bold]{p.label}[/]", *_probabilities(p.probabilities, labels))
         for s in p.segments or ():
-            table.add_row(f"  {s.start:7.2f} - {s.end:7.2f} s", f"{s.end - s.start:.2f}", s.label,
+            table.add_row(f"  {s.start:.2f}-{s.end:.2f} s", _seconds(s.end - s.start), s.label,
                           *_probabilities(s.probabilities, labels))
     return table
 

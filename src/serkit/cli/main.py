@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.logging import RichHandler
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from serkit.cli import inference as inference_commands
+from serkit.cli import serving as serving_commands
+from serkit.cli.common import err, friendly_errors, out, progress_bar, stage_progress
 from serkit.errors import SerkitError
 
 app = typer.Typer(
@@ -33,9 +31,6 @@ app = typer.Typer(
 corpus_app = typer.Typer(help="Read corpora and describe them.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
 
-out = Console()
-err = Console(stderr=True)
-
 
 @app.callback()
 def main(
@@ -46,40 +41,6 @@ def main(
         format="%(message)s",
         handlers=[RichHandler(console=err, show_path=False)],
     )
-
-
-def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a SerkitError into a one-line message and exit status 1."""
-
-    @wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except SerkitError as e:
-            err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-
-    return run
-
-
-@contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
-    """A rich progress bar, handed to the library as a ``progress(done, total)`` callback."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as bar:
-        task = bar.add_task(description, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
 
 
 # -- corpus -------------------------------------------------------------------
@@ -317,7 +278,7 @@ def cv(
 
     recipe = _recipe(config, root, corpus=corpus, classes=classes, protocol=protocol, validation=validation,
                      model=model, features=features_kind, normalisation=normalisation, epochs=epochs, seed=seed)
-    with _stage_progress() as progress:
+    with stage_progress() as progress:
         summary = run_cv(recipe, out_dir, cache=FeatureCache(cache_dir), workers=workers,
                          threads=threads, progress=progress)
     pooled, mean = summary["pooled"], summary["mean"]
@@ -357,34 +318,13 @@ def train(
 
     recipe = _recipe(config, root, corpus=corpus, classes=classes, validation=validation, model=model,
                      features=features_kind, normalisation=normalisation, epochs=epochs, seed=seed)
-    with _stage_progress() as progress:
+    with stage_progress() as progress:
         card = train_model(recipe, out_dir, cv_results=cv_results, cache=FeatureCache(cache_dir),
                            workers=workers, threads=threads, progress=progress)
     out.print(f"wrote {out_dir}: model.safetensors, model.json, card.json, README.md "
               f"({card['size_bytes'] / 1e6:.2f} MB, epoch {card['training']['chosen_epoch']})")
 
 
-@contextmanager
-def _stage_progress() -> Iterator[Callable[[str, int, int], None]]:
-    """One bar per stage (features, each fold), for ``progress(stage, done, total)`` callbacks."""
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err, transient=True, disable=not err.is_terminal,
-    ) as bar:
-        tasks: dict[str, Any] = {}
-
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
-        yield update
-
-
-# The commands of the later stages live in their own modules, which import the helpers above;
-# they are registered last, once those helpers exist.
-from serkit.cli import inference as _inference_commands  # noqa: E402
-from serkit.cli import serving as _serving_commands  # noqa: E402
-
-_inference_commands.register(app)
-_serving_commands.register(app)
+# The commands of the later stages (predict, models, export, serve) live in their own modules.
+inference_commands.register(app)
+serving_commands.register(app)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from serkit.cli.main import err, friendly_errors
+from serkit.cli.common import err, friendly_errors
 
 
 def register(app: typer.Typer) -> None:

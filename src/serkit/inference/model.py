@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +32,11 @@ class TorchBackend:
         self.model = model.eval()
 
     def logits(self, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
+        # torch warns about TF32 on Intel GPUs whenever the oneDNN flags are set; irrelevant on a CPU.
+        warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN", category=UserWarning)
+        # oneDNN builds a kernel for every new input length, taking up to seconds for an LSTM (measured
+        # by benchmarks/inference.py); every recording has a length of its own, so it is bypassed.
+        with torch.inference_mode(), torch.backends.mkldnn.flags(enabled=False):
             return self.model(torch.from_numpy(x), torch.from_numpy(lengths)).numpy()
 
 

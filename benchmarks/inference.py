@@ -1,0 +1,167 @@
+"""Inference speed: a model over all of EMO-DB, with PyTorch and onnxruntime, one file at a time and batched.
+
+Every figure is end to end, as ``serkit predict`` works: read the file,
+compute its features, normalise, run the network, softmax.  Throughput is
+seconds of audio per wall-clock second; latency is the wall time of one
+``predict_file`` call (one file at a time).  The ONNX side is the same model
+exported by ``serkit export`` into a temporary folder.  Both sides are warmed
+up on a few files first; each configuration runs ``--rounds`` times and the
+best round counts, because the machine may be shared.
+
+    python benchmarks/inference.py [--model DIR|NAME] [--root ../shared/data/emodb] [--rounds 3] [--write]
+
+``--write`` replaces the "Inference" section of ``docs/benchmarks.md`` (the
+other sections are kept as they are).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from serkit.inference import load_model, resolve_model
+from serkit.inference.onnx import export_onnx
+
+REPO = Path(__file__).resolve().parents[1]
+DOC = REPO / "docs" / "benchmarks.md"
+BATCH = 32
+WARM_FILES = 8
+
+
+def one_at_a_time(predictor, paths: list[str]) -> tuple[float, np.ndarray]:
+    latencies = []
+    start = time.perf_counter()
+    for path in paths:
+        t = time.perf_counter()
+        predictor.predict_file(path)
+        latencies.append(time.perf_counter() - t)
+    return time.perf_counter() - start, np.array(latencies)
+
+
+def batched(predictor, paths: list[str]) -> float:
+    start = time.perf_counter()
+    results = predictor.predict_files(paths, batch_size=BATCH)
+    elapsed = time.perf_counter() - start
+    failed = [r.error for r in results if not r.ok]
+    if failed:
+        sys.exit(f"{len(failed)} files failed, e.g. {failed[0]}")
+    return elapsed
+
+
+def measure(predictor, paths: list[str], rounds: int) -> dict[str, float]:
+    predictor.predict_files(paths[:WARM_FILES], batch_size=BATCH)
+    for path in paths[:WARM_FILES]:
+        predictor.predict_file(path)
+    single, latencies, batch = np.inf, None, np.inf
+    for _ in range(rounds):
+        wall, lat = one_at_a_time(predictor, paths)
+        if wall < single:
+            single, latencies = wall, lat
+        batch = min(batch, batched(predictor, paths))
+    return {"single": single, "batched": batch, "median": float(np.median(latencies)),
+            "p95": float(np.percentile(latencies, 95)), "max": float(latencies.max())}
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def section(model: str, predictor, paths: list[str], audio: float, figures: dict[str, dict[str, float]],
+            rounds: int, command: str) -> str:
+    import onnxruntime
+
+    card = predictor.card
+    rows = []
+    for backend, f in figures.items():
+        rows.append(f"| {backend} | one file at a time | {f['single']:.2f} s | {audio / f['single']:.0f}x | "
+                    f"{f['median'] * 1e3:.1f} / {f['p95'] * 1e3:.1f} / {f['max'] * 1e3:.1f} ms |")
+        rows.append(f"| {backend} | batched ({BATCH}) | {f['batched']:.2f} s | {audio / f['batched']:.0f}x | |")
+    best = max(audio / f["batched"] for f in figures.values())
+    verdict = "meets" if best >= 200 else "misses"
+    return "\n".join([
+        "## Inference",
+        "",
+        "How fast a trained model predicts, end to end as `serkit predict` works: read each file, compute",
+        "its features, normalise, run the network, softmax. Throughput is seconds of audio per wall-clock",
+        "second; latency is one `predict_file` call (median / 95th percentile / worst).",
+        "",
+        "### Command",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+        "### Setup",
+        "",
+        f"- model: `{model}` ({card.get('model', '?')} on {card.get('features', '?')}, "
+        f"{len(predictor.labels)} classes); the ONNX side is the same model after `serkit export`.",
+        f"- data: all of EMO-DB, {len(paths)} files, {audio:.1f} s of audio (none is longer than the 8 s "
+        "segmentation threshold but one, which goes through voice activity detection).",
+        f"- machine: {__import__('os').cpu_count()} cores, {cpu_model()}; torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), onnxruntime {onnxruntime.__version__}; shared with other "
+        "engineers, so each figure is the best of "
+        f"{rounds} rounds after warming up on {WARM_FILES} files.",
+        "",
+        f"### Results ({len(paths)} files, {audio:.1f} s of audio)",
+        "",
+        "| backend | mode | wall time | audio s per wall s | latency per file |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+        f"The goal is at least 200x real time batched: the best batched figure, {best:.0f}x, {verdict} it.",
+        "",
+    ])
+
+
+def write_section(text: str) -> None:
+    doc = DOC.read_text()
+    pattern = re.compile(r"^## Inference\n.*?(?=^## |\Z)", re.S | re.M)
+    doc = pattern.sub(lambda _: text + "\n", doc) if pattern.search(doc) else doc.rstrip("\n") + "\n\n" + text
+    DOC.write_text(doc.rstrip("\n") + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=None, help="model folder or shipped name (default: the shipped default)")
+    parser.add_argument("--root", type=Path, default=REPO.parent / "shared" / "data" / "emodb")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--write", action="store_true", help="write the Inference section of docs/benchmarks.md")
+    args = parser.parse_args()
+    paths = sorted(str(p) for p in (args.root / "wav").glob("*.wav"))
+    if not paths:
+        sys.exit(f"no .wav files in {args.root / 'wav'}")
+    audio = sum(sf.info(p).duration for p in paths)
+    source = resolve_model(args.model)
+    figures = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        predictors = {"PyTorch": load_model(source), "onnxruntime": load_model(export_onnx(source, Path(tmp) / "m.onnx"))}
+        for backend, predictor in predictors.items():
+            figures[backend] = f = measure(predictor, paths, args.rounds)
+            print(f"{backend:12s} one at a time {f['single']:6.2f} s ({audio / f['single']:4.0f}x), latency median "
+                  f"{f['median'] * 1e3:.1f} ms p95 {f['p95'] * 1e3:.1f} ms; batched {f['batched']:6.2f} s "
+                  f"({audio / f['batched']:4.0f}x)")
+    command = "python benchmarks/inference.py" + (f" --model {args.model}" if args.model else "") + \
+        f" --rounds {args.rounds} --write"
+    text = section(args.model or "default", predictors["PyTorch"], paths, audio, figures, args.rounds, command)
+    if args.write:
+        write_section(text)
+        print(f"wrote the Inference section of {DOC}")
+
+
+if __name__ == "__main__":
+    main()
