@@ -80,3 +80,27 @@ def test_exported_weights_are_the_folders(exported):
     initialisers = {t.name: onnx.numpy_helper.to_array(t) for t in onnx.load(str(path)).graph.initializer}
     total = sum(v.size for v in initialisers.values())
     assert total >= sum(p.numel() for p in model.parameters()) * 0.99
+
+
+def test_a_model_folder_runs_its_own_up_to_date_export(exported, tmp_path, emodb_wavs):
+    import shutil
+
+    import serkit
+    from serkit.inference.onnx import FOLDER_EXPORT, export_onnx
+
+    folder = tmp_path / "model"
+    shutil.copytree(exported[0], folder)
+    torch_side = serkit.load_model(folder).predict_file(emodb_wavs[3])
+    export_onnx(folder, folder / FOLDER_EXPORT)
+    auto = serkit.load_model(folder)
+    assert type(auto.backend).__name__ == "OnnxBackend"
+    assert type(serkit.load_model(folder, backend="torch").backend).__name__ == "TorchBackend"
+    onnx_side = auto.predict_file(emodb_wavs[3])
+    for label, p in torch_side.probabilities.items():
+        assert abs(onnx_side.probabilities[label] - p) < 1e-4
+    # Weights changed after the export: the stale graph is not used.
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(folder / "model.safetensors")
+    save_file({k: v * 1.5 if v.is_floating_point() else v for k, v in weights.items()}, folder / "model.safetensors")
+    assert type(serkit.load_model(folder).backend).__name__ == "TorchBackend"

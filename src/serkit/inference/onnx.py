@@ -27,7 +27,11 @@ log = logging.getLogger(__name__)
 MODEL_KEY = "serkit.model"
 CARD_KEY = "serkit.card"
 FORMAT_KEY = "serkit.format"
+#: SHA-256 of the model folder's weights the graph was exported from: tells a stale export.
+WEIGHTS_KEY = "serkit.weights_sha256"
 FORMAT = "1"
+#: A model folder may carry its own export under this name; ``load_model`` then runs it.
+FOLDER_EXPORT = "model.onnx"
 OPSET = 17
 #: Length in frames of the example batch traced at export; longer inputs work as well.
 EXAMPLE_FRAMES = (300, 200)
@@ -63,6 +67,7 @@ def export_onnx(model_dir: str | Path, out: str | Path, opset: int = OPSET) -> P
         MODEL_KEY: json.dumps(read_model_info(model_dir), sort_keys=True),
         CARD_KEY: json.dumps(read_card(model_dir) or spec.card, sort_keys=True),
         FORMAT_KEY: FORMAT,
+        WEIGHTS_KEY: weights_digest(model_dir),
     }
     del graph.metadata_props[:]
     for key, value in metadata.items():
@@ -71,6 +76,26 @@ def export_onnx(model_dir: str | Path, out: str | Path, opset: int = OPSET) -> P
     onnx.save(graph, str(out))
     log.info("exported %s to %s", model_dir, out)
     return out
+
+
+def weights_digest(model_dir: str | Path) -> str:
+    from serkit.audio.io import content_hash
+
+    return content_hash(Path(model_dir) / "model.safetensors")
+
+
+def folder_export(model_dir: Path) -> Path | None:
+    """The folder's ``model.onnx`` if it was exported from the folder's current weights."""
+    path = model_dir / FOLDER_EXPORT
+    if not path.is_file():
+        return None
+    import onnx
+
+    metadata = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    if metadata.get(WEIGHTS_KEY) != weights_digest(model_dir):
+        log.warning("%s was exported from other weights than %s: using PyTorch", path, model_dir)
+        return None
+    return path
 
 
 class OnnxBackend:
