@@ -149,7 +149,10 @@ def main() -> None:
     source = resolve_model(args.model)
     figures = {}
     with tempfile.TemporaryDirectory() as tmp:
-        predictors = {"PyTorch": load_model(source), "onnxruntime": load_model(export_onnx(source, Path(tmp) / "m.onnx"))}
+        predictors = {
+            "PyTorch": load_model(source, backend="torch"),
+            "onnxruntime": load_model(export_onnx(source, Path(tmp) / "m.onnx")),
+        }
         for backend, predictor in predictors.items():
             figures[backend] = f = measure(predictor, paths, args.rounds)
             print(f"{backend:12s} one at a time {f['single']:6.2f} s ({audio / f['single']:4.0f}x), latency median "
