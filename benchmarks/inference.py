@@ -17,6 +17,7 @@ other sections are kept as they are).
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import re
 import sys
@@ -158,8 +159,9 @@ def main() -> None:
             print(f"{backend:12s} one at a time {f['single']:6.2f} s ({audio / f['single']:4.0f}x), latency median "
                   f"{f['median'] * 1e3:.1f} ms p95 {f['p95'] * 1e3:.1f} ms; batched {f['batched']:6.2f} s "
                   f"({audio / f['batched']:4.0f}x)")
-    command = "python benchmarks/inference.py" + (f" --model {args.model}" if args.model else "") + \
-        f" --rounds {args.rounds} --write"
+    threads = os.environ.get("OMP_NUM_THREADS")
+    command = (f"OMP_NUM_THREADS={threads} " if threads else "") + "python benchmarks/inference.py" + \
+        (f" --model {args.model}" if args.model else "") + f" --rounds {args.rounds} --write"
     text = section(args.model or "default", predictors["PyTorch"], paths, audio, figures, args.rounds, command)
     if args.write:
         write_section(text)
