@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from serkit.corpora.labels import map_label
-from serkit.corpora.scan import Progress, build_table, corpus_root, find_files
+from serkit.corpora.scan import Progress, read_tree
 from serkit.errors import CorpusError
 
 NAME = "savee"
@@ -34,9 +34,7 @@ _SPEAKER = re.compile(r"^[A-Z]{2}$")
 
 def read(root: str | Path, *, skip_bad: bool = False, progress: Progress | None = None) -> pd.DataFrame:
     """The SAVEE table of ``root`` (see the module's layout)."""
-    root = corpus_root(root, NAME)
-    records = [_record(path) for path in find_files(root, "**/*.wav")]
-    return build_table(NAME, records, root=root, skip_bad=skip_bad, progress=progress)
+    return read_tree(NAME, root, _record, skip_bad=skip_bad, progress=progress)
 
 
 def _record(path: Path) -> dict:

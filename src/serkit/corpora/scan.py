@@ -61,6 +61,21 @@ def audio_duration(path: str | Path) -> float:
     return header.duration
 
 
+def read_tree(
+    corpus: str,
+    root: str | Path,
+    record: Callable[[Path], Mapping[str, Any]],
+    *,
+    pattern: str = "**/*.wav",
+    skip_bad: bool = False,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """The table of a corpus whose file names say everything: ``record(path)`` per file."""
+    root = corpus_root(root, corpus)
+    records = [record(path) for path in find_files(root, pattern)]
+    return build_table(corpus, records, root=root, skip_bad=skip_bad, progress=progress)
+
+
 def build_table(
     corpus: str,
     records: Iterable[Mapping[str, Any]],
