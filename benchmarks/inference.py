@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import sys
 import tempfile
@@ -31,6 +30,7 @@ import torch
 
 from serkit.inference import load_model, resolve_model
 from serkit.inference.onnx import export_onnx
+from machine import cpu_model  # benchmarks/machine.py
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "benchmarks.md"
@@ -70,16 +70,6 @@ def measure(predictor, paths: list[str], rounds: int) -> dict[str, float]:
         batch = min(batch, batched(predictor, paths))
     return {"single": single, "batched": batch, "median": float(np.median(latencies)),
             "p95": float(np.percentile(latencies, 95)), "max": float(latencies.max())}
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def section(model: str, predictor, paths: list[str], audio: float, figures: dict[str, dict[str, float]],
