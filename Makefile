@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# The lock pins every package; torch==2.13.0 resolves to the CPU wheel on local disk.
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[test]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[test,whisper]'
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -34,3 +34,13 @@ def librispeech_root() -> Path:
     if not root.is_dir():
         pytest.skip(f"LibriSpeech mini not found at {root} (set SERKIT_DATA)")
     return root
+
+
+def emodb_subset(emodb_root: Path, tmp_path: Path, speakers: tuple[str, ...]) -> Path:
+    """An EMO-DB-shaped folder holding links to the given speakers' files only."""
+    root = tmp_path / "emodb"
+    (root / "wav").mkdir(parents=True)
+    for wav in sorted((emodb_root / "wav").glob("*.wav")):
+        if wav.name[:2] in speakers:
+            (root / "wav" / wav.name).symlink_to(wav)
+    return root

@@ -13,17 +13,9 @@ from serkit.errors import SerkitError
 from serkit.experiments import Recipe, load_recipe, run_cv
 from serkit.features.cache import FeatureCache
 
+from conftest import emodb_subset
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def emodb_subset(emodb_root: Path, tmp_path: Path, speakers: tuple[str, ...]) -> Path:
-    """An EMO-DB-shaped folder holding links to the given speakers' files only."""
-    root = tmp_path / "emodb"
-    (root / "wav").mkdir(parents=True)
-    for wav in sorted((emodb_root / "wav").glob("*.wav")):
-        if wav.name[:2] in speakers:
-            (root / "wav" / wav.name).symlink_to(wav)
-    return root
 
 
 @pytest.fixture(scope="module")

@@ -153,7 +153,9 @@ def summarise(
 
 def validation_ua(result: dict[str, Any]) -> float | None:
     """UA on the fold's validation speakers of what was kept (epoch or SVM cost), if any."""
-    if "members" in result:
+    if "validation_ua" in result:
+        return result["validation_ua"]
+    if "members" in result:  # runs written before the ensemble's own validation UA was recorded
         scores = [m["history"][m["chosen_epoch"] - 1].get("validation_ua") for m in result["members"]]
         return None if None in scores else float(np.mean(scores))
     chosen = result.get("chosen", {})

@@ -23,9 +23,11 @@ from serkit.audio import load_audio
 from serkit.errors import SerkitError
 from serkit.evaluation import unweighted_average_recall
 from serkit.experiments.recipe import Recipe
+from serkit.features.base import Feature
 from serkit.features.normalise import GlobalNormaliser, SpeakerNormaliser, normalise_utterance
 from serkit.features.presets import get_preset
 from serkit.features.shaping import SegmentRule, fix_length
+from serkit.features.whisper import layer_block
 from serkit.models import build_model, model_config
 from serkit.models.classical import build_classical
 from serkit.protocols import Fold
@@ -40,8 +42,8 @@ from serkit.training import (
 
 log = logging.getLogger(__name__)
 
-#: Costs the linear SVM chooses from, on the validation part.
-SVM_COSTS = (1e-4, 1e-3, 1e-2, 1e-1)
+#: Costs each classical model chooses from, on the validation part.
+CLASSICAL_COSTS = {"svm": (1e-4, 1e-3, 1e-2, 1e-1), "logistic": (1e-3, 1e-2, 1e-1, 1.0)}
 
 Progress = Callable[[int, int], None]
 
@@ -81,10 +83,70 @@ class FoldData:
 def fit_fold(
     recipe: Recipe, data: FoldData, fold_dir: Path, *, threads: int | None = None, progress: Progress | None = None
 ) -> dict[str, Any]:
-    """Train on the fold, predict its test part; a JSON-able dict of predictions and choices."""
+    """Train on the fold, predict its test part; a JSON-able dict of predictions and choices.
+
+    A recipe that searches settings (``search``) fits every candidate on the
+    training part and keeps the one with the best UA on the validation part;
+    only that one predicts the test part.
+    """
+    candidates = recipe.candidates()
+    if len(candidates) == 1:
+        return _fit(recipe, data, fold_dir, threads, progress).finish()
+    tried, best = [], None
+    for values, candidate in candidates:
+        fitted = _fit(candidate, data, fold_dir / _slug(values), threads, progress)
+        tried.append({"values": values, "validation_ua": fitted.validation_ua})
+        if fitted.validation_ua is None:
+            raise SerkitError("a search needs a validation part to choose on; this fold has none")
+        if best is None or fitted.validation_ua > best[1].validation_ua:
+            best = (values, fitted)
+    chosen, fitted = best
+    return {**fitted.finish(), "search": {"chosen": chosen, "tried": tried}}
+
+
+@dataclasses.dataclass(frozen=True)
+class Fitted:
+    """A model fitted on a fold: its UA on the validation part, and how to predict the test part."""
+
+    validation_ua: float | None
+    finish: Callable[[], dict[str, Any]]
+
+
+def _fit(recipe: Recipe, data: FoldData, fold_dir: Path, threads: int | None,
+         progress: Progress | None) -> Fitted:
+    data = select_layer(recipe, data)
     if recipe.classical:
         return _fit_classical(recipe, data)
     return _fit_neural(recipe, data, fold_dir, threads, progress)
+
+
+def _slug(values: dict[str, Any]) -> str:
+    return "-".join(f"{k.split('.')[-1]}={v}" for k, v in values.items())
+
+
+def selected_feature(recipe: Recipe) -> Feature:
+    """The extractor whose output the model reads: the preset's, narrowed to ``recipe.layer``."""
+    feature = get_preset(recipe.features).feature
+    if recipe.layer is None:
+        return feature
+    if getattr(feature.config, "layer", 0) is not None:
+        raise SerkitError(f"layer: {recipe.layer} needs a feature that stacks every layer, "
+                          f"not {recipe.features}")
+    return type(feature)(feature.config, layer=recipe.layer)
+
+
+def select_layer(recipe: Recipe, data: FoldData) -> FoldData:
+    """The fold with only layer ``recipe.layer`` of an all-layers feature (as it is otherwise)."""
+    if recipe.layer is None:
+        return data
+    selected_feature(recipe)  # checks that the feature stacks layers
+    n_layers = get_preset(recipe.features).feature.n_layers
+
+    def narrow(part: Part) -> Part:
+        return dataclasses.replace(part, arrays=[layer_block(x, recipe.layer, n_layers) for x in part.arrays])
+
+    return dataclasses.replace(data, train=narrow(data.train), validation=narrow(data.validation),
+                               test=narrow(data.test))
 
 
 # -- neural models --------------------------------------------------------------
@@ -103,13 +165,13 @@ class Prepared:
 
 
 def prepare(recipe: Recipe, data: FoldData) -> Prepared:
-    preset = get_preset(recipe.features)
+    feature = selected_feature(recipe)
     (train, validation, test), transform, normaliser = _normalised(recipe, data)
     task = UtteranceClassification(data.labels)
     parts = ((data.train, train, True), (data.validation, validation, False), (data.test, test, False))
-    datasets = [_dataset(recipe, preset, part, arrays, task, training) for part, arrays, training in parts]
+    datasets = [_dataset(recipe, feature, part, arrays, task, training) for part, arrays, training in parts]
     if recipe.train.waveform_augment.active:
-        datasets[0] = _waveform_dataset(recipe, preset, data.train, task, transform)
+        datasets[0] = _waveform_dataset(recipe, feature, data.train, task, transform)
     return Prepared(task, *datasets, normaliser=normaliser)
 
 
@@ -123,7 +185,7 @@ def train_member(
     model = build_seeded(lambda: build_model(recipe.model, dims, n_classes, **recipe.model_options), seed)
     metadata = {
         "model": model_config(model),
-        "features": get_preset(recipe.features).feature.to_dict(),
+        "features": selected_feature(recipe).to_dict(),
         "feature_preset": recipe.features,
         "normalisation": recipe.normalisation,
         "normaliser": prepared.normaliser,
@@ -138,25 +200,37 @@ def train_member(
 
 def _fit_neural(
     recipe: Recipe, data: FoldData, fold_dir: Path, threads: int | None, progress: Progress | None
-) -> dict[str, Any]:
+) -> Fitted:
     prepared = prepare(recipe, data)
-    scores = np.zeros((len(data.test), len(data.labels)))
-    members = []
+    trainers, members = [], []
     for seed in range(recipe.seed, recipe.seed + recipe.ensemble):
         trainer, fit = train_member(recipe, prepared, seed, fold_dir / f"seed{seed}", threads, progress)
-        predicted = trainer.predict(prepared.test)
-        order = {i: k for k, i in enumerate(predicted.ids)}
-        scores += np.stack([predicted.scores[order[i]] for i in data.test.ids])
+        trainers.append(trainer)
         members.append({"seed": seed, "chosen_epoch": fit.chosen_epoch, "selection": fit.selection,
                         "stop_reason": fit.stop_reason, "epochs_run": fit.epochs_run,
                         "history": list(fit.history)})
-    scores /= recipe.ensemble
-    return {
-        **_predictions(data, scores),
-        "chosen_epoch": members[0]["chosen_epoch"],
-        "selection": members[0]["selection"],
-        "members": members,
-    }
+    validation_ua = None
+    if prepared.validation is not None:  # the ensemble as it will predict: members' scores averaged
+        scores = _mean_scores(trainers, prepared.validation, data.validation.ids)
+        predicted = np.asarray(data.labels)[np.argmax(scores, axis=1)]
+        validation_ua = unweighted_average_recall(data.validation.labels, list(predicted), labels=list(data.labels))
+
+    def finish() -> dict[str, Any]:
+        scores = _mean_scores(trainers, prepared.test, data.test.ids)
+        return {**_predictions(data, scores), "chosen_epoch": members[0]["chosen_epoch"],
+                "selection": members[0]["selection"], "validation_ua": validation_ua, "members": members}
+
+    return Fitted(validation_ua, finish)
+
+
+def _mean_scores(trainers: Sequence[Trainer], dataset: FeatureDataset, ids: Sequence[str]) -> np.ndarray:
+    """Class scores of each item of ``ids``, averaged over the trainers' models."""
+    total = np.zeros((len(ids), trainers[0].task.n_classes))
+    for trainer in trainers:
+        predicted = trainer.predict(dataset)
+        order = {i: k for k, i in enumerate(predicted.ids)}
+        total += np.stack([predicted.scores[order[i]] for i in ids])
+    return total / len(trainers)
 
 
 Transform = Callable[[np.ndarray], np.ndarray]
@@ -185,12 +259,11 @@ def _normalised(
     return arrays, transform, fitted.to_dict() if fitted else None
 
 
-def _waveform_dataset(recipe: Recipe, preset: Any, part: Part, task: Any,
+def _waveform_dataset(recipe: Recipe, feature: Feature, part: Part, task: Any,
                       transform: Transform | None) -> WaveformDataset:
     """Training signals whose features are computed after augmentation (never cached)."""
     if recipe.normalisation == "per-speaker":
         raise SerkitError("waveform augmentation cannot be combined with per-speaker normalisation")
-    feature = preset.feature
 
     def shaped(x: np.ndarray) -> np.ndarray:
         x = x if transform is None else transform(x)
@@ -204,7 +277,7 @@ def _waveform_dataset(recipe: Recipe, preset: Any, part: Part, task: Any,
     return dataset.windows(recipe.segments.window, recipe.segments.train_hop)
 
 
-def _dataset(recipe: Recipe, preset: Any, part: Part, arrays: list[np.ndarray], task: Any,
+def _dataset(recipe: Recipe, feature: Feature, part: Part, arrays: list[np.ndarray], task: Any,
              training: bool) -> FeatureDataset | None:
     """The part as model inputs (fixed length or windows, as the recipe says); None if empty."""
     if not len(part):
@@ -215,48 +288,63 @@ def _dataset(recipe: Recipe, preset: Any, part: Part, arrays: list[np.ndarray], 
     if recipe.segments is None:
         return dataset
     hop = recipe.segments.train_hop if training else recipe.segments.test_hop
-    window, hop_frames = SegmentRule(recipe.segments.window, hop).frames(preset.feature.grid)
+    window, hop_frames = SegmentRule(recipe.segments.window, hop).frames(feature.grid)
     return dataset.windows(window, hop_frames)
 
 
 # -- classical baselines ------------------------------------------------------------
 
 
-def _fit_classical(recipe: Recipe, data: FoldData) -> dict[str, Any]:
-    train, validation, test = (_vectors(p.arrays) for p in (data.train, data.validation, data.test))
+def _fit_classical(recipe: Recipe, data: FoldData) -> Fitted:
+    options = dict(recipe.model_options)
+    pooling = options.pop("pooling", "mean_std")
+    train, validation, test = (_vectors(p.arrays, pooling) for p in (data.train, data.validation, data.test))
     if recipe.model == "majority":
         model = build_classical("majority").fit(train, data.train.labels)
-        return {**_predictions(data, _one_hot(model.predict(test), data.labels)), "chosen": {}}
-    cost, choice = _choose_cost(recipe, train, data.train.labels, validation, data.validation.labels, data.labels)
-    # Refit on training + validation with the chosen cost: the test part played no part.
-    both = np.concatenate([train, validation]) if len(validation) else train
-    model = build_classical("svm", seed=recipe.seed, c=cost, **recipe.model_options)
-    model.fit(both, data.train.labels + data.validation.labels)
-    return {**_predictions(data, _one_hot(model.predict(test), data.labels)),
-            "chosen": {"c": cost, "validation_ua": choice}}
+        return Fitted(None, lambda: {**_predictions(data, _one_hot(model.predict(test), data.labels)),
+                                     "chosen": {}})
+    cost, figures = _choose_cost(recipe, options, train, data.train.labels, validation,
+                                 data.validation.labels, data.labels)
+
+    def finish() -> dict[str, Any]:
+        # Refit on training + validation with the chosen cost: the test part played no part.
+        both = np.concatenate([train, validation]) if len(validation) else train
+        model = build_classical(recipe.model, seed=recipe.seed, c=cost, **options)
+        model.fit(both, data.train.labels + data.validation.labels)
+        return {**_predictions(data, _one_hot(model.predict(test), data.labels)),
+                "chosen": {"c": cost, "validation_ua": figures}}
+
+    return Fitted(figures.get(str(cost)), finish)
 
 
-def _choose_cost(recipe: Recipe, train: np.ndarray, train_labels: list[str], validation: np.ndarray,
-                 validation_labels: list[str], labels: Sequence[str]) -> tuple[float, dict[str, float]]:
+def _choose_cost(recipe: Recipe, options: dict[str, Any], train: np.ndarray, train_labels: list[str],
+                 validation: np.ndarray, validation_labels: list[str],
+                 labels: Sequence[str]) -> tuple[float, dict[str, float]]:
+    """The cost with the best validation UA (or the recipe's, with no validation part)."""
+    costs = CLASSICAL_COSTS[recipe.model]
+    options = {k: v for k, v in options.items() if k != "c"}
     if not len(validation):
-        cost = recipe.model_options.get("c", 1e-3)
-        return cost, {}
-    options = {k: v for k, v in recipe.model_options.items() if k != "c"}
+        return recipe.model_options.get("c", costs[len(costs) // 2]), {}
     figures = {}
-    for cost in SVM_COSTS:
-        model = build_classical("svm", seed=recipe.seed, c=cost, **options).fit(train, train_labels)
+    for cost in costs:
+        model = build_classical(recipe.model, seed=recipe.seed, c=cost, **options).fit(train, train_labels)
         figures[str(cost)] = unweighted_average_recall(validation_labels, model.predict(validation),
                                                        labels=list(labels))
-    best = max(SVM_COSTS, key=lambda c: figures[str(c)])
+    best = max(costs, key=lambda c: figures[str(c)])
     return best, figures
 
 
-def _vectors(arrays: list[np.ndarray]) -> np.ndarray:
-    """One row per utterance: functionals as they are, frame-level features as mean and std."""
+def _vectors(arrays: list[np.ndarray], pooling: str = "mean_std") -> np.ndarray:
+    """One row per utterance: functionals as they are, frame-level features pooled over frames
+    (``mean_std``: mean and standard deviation; ``mean``: seed 003's mean pooling)."""
+    if pooling not in ("mean", "mean_std"):
+        raise SerkitError(f"pooling {pooling!r}: choose mean or mean_std")
     if not arrays:
         return np.zeros((0, 0))
     if arrays[0].ndim == 1:
         return np.stack(arrays)
+    if pooling == "mean":
+        return np.stack([x.mean(axis=1) for x in arrays])
     return np.stack([np.concatenate([x.mean(axis=1), x.std(axis=1)]) for x in arrays])
 
 

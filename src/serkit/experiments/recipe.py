@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,11 @@ class Recipe:
     segments: Segments | None = None
     #: Models trained per fold with seeds seed, seed+1, ...; their scores are averaged.
     ensemble: int = 1
+    #: For a feature that stacks every layer of a recognizer (``whisper-base``): use this layer.
+    layer: int | None = None
+    #: Settings each fold chooses on its validation part: a recipe field (dotted for nested
+    #: ones) to its candidate values, e.g. ``{layer: [2, 3, 4], train.weight_decay: [0, 1e-4]}``.
+    search: dict[str, list[Any]] = dataclasses.field(default_factory=dict)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
@@ -63,6 +69,25 @@ class Recipe:
             raise SerkitError(f"normalisation {self.normalisation!r}: choose from {', '.join(NORMALISATIONS)}")
         if self.ensemble < 1:
             raise SerkitError("ensemble must be at least 1")
+        for key, values in self.search.items():
+            if not isinstance(values, (list, tuple)) or not values:
+                raise SerkitError(f"search.{key}: give a non-empty list of candidate values")
+            _set_path(self.to_dict(), key, values[0])  # fails early for an unknown field
+
+    def candidates(self) -> list[tuple[dict[str, Any], Recipe]]:
+        """``(values, recipe)`` for every combination of the searched settings (one, unsearched,
+        when nothing is searched)."""
+        if not self.search:
+            return [({}, self)]
+        keys = sorted(self.search)
+        found = []
+        for combination in itertools.product(*(self.search[k] for k in keys)):
+            values = dict(zip(keys, combination))
+            data = {**self.to_dict(), "search": {}}
+            for key, value in values.items():
+                _set_path(data, key, value)
+            found.append((values, Recipe.from_dict(data)))
+        return found
 
     @property
     def classical(self) -> bool:
@@ -109,6 +134,20 @@ class Recipe:
             values["segments"] = Segments(**values["segments"])
         values["train"] = TrainConfig.from_dict(values.get("train") or {})
         return cls(**values)
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``data[a][b]`` for ``a.b``; the path must exist, except a new key of an options dict."""
+    *parents, last = dotted.split(".")
+    node = data
+    for part in parents:
+        if not isinstance(node.get(part), dict):
+            raise SerkitError(f"search: {dotted!r} is not a recipe setting")
+        node = node[part]
+    new_option = parents == ["model_options"]
+    if last not in node and not new_option:
+        raise SerkitError(f"search: {dotted!r} is not a recipe setting")
+    node[last] = value
 
 
 def load_recipe(path: str | Path) -> Recipe:

@@ -15,8 +15,9 @@ from typing import Any
 from serkit.errors import SerkitError
 from serkit.features import filterbank, functionals, mfcc, mulaw, prosody, spectrogram
 from serkit.features.base import Feature, Preset  # noqa: F401  (Preset re-exported)
+from serkit.features.whisper import layers as whisper_layers
 
-_FAMILY_MODULES = (spectrogram, filterbank, mfcc, mulaw, prosody, functionals)
+_FAMILY_MODULES = (spectrogram, filterbank, mfcc, mulaw, prosody, functionals, whisper_layers)
 
 
 def all_presets() -> dict[str, Preset]:

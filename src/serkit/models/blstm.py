@@ -64,14 +64,18 @@ class MaskedBLSTM(nn.Module):
     """Stacked bidirectional LSTM over a right-padded ``(batch, frames, features)`` batch.
 
     Returns ``(batch, frames, 2 * hidden)``, forward direction first, zero
-    past each item's length.
+    past each item's length.  ``cell`` swaps the LSTMs for another recurrent
+    layer with the same call (``nn.GRU`` for seed 003's GRU probe); the
+    attribute names stay, so that saved BLSTM weights keep loading.
     """
 
-    def __init__(self, n_inputs: int, hidden: int, num_layers: int = 1):
+    def __init__(
+        self, n_inputs: int, hidden: int, num_layers: int = 1, cell: type[nn.RNNBase] = nn.LSTM
+    ):
         super().__init__()
         sizes = [n_inputs] + [2 * hidden] * (num_layers - 1)
-        self.forward_lstms = nn.ModuleList(nn.LSTM(n, hidden, batch_first=True) for n in sizes)
-        self.backward_lstms = nn.ModuleList(nn.LSTM(n, hidden, batch_first=True) for n in sizes)
+        self.forward_lstms = nn.ModuleList(cell(n, hidden, batch_first=True) for n in sizes)
+        self.backward_lstms = nn.ModuleList(cell(n, hidden, batch_first=True) for n in sizes)
 
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         mask = length_mask(lengths, x.shape[1])

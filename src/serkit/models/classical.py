@@ -1,8 +1,9 @@
-"""Classic baselines (scikit-learn): majority class, and a linear SVM over functionals.
+"""Classic baselines (scikit-learn): majority class, and linear models over utterance vectors.
 
 The functionals (eGeMAPS, ComParE) come from :mod:`serkit.features.functionals`;
-these estimators take the resulting ``(n_utterances, dims)`` matrix.  The SVM
-is a pipeline whose scaler is part of the fitted model, so standardisation is
+these estimators take the resulting ``(n_utterances, dims)`` matrix (or a
+recognizer layer's mean, seed 003's MP-x).  The linear SVM and the
+multinomial logistic regression are pipelines whose scaler is part of the fitted model, so standardisation is
 fitted on the training part only, whatever the caller does.
 """
 
@@ -11,18 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from serkit.errors import SerkitError
 
-CLASSICAL_MODELS = ("majority", "svm")
+CLASSICAL_MODELS = ("majority", "svm", "logistic")
 
 
 @dataclass(frozen=True)
 class SVMConfig:
-    """Linear SVM settings. ``c`` is the usual soft-margin cost; class weights balance
+    """Linear SVM (and logistic regression) settings. ``c`` is the usual inverse regularisation; class weights balance
     the classes (``balanced``) or not (None)."""
 
     c: float = 1e-3
@@ -31,7 +33,8 @@ class SVMConfig:
 
 
 def build_classical(name: str, seed: int = 0, **options: object) -> Pipeline | DummyClassifier:
-    """A fresh scikit-learn estimator: ``majority`` or ``svm`` (standardise, then LinearSVC)."""
+    """A fresh scikit-learn estimator: ``majority``, ``svm`` (standardise, then LinearSVC) or
+    ``logistic`` (standardise, then logistic regression)."""
     if name == "majority":
         if options:
             raise SerkitError(f"majority takes no options, got {sorted(options)}")
@@ -42,4 +45,9 @@ def build_classical(name: str, seed: int = 0, **options: object) -> Pipeline | D
             C=config.c, class_weight=config.class_weight, max_iter=config.max_iter, random_state=seed
         )
         return make_pipeline(StandardScaler(), svm)
+    if name == "logistic":
+        config = SVMConfig(**options)  # type: ignore[arg-type]
+        logistic = LogisticRegression(C=config.c, class_weight=config.class_weight,
+                                      max_iter=config.max_iter, random_state=seed)
+        return make_pipeline(StandardScaler(), logistic)
     raise SerkitError(f"unknown classical model {name!r}; known: {', '.join(CLASSICAL_MODELS)}")

@@ -20,8 +20,12 @@ from serkit.models.cnn import CNN
 from serkit.models.cnn_blstm import CNNBLSTM
 from serkit.models.cnn_tf import CNNTF
 from serkit.models.pooling import HEADS
+from serkit.models.probes import GRUProbe, LayerWeightedProbe, LinearProbe
 
-FAMILIES: dict[str, type[UtteranceModel]] = {cls.name: cls for cls in (CNN, BLSTM, CNNBLSTM, CNNTF)}
+FAMILIES: dict[str, type[UtteranceModel]] = {
+    cls.name: cls
+    for cls in (CNN, BLSTM, CNNBLSTM, CNNTF, LinearProbe, LayerWeightedProbe, GRUProbe)
+}
 
 ALIASES: dict[str, tuple[str, dict[str, Any]]] = {
     f"cnn_tf_{head}": ("cnn_tf", {"head": head}) for head in HEADS

@@ -1,0 +1,140 @@
+"""Hidden states of a Whisper encoder's layers as a frame-level feature (seed 003's idea).
+
+Seed 003 (Tits et al. 2018) shows that the layers of a speech recognizer carry
+emotion; this feature reads them from a far stronger recognizer, Whisper.
+``whisper-tiny.en:layer=3`` is layer 3 of tiny.en, ``(384, frames)``;
+without ``layer``, all layers are stacked along the first axis, layer 0 first
+(``(n_layers * width, frames)``: rows ``k * width`` to ``(k + 1) * width`` are
+layer ``k``; see :func:`layer_block`).  Layer numbering is the encoder's
+(:mod:`serkit.features.whisper.encoder`): 0 is the input to the first block,
+the last is the encoder's output.
+
+**Frames.**  One encoder frame per 20 ms: the grid's hop is 320 samples
+(not 160 like the spectral features, so Whisper layers line up with each
+other, not with log-mel frames).  A signal of ``n`` samples gives
+``1 + n // 320`` frames, all of them over real audio: the padding that
+Whisper needs is dropped, so a pooling over frames pools real audio only.
+
+**Windows.**  Whisper reads 30 s windows.  ``padded=True`` (the default, as
+Whisper was trained) pads each window with silence to 30 s before the
+encoder; ``padded=False`` encodes only the audio's own frames, much faster on
+short clips but out of the conditions Whisper was trained in (docs/results.md
+measures both).  Longer recordings are cut into consecutive 30 s windows,
+each encoded on its own, and their frames joined.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import torch
+
+from serkit.errors import ConfigError
+from serkit.features.base import Feature, Preset
+from serkit.features.whisper.encoder import WhisperEncoder
+from serkit.features.whisper.frontend import HOP, SAMPLE_RATE, WINDOW_SAMPLES, log_mel, pad_window
+from serkit.features.whisper.registry import RECOGNIZERS, load_recognizer
+
+#: Encoder frames are two mel frames: 20 ms.
+ENCODER_HOP = 2 * HOP
+#: Encoder frames of one 30 s window.
+WINDOW_ENCODER_FRAMES = WINDOW_SAMPLES // ENCODER_HOP
+
+
+@dataclasses.dataclass(frozen=True)
+class WhisperLayersConfig:
+    """``model``: a recognizer name (``serkit models``) or a checkpoint path; ``layer``: one
+    layer, or None for all of them stacked; ``padded``: pad each window to 30 s as Whisper does."""
+
+    model: str = "whisper-tiny.en"
+    layer: int | None = None
+    padded: bool = True
+
+
+class WhisperLayers(Feature):
+    """Frame-level hidden states of one or all layers of a Whisper encoder (see module doc)."""
+
+    family = "whisper"
+    Config = WhisperLayersConfig
+
+    def __init__(self, config: Any = None, **overrides: Any):
+        super().__init__(config, **overrides)
+        self._encoder: WhisperEncoder | None = None
+
+    def validate(self) -> None:
+        if self.config.layer is not None and self.config.layer < 0:
+            raise ValueError(f"layer must be 0 or more, not {self.config.layer}")
+
+    @property
+    def sample_rate(self) -> int:
+        return SAMPLE_RATE
+
+    @property
+    def hop(self) -> int:
+        return ENCODER_HOP
+
+    @property
+    def min_samples(self) -> int:
+        return HOP
+
+    @property
+    def encoder(self) -> WhisperEncoder:
+        if self._encoder is None:
+            encoder = load_recognizer(self.config.model)
+            if self.config.layer is not None and self.config.layer > encoder.dims.n_audio_layer:
+                raise ConfigError(f"{self.config.model} has layers 0..{encoder.dims.n_audio_layer}, "
+                                 f"not {self.config.layer}")
+            self._encoder = encoder
+        return self._encoder
+
+    @property
+    def width(self) -> int:
+        """Dimensions of one layer."""
+        return self.encoder.dims.n_audio_state
+
+    @property
+    def n_layers(self) -> int:
+        """Layers in the output: 1, or every layer of the encoder."""
+        return 1 if self.config.layer is not None else self.encoder.dims.n_outputs
+
+    def compute(self, signal: np.ndarray) -> np.ndarray:
+        chunks = [signal[start:start + WINDOW_SAMPLES] for start in range(0, len(signal), WINDOW_SAMPLES)]
+        frames = [self._encode(chunk) for chunk in chunks]
+        # Each full window gives 1500 frames; the last, ``1 + n // 320``: together 1 + n // 320.
+        return np.concatenate(frames, axis=1)
+
+    def _encode(self, chunk: np.ndarray) -> np.ndarray:
+        frames = min(1 + len(chunk) // ENCODER_HOP, WINDOW_ENCODER_FRAMES)
+        if self.config.padded:
+            audio = pad_window(chunk)
+        else:  # enough audio for ``frames`` encoder frames: a little silence after the chunk
+            audio = np.pad(chunk, (0, 2 * ENCODER_HOP - len(chunk) % ENCODER_HOP))[: WINDOW_SAMPLES]
+        with torch.inference_mode():
+            mel = log_mel(audio)[None]
+            states = self.encoder(mel, upto=self.config.layer)
+        keep = states[-1:] if self.config.layer is not None else states
+        return torch.cat([s[0, :frames].T for s in keep]).numpy()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_encoder": None}
+
+
+def layer_block(array: np.ndarray, layer: int, n_layers: int) -> np.ndarray:
+    """Layer ``layer`` of an all-layers array ``(n_layers * width, frames)``."""
+    if array.shape[0] % n_layers:
+        raise ValueError(f"{array.shape[0]} rows do not split into {n_layers} layers")
+    width = array.shape[0] // n_layers
+    return array[layer * width:(layer + 1) * width]
+
+
+PRESETS = tuple(
+    Preset(
+        name,
+        WhisperLayers(model=name),
+        "seed 003's ASR-layer features (Tits et al. 2018), with OpenAI Whisper (Radford et al. 2022)",
+        f"{recognizer.description}: every layer's hidden states, 20 ms frames, 30 s windows padded",
+    )
+    for name, recognizer in RECOGNIZERS.items()
+)
