@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import tempfile
 import time
@@ -30,10 +29,9 @@ import torch
 
 from serkit.inference import load_model, resolve_model
 from serkit.inference.onnx import export_onnx
-from machine import cpu_model  # benchmarks/machine.py
+from machine import DOC, cpu_model, write_section  # benchmarks/machine.py
 
 REPO = Path(__file__).resolve().parents[1]
-DOC = REPO / "docs" / "benchmarks.md"
 BATCH = 32
 WARM_FILES = 8
 
@@ -119,13 +117,6 @@ def section(model: str, predictor, paths: list[str], audio: float, figures: dict
     ])
 
 
-def write_section(text: str) -> None:
-    doc = DOC.read_text()
-    pattern = re.compile(r"^## Inference\n.*?(?=^## |\Z)", re.S | re.M)
-    doc = pattern.sub(lambda _: text + "\n", doc) if pattern.search(doc) else doc.rstrip("\n") + "\n\n" + text
-    DOC.write_text(doc.rstrip("\n") + "\n")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="model folder or shipped name (default: the shipped default)")
@@ -154,7 +145,7 @@ def main() -> None:
         (f" --model {args.model}" if args.model else "") + f" --rounds {args.rounds} --write"
     text = section(args.model or "default", predictors["PyTorch"], paths, audio, figures, args.rounds, command)
     if args.write:
-        write_section(text)
+        write_section("Inference", text)
         print(f"wrote the Inference section of {DOC}")
 
 

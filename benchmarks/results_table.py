@@ -151,6 +151,95 @@ def comparison_section(runs: Path) -> list[str]:
     return lines
 
 
+WHISPER_ROWS_4 = (
+    "seed003-whisper-tiny-mp-svm", "seed003-whisper-tiny-mp-svm-unpadded", "seed003-whisper-tiny-mp-linear",
+    "seed003-whisper-tiny-weighted", "seed003-whisper-tiny-rnn",
+    "seed003-whisper-base-mp-svm", "seed003-whisper-base-mp-linear", "seed003-whisper-base-weighted",
+    "seed003-whisper-base-rnn",
+)
+WHISPER_ROWS_7 = ("seed003-whisper-tiny-mp-svm-7class", "seed003-whisper-base-mp-svm-7class")
+#: Beside the Whisper rows: the best model trained from scratch and the SVM baselines.
+SCRATCH_ROWS = {"4class": ("emodb-4class-best", "baseline-svm-compare", "baseline-svm-egemaps"),
+                "emodb7": ("emodb-7class-best", "baseline-svm-compare-7class")}
+WHISPER_GOALS = {"4class": 0.95, "emodb7": 0.90}
+
+
+def fold_choices(runs: Path, name: str) -> str:
+    """How often each setting was chosen across folds, e.g. ``layer 3 x7, 2 x3``."""
+    counts: dict[str, int] = {}
+    for path in sorted((runs / name / "folds").glob("*/predictions.json")):
+        chosen = json.loads(path.read_text()).get("search", {}).get("chosen")
+        if chosen:
+            key = ", ".join("all" if v is None else str(v) for v in chosen.values())
+            counts[key] = counts.get(key, 0) + 1
+    return "; ".join(f"{k} x{n}" for k, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "-"
+
+
+def whisper_rows(runs: Path, names: tuple[str, ...], goal: float | None) -> list[str]:
+    lines = []
+    for name in names:
+        r = load(runs, name)
+        if r is None:
+            lines.append(f"| {name} | | | not run yet | | | | | `{command(name)}` |")
+            continue
+        valid = "-" if r.get("validation_ua") is None else pct(r["validation_ua"])
+        met = "" if goal is None else (" (goal met)" if r["pooled"]["ua"] >= goal else "")
+        lines.append(
+            f"| {name} | {r['model']} | {r['features']} | **{pct(r['pooled']['ua'])}**{met} | {pct(r['pooled']['wa'])} | "
+            f"{pct(r['pooled']['f1'])} | {valid} | {fold_choices(runs, name)} | `{command(name)}` |"
+        )
+    return lines
+
+
+def layer_table(runs: Path) -> list[str]:
+    columns = [("seed003-whisper-tiny-mp-svm", "tiny.en 4 classes"), ("seed003-whisper-tiny-mp-svm-7class", "tiny.en 7"),
+               ("seed003-whisper-base-mp-svm", "base 4 classes"), ("seed003-whisper-base-mp-svm-7class", "base 7")]
+    root = runs / "whisper-layers"
+    lines = ["| layer | " + " | ".join(c[1] for c in columns) + " |", "| --- |" + " --- |" * len(columns)]
+    for layer in ["all-layers"] + [f"layer{k}" for k in range(7)]:
+        cells = []
+        for recipe, _ in columns:
+            r = load(root / recipe, layer)
+            cells.append("" if r is None else f"{pct(r['pooled']['ua'])} / {pct(r['pooled']['wa'])}")
+        if any(cells):
+            label = "all, side by side" if layer == "all-layers" else layer.removeprefix("layer")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def whisper_section(runs: Path) -> list[str]:
+    header = ["| recipe | model | features | UA pooled | WA pooled | F1 pooled | validation UA | chosen per fold | command |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    return [
+        "## Whisper layers as features (seed 003's idea with OpenAI Whisper), EMO-DB, leave-one-speaker-out",
+        "",
+        "Protocol **loso** (10 folds). Every fold chooses the layer (and the SVM's cost, or the epoch) on its "
+        "training side only: the SVM rows by leave-one-speaker-out over the 9 training speakers (`inner_cv`), "
+        "the torch rows on 2 held-out training speakers. *Chosen per fold* counts the layers the folds chose "
+        "(`all`: every layer side by side). Goals (issue 5): pooled UA at least 95% on 4 classes, 90% on 7. "
+        "See [whisper.md](whisper.md) for the models and [benchmarks.md](benchmarks.md#whisper-encoder) "
+        "for the encoder's speed.",
+        "",
+        "### 4 classes",
+        "",
+        *header, *whisper_rows(runs, WHISPER_ROWS_4, WHISPER_GOALS["4class"]),
+        *whisper_rows(runs, SCRATCH_ROWS["4class"], None),
+        "",
+        "### 7 classes",
+        "",
+        *header, *whisper_rows(runs, WHISPER_ROWS_7, WHISPER_GOALS["emodb7"]),
+        *whisper_rows(runs, SCRATCH_ROWS["emodb7"], None),
+        "",
+        "### Each layer on its own",
+        "",
+        "Pooled UA / WA (%) under loso with the layer *fixed* (MP-x: mean-pooled layer, linear SVM whose cost "
+        "is chosen by inner cross-validation). These rows describe the layers and choose nothing; "
+        "`python benchmarks/whisper_layers.py` writes them to `runs/whisper-layers/`.",
+        "",
+        *layer_table(runs),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=REPO / "runs")
@@ -175,6 +264,8 @@ def main() -> None:
         "",
         *loso_section(args.runs, SEVEN_CLASS_ROWS, "## EMO-DB 7 classes, leave-one-speaker-out",
                       "The best 4-class configuration on all seven EMO-DB classes (535 utterances), and the ComParE + SVM baseline."),
+        "",
+        *whisper_section(args.runs),
         "",
         *comparison_section(args.runs),
         "",

@@ -4,6 +4,7 @@ pretrained recognizer's layer beats a model trained from scratch on the same fol
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,40 @@ def test_a_search_over_an_unknown_setting_is_refused():
         Recipe(search={"layers": [1]})
     with pytest.raises(SerkitError, match="non-empty list"):
         Recipe(search={"layer": []})
+
+
+def test_inner_cross_validation_chooses_on_training_speakers_only(subset, tmp_path):
+    recipe = Recipe(features=TINY, model="logistic", model_options={"pooling": "mean"}, normalisation="none",
+                    validation="speakers:1", inner_cv=True, search={"layer": [None, 3]})
+    _run(recipe, subset, tmp_path / "inner")
+    for path in sorted((tmp_path / "inner").glob("folds/*/predictions.json")):
+        fold = json.loads(path.read_text())
+        assert fold["chosen"]["by"] == "inner-loso"
+        # Three training-side speakers scored in turn: every figure is a mean of three UAs.
+        assert set(fold["chosen"]["validation_ua"]) == {"0.001", "0.01", "0.1", "1.0"}
+        assert fold["search"]["chosen"] in [t["values"] for t in fold["search"]["tried"]]
+    with pytest.raises(SerkitError, match="inner_cv is for classical models"):
+        Recipe(model="linear", inner_cv=True)
+
+
+def test_serkit_train_writes_an_mp_model_that_inference_runs(subset, tmp_path, emodb_root):
+    from serkit.experiments.train import train_model
+    from serkit.inference import load_model
+
+    root, cache = subset
+    recipe = Recipe(root=str(root), features=TINY, model="logistic", model_options={"pooling": "mean"},
+                    normalisation="none", validation="speakers:1", inner_cv=True, search={"layer": [2, 3]})
+    card = train_model(recipe, tmp_path / "model", cache=cache, workers=1)
+    layer = card["training"]["chosen_on_validation"]["layer"]
+    assert layer in (2, 3) and card["features"] == f"{TINY}, layer {layer}"
+    assert card["training"]["chosen_by"] == "inner-loso" and "leave-one-speaker-out" in (
+        tmp_path / "model" / "README.md").read_text()
+    model = load_model(tmp_path / "model", backend="torch")
+    assert model.spec.feature.config.layer == layer
+    files = sorted((root / "wav").glob("*.wav"))[:6]
+    results = model.predict_files(files)
+    assert all(r.ok for r in results)
+    # Seen speakers, a linear model on a strong layer: most of these are right.
+    truth = {"W": "anger", "F": "happiness", "N": "neutral", "T": "sadness"}
+    known = [(r, truth.get(Path(r.path).name[5])) for r in results]
+    assert sum(r.label == t for r, t in known if t) >= len([t for _, t in known if t]) // 2

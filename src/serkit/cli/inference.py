@@ -69,19 +69,27 @@ def register(app: typer.Typer) -> None:
     @app.command("models")
     @friendly_errors
     def models() -> None:
-        """List the shipped models, with a summary of each one's card."""
+        """List the shipped emotion models (with a summary of each card) and the pretrained
+        speech recognizers whose layers serve as features."""
         from rich.table import Table
 
+        from serkit.features.whisper.registry import list_recognizers, recognizer_status
         from serkit.inference.registry import DEFAULT_MODEL, SHIPPED_MODELS, shipped_models
 
         shipped = shipped_models()
-        if not shipped:
+        if shipped:
+            table = Table("name", "summary", title="emotion models")
+            for entry in shipped:
+                table.add_row(entry.name + (" (used by default)" if entry.name == DEFAULT_MODEL else ""),
+                              entry.summary)
+            out.print(table)
+        else:
             err.print(f"no shipped models are installed (in {SHIPPED_MODELS})")
-            return
-        table = Table("name", "summary")
-        for entry in shipped:
-            table.add_row(entry.name + (" (used by default)" if entry.name == DEFAULT_MODEL else ""), entry.summary)
-        out.print(table)
+        recognizers = Table("name", "what", "packages", "status", title="recognizers (feature kinds)")
+        for recognizer in list_recognizers():
+            recognizers.add_row(recognizer.name, recognizer.description, ", ".join(recognizer.requirements),
+                                recognizer_status(recognizer))
+        out.print(recognizers)
 
     @app.command("export")
     @friendly_errors

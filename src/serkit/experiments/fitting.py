@@ -94,7 +94,7 @@ def fit_fold(
         return _fit(recipe, data, fold_dir, threads, progress).finish()
     tried, best = [], None
     for values, candidate in candidates:
-        fitted = _fit(candidate, data, fold_dir / _slug(values), threads, progress)
+        fitted = _fit(candidate, data, fold_dir / candidate_slug(values), threads, progress)
         tried.append({"values": values, "validation_ua": fitted.validation_ua})
         if fitted.validation_ua is None:
             raise SerkitError("a search needs a validation part to choose on; this fold has none")
@@ -120,7 +120,7 @@ def _fit(recipe: Recipe, data: FoldData, fold_dir: Path, threads: int | None,
     return _fit_neural(recipe, data, fold_dir, threads, progress)
 
 
-def _slug(values: dict[str, Any]) -> str:
+def candidate_slug(values: dict[str, Any]) -> str:
     return "-".join(f"{k.split('.')[-1]}={v}" for k, v in values.items())
 
 
@@ -295,41 +295,90 @@ def _dataset(recipe: Recipe, feature: Feature, part: Part, arrays: list[np.ndarr
 # -- classical baselines ------------------------------------------------------------
 
 
-def _fit_classical(recipe: Recipe, data: FoldData) -> Fitted:
+@dataclasses.dataclass(frozen=True)
+class ClassicalChoice:
+    """A classical model's cost chosen on a fold's training side, ready to refit on all of it."""
+
+    recipe: Recipe
+    cost: float
+    #: Mean UA of each cost where it was scored (validation part or inner folds).
+    figures: dict[str, float]
+    rows: np.ndarray
+    labels: list[str]
+    options: dict[str, Any]
+
+    @property
+    def validation_ua(self) -> float | None:
+        return self.figures.get(str(self.cost))
+
+    def estimator(self) -> Any:
+        """The model refitted on training + validation with the chosen cost."""
+        model = build_classical(self.recipe.model, seed=self.recipe.seed, c=self.cost, **self.options)
+        return model.fit(self.rows, self.labels)
+
+
+def choose_classical(recipe: Recipe, data: FoldData) -> ClassicalChoice:
+    """Choose an SVM's or a logistic regression's cost on the fold's training side only."""
     options = dict(recipe.model_options)
     pooling = options.pop("pooling", "mean_std")
-    train, validation, test = (_vectors(p.arrays, pooling) for p in (data.train, data.validation, data.test))
+    train, validation = (_vectors(p.arrays, pooling) for p in (data.train, data.validation))
+    both = np.concatenate([train, validation]) if len(validation) else train
+    splits = _choice_splits(recipe, data, train, validation, both)
+    cost, figures = _choose_cost(recipe, options, splits, data.labels)
+    return ClassicalChoice(recipe, cost, figures, both, data.train.labels + data.validation.labels, options)
+
+
+def _fit_classical(recipe: Recipe, data: FoldData) -> Fitted:
+    pooling = recipe.model_options.get("pooling", "mean_std")
+    test = _vectors(data.test.arrays, pooling)
     if recipe.model == "majority":
-        model = build_classical("majority").fit(train, data.train.labels)
+        model = build_classical("majority").fit(_vectors(data.train.arrays, pooling), data.train.labels)
         return Fitted(None, lambda: {**_predictions(data, _one_hot(model.predict(test), data.labels)),
                                      "chosen": {}})
-    cost, figures = _choose_cost(recipe, options, train, data.train.labels, validation,
-                                 data.validation.labels, data.labels)
+    choice = choose_classical(recipe, data)
 
     def finish() -> dict[str, Any]:
         # Refit on training + validation with the chosen cost: the test part played no part.
-        both = np.concatenate([train, validation]) if len(validation) else train
-        model = build_classical(recipe.model, seed=recipe.seed, c=cost, **options)
-        model.fit(both, data.train.labels + data.validation.labels)
-        return {**_predictions(data, _one_hot(model.predict(test), data.labels)),
-                "chosen": {"c": cost, "validation_ua": figures}}
+        predicted = choice.estimator().predict(test)
+        return {**_predictions(data, _one_hot(predicted, data.labels)),
+                "chosen": {"c": choice.cost, "validation_ua": choice.figures,
+                           "by": "inner-loso" if recipe.inner_cv else "validation"}}
 
-    return Fitted(figures.get(str(cost)), finish)
+    return Fitted(choice.validation_ua, finish)
 
 
-def _choose_cost(recipe: Recipe, options: dict[str, Any], train: np.ndarray, train_labels: list[str],
-                 validation: np.ndarray, validation_labels: list[str],
+#: ``(fit rows, fit labels, scored rows, scored labels)``: one way of scoring a candidate.
+Split = tuple[np.ndarray, list[str], np.ndarray, list[str]]
+
+
+def _choice_splits(recipe: Recipe, data: FoldData, train: np.ndarray, validation: np.ndarray,
+                   both: np.ndarray) -> list[Split]:
+    """Where candidates are scored: the validation part, or (``inner_cv``) each training-side
+    speaker in turn, fitted on the others; never the test part."""
+    if not recipe.inner_cv:
+        return [(train, data.train.labels, validation, data.validation.labels)] if len(validation) else []
+    labels = np.asarray(data.train.labels + data.validation.labels)
+    speakers = np.asarray(data.train.speakers + data.validation.speakers)
+    if len(set(speakers)) < 2:
+        raise SerkitError("inner_cv needs at least two speakers on the training side")
+    return [(both[speakers != s], list(labels[speakers != s]), both[speakers == s], list(labels[speakers == s]))
+            for s in sorted(set(speakers))]
+
+
+def _choose_cost(recipe: Recipe, options: dict[str, Any], splits: list[Split],
                  labels: Sequence[str]) -> tuple[float, dict[str, float]]:
-    """The cost with the best validation UA (or the recipe's, with no validation part)."""
+    """The cost with the best mean UA over ``splits`` (the recipe's own with none)."""
     costs = CLASSICAL_COSTS[recipe.model]
     options = {k: v for k, v in options.items() if k != "c"}
-    if not len(validation):
+    if not splits:
         return recipe.model_options.get("c", costs[len(costs) // 2]), {}
     figures = {}
     for cost in costs:
-        model = build_classical(recipe.model, seed=recipe.seed, c=cost, **options).fit(train, train_labels)
-        figures[str(cost)] = unweighted_average_recall(validation_labels, model.predict(validation),
-                                                       labels=list(labels))
+        scores = []
+        for fit_x, fit_y, score_x, score_y in splits:
+            model = build_classical(recipe.model, seed=recipe.seed, c=cost, **options).fit(fit_x, fit_y)
+            scores.append(unweighted_average_recall(score_y, model.predict(score_x), labels=list(labels)))
+        figures[str(cost)] = float(np.mean(scores))
     best = max(costs, key=lambda c: figures[str(c)])
     return best, figures
 

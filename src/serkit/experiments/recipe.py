@@ -62,6 +62,10 @@ class Recipe:
     #: Settings each fold chooses on its validation part: a recipe field (dotted for nested
     #: ones) to its candidate values, e.g. ``{layer: [2, 3, 4], train.weight_decay: [0, 1e-4]}``.
     search: dict[str, list[Any]] = dataclasses.field(default_factory=dict)
+    #: Classical models: score the searched settings and the cost by leave-one-speaker-out over
+    #: the training side's speakers (training and validation parts together), rather than on
+    #: the validation part alone: the same rule (the test part never chooses), less noise.
+    inner_cv: bool = False
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
@@ -69,6 +73,9 @@ class Recipe:
             raise SerkitError(f"normalisation {self.normalisation!r}: choose from {', '.join(NORMALISATIONS)}")
         if self.ensemble < 1:
             raise SerkitError("ensemble must be at least 1")
+        if self.inner_cv and not self.classical:
+            raise SerkitError("inner_cv is for classical models; a neural model stops and chooses on "
+                              "its validation part")
         for key, values in self.search.items():
             if not isinstance(values, (list, tuple)) or not values:
                 raise SerkitError(f"search.{key}: give a non-empty list of candidate values")

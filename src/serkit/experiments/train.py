@@ -14,14 +14,27 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from serkit import __version__
 from serkit.errors import SerkitError
 from serkit.experiments.cv import Corpus, FoldProgress, _features, load_corpus
-from serkit.experiments.fitting import FoldData, prepare, train_member
+from serkit.experiments.fitting import (
+    FoldData,
+    candidate_slug,
+    choose_classical,
+    prepare,
+    select_layer,
+    selected_feature,
+    train_member,
+)
 from serkit.experiments.recipe import Recipe
 from serkit.features.cache import FeatureCache
+from serkit.models import build_model, model_config
+from serkit.models.classical import linear_weights
 from serkit.protocols import make_folds
-from serkit.training.checkpoint import atomic_write_text
+from serkit.training import UtteranceClassification
+from serkit.training.checkpoint import atomic_write_text, save_model
 
 MODEL_FILES = ("model.safetensors", "model.json")
 
@@ -37,27 +50,74 @@ def train_model(
     progress: FoldProgress | None = None,
 ) -> dict[str, Any]:
     """Train ``recipe`` on its whole corpus into ``model_dir``; returns the model card."""
-    if recipe.classical:
-        raise SerkitError(f"serkit train builds neural models; {recipe.model} is a cross-validation baseline")
     model_dir = Path(model_dir)
     crossval = _read_results(cv_results, recipe) if cv_results else None
     corpus = load_corpus(recipe)
     fold = make_folds(corpus.table, "all", recipe.validation, seed=recipe.seed, hashes=corpus.hashes)[0]
     features = _features(recipe, corpus.table, cache, workers, progress)
-    prepared = prepare(recipe, FoldData.from_fold(corpus.table, fold, features, corpus.labels))
+    data = FoldData.from_fold(corpus.table, fold, features, corpus.labels)
+    if recipe.classical:
+        return _train_linear(recipe, corpus, fold, data, crossval, model_dir)
     report = (lambda d, t: progress("training", d, t)) if progress else None
-    trainer, fit = train_member(recipe, prepared, recipe.seed, model_dir / "training", threads, report)
+    best = None
+    for values, candidate in recipe.candidates():  # a searched setting is chosen on validation
+        folder = model_dir / "training" / candidate_slug(values) if values else model_dir / "training"
+        _, fit = train_member(candidate, prepare(candidate, select_layer(candidate, data)), recipe.seed,
+                              folder, threads, report)
+        score = fit.history[fit.chosen_epoch - 1].get("validation_ua")
+        if best is None or (score is not None and score > best[0]):
+            best = (score if score is not None else float("-inf"), values, folder, fit, candidate)
+    _, chosen, folder, fit, candidate = best
     for name in MODEL_FILES:
-        shutil.copy2(model_dir / "training" / "model" / name, model_dir / name)
-    card = model_card(recipe, corpus, fold, fit, crossval, model_dir)
+        shutil.copy2(folder / "model" / name, model_dir / name)
+    validation = {k: v for k, v in fit.history[fit.chosen_epoch - 1].items() if k.startswith("validation_")}
+    training = {"chosen_epoch": fit.chosen_epoch, "selection": fit.selection, "epochs_run": fit.epochs_run,
+                "validation_at_chosen_epoch": validation, "seconds": round(fit.seconds, 1)}
+    if chosen:
+        training["chosen_on_validation"] = chosen
+    return _write_card(model_card(recipe, corpus, fold, training, crossval, model_dir), candidate, model_dir)
+
+
+def _train_linear(recipe: Recipe, corpus: Corpus, fold: Any, data: FoldData, crossval: dict | None,
+                  model_dir: Path) -> dict[str, Any]:
+    """An MP-x linear model (``svm`` or ``logistic`` on a mean-pooled feature), chosen and fitted by
+    scikit-learn, written as the ``linear`` torch model that inference runs."""
+    if recipe.model == "majority" or recipe.model_options.get("pooling") != "mean":
+        raise SerkitError("serkit train builds a classical model only as MP-x: svm or logistic with "
+                          f"model_options {{pooling: mean}}, not {recipe.model} {recipe.model_options}")
+    choices = [(values, choose_classical(c, select_layer(c, data))) for values, c in recipe.candidates()]
+    chosen, choice = max(choices, key=lambda vc: vc[1].validation_ua or float("-inf"))
+    weights, bias = linear_weights(choice.estimator(), list(corpus.labels))
+    model = build_model("linear", weights.shape[1], len(corpus.labels), dropout=0.0)
+    state = {"classifier.weight": torch.tensor(weights, dtype=torch.float32),
+             "classifier.bias": torch.tensor(bias, dtype=torch.float32)}
+    model.load_state_dict(state)
+    info = {
+        "model": model_config(model), "features": selected_feature(choice.recipe).to_dict(),
+        "feature_preset": recipe.features, "normalisation": "none", "normaliser": None, "fixed_frames": None,
+        "segments": None, "labels": list(corpus.labels), "task": UtteranceClassification(corpus.labels).to_dict(),
+        "training": {"classical": recipe.model, "c": choice.cost, "chosen": chosen,
+                     "chosen_by": "inner-loso" if recipe.inner_cv else "validation"},
+    }
+    model_dir.mkdir(parents=True, exist_ok=True)
+    save_model(model_dir, model.state_dict(), info)
+    training = {"fitted_by": f"scikit-learn {recipe.model}, folded into a linear layer",
+                "chosen_on_validation": {**chosen, "c": choice.cost}, "chosen_by": info["training"]["chosen_by"],
+                "validation_ua": choice.validation_ua}
+    return _write_card(model_card(recipe, corpus, fold, training, crossval, model_dir), choice.recipe, model_dir)
+
+
+def _write_card(card: dict[str, Any], chosen: Recipe, model_dir: Path) -> dict[str, Any]:
+    if chosen.layer is not None:
+        card["features"] = f"{chosen.features}, layer {chosen.layer}"
     atomic_write_text(model_dir / "card.json", json.dumps(card, indent=2) + "\n")
     atomic_write_text(model_dir / "README.md", card_markdown(card))
     return card
 
 
-def model_card(recipe: Recipe, corpus: Corpus, fold: Any, fit: Any, crossval: dict | None, model_dir: Path) -> dict:
+def model_card(recipe: Recipe, corpus: Corpus, fold: Any, training: dict[str, Any], crossval: dict | None,
+               model_dir: Path) -> dict:
     table = corpus.table
-    validation = {k: v for k, v in fit.history[fit.chosen_epoch - 1].items() if k.startswith("validation_")}
     return {
         "serkit_version": __version__,
         "recipe": recipe.name,
@@ -74,9 +134,7 @@ def model_card(recipe: Recipe, corpus: Corpus, fold: Any, fit: Any, crossval: di
             "data_hash": corpus.data_hash,
             "validation_speakers": list(fold.speakers("validation")),
         },
-        "training": {"chosen_epoch": fit.chosen_epoch, "selection": fit.selection,
-                     "epochs_run": fit.epochs_run, "validation_at_chosen_epoch": validation,
-                     "seconds": round(fit.seconds, 1)},
+        "training": training,
         "cross_validation": None if crossval is None else {
             "protocol": crossval["protocol"],
             "pooled": crossval["pooled"],
@@ -90,14 +148,20 @@ def model_card(recipe: Recipe, corpus: Corpus, fold: Any, fit: Any, crossval: di
 
 
 def card_markdown(card: dict[str, Any]) -> str:
-    data, cv = card["data"], card["cross_validation"]
+    data, cv, training = card["data"], card["cross_validation"], card["training"]
+    chosen = ", ".join(f"{k} {'all' if v is None else v}" for k, v in training.get("chosen_on_validation", {}).items())
+    if training.get("chosen_by") == "inner-loso":
+        how = f"{chosen or 'settings'} chosen by leave-one-speaker-out over its speakers"
+    else:
+        how = (f"{chosen + ' and ' if chosen else ''}epoch chosen on validation speakers "
+               f"{', '.join(data['validation_speakers'])}")
     lines = [
         f"# Model card: {card['recipe']}",
         "",
         f"- model: {card['model']} on {card['features']} (normalisation: {card['normalisation']})",
         f"- classes ({card['class_set']}): {', '.join(card['classes'])}",
         f"- trained on: {data['corpus']}, {data['utterances']} utterances, {len(data['speakers'])} speakers "
-        f"({data['hours']} h); epoch chosen on validation speakers {', '.join(data['validation_speakers'])}",
+        f"({data['hours']} h); {how}",
         f"- size: {card['size_bytes'] / 1e6:.2f} MB; serkit {card['serkit_version']}",
     ]
     if cv:

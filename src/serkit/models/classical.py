@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -51,3 +53,24 @@ def build_classical(name: str, seed: int = 0, **options: object) -> Pipeline | D
                                       max_iter=config.max_iter, random_state=seed)
         return make_pipeline(StandardScaler(), logistic)
     raise SerkitError(f"unknown classical model {name!r}; known: {', '.join(CLASSICAL_MODELS)}")
+
+
+def linear_weights(estimator: Pipeline, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(weights, bias)`` of a fitted ``svm`` or ``logistic`` pipeline as one linear layer on the
+    raw (unstandardised) vector, rows in the order of ``labels``.
+
+    The scaler folds into the layer: ``w . (x - mean) / scale + b = (w / scale) . x + b - w . (mean / scale)``,
+    so the scores equal the pipeline's ``decision_function`` (for the logistic regression, softmax of
+    them is its ``predict_proba``).  This is how an MP-x model trained by scikit-learn becomes the
+    ``linear`` torch model that inference runs.
+    """
+    scaler, linear = estimator[0], estimator[-1]
+    if not isinstance(scaler, StandardScaler) or not hasattr(linear, "coef_"):
+        raise SerkitError("only a fitted standardise + linear model pipeline converts to a linear layer")
+    classes = list(linear.classes_)
+    if len(classes) < 3 or sorted(classes) != sorted(labels):
+        raise SerkitError(f"the model's classes {classes} do not match the labels {labels} (three or more)")
+    order = [classes.index(label) for label in labels]
+    coef, intercept = linear.coef_[order], linear.intercept_[order]
+    weights = coef / scaler.scale_
+    return weights, intercept - weights @ scaler.mean_
