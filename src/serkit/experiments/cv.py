@@ -127,6 +127,8 @@ def summarise(
         row["chosen_epoch"] = result.get("chosen_epoch")
         row["selection"] = result.get("selection")
         row["validation_ua"] = validation_ua(result)
+        if "search" in result:  # what this fold chose on its training side
+            row["chosen"] = result["search"]["chosen"]
     chosen_on = [row["validation_ua"] for row in figures["folds"]]
     return {
         "recipe": recipe.name,
