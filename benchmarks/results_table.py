@@ -125,6 +125,17 @@ COMPARISONS = (
      "loso-blstm-mfcc", "loso-blstm-mfcc-perspeaker"),
     ("ComParE functionals + linear SVM instead of the BLSTM", "loso-blstm-mfcc", "baseline-svm-compare"),
     ("eGeMAPS (88 functionals) instead of ComParE (6373)", "baseline-svm-compare", "baseline-svm-egemaps"),
+    ("a Whisper tiny.en layer, mean-pooled (MP-x), instead of ComParE functionals, both with a linear SVM",
+     "baseline-svm-compare", "seed003-whisper-tiny-mp-svm"),
+    ("Whisper base instead of tiny.en (MP-x, linear SVM)", "seed003-whisper-tiny-mp-svm", "seed003-whisper-base-mp-svm"),
+    ("unpadded Whisper windows (the fast option) instead of padded to 30 s", "seed003-whisper-tiny-mp-svm",
+     "seed003-whisper-tiny-mp-svm-unpadded"),
+    ("logistic regression instead of the linear SVM (Whisper base MP-x)", "seed003-whisper-base-mp-svm",
+     "seed003-whisper-base-mp-logistic"),
+    ("a torch linear head trained by SGD on 7 speakers instead of the SVM on 9 (Whisper base MP-x)",
+     "seed003-whisper-base-mp-svm", "seed003-whisper-base-mp-linear"),
+    ("a learned weighted sum of all layers instead of one chosen layer (torch heads, Whisper base)",
+     "seed003-whisper-base-mp-linear", "seed003-whisper-base-weighted"),
 )
 
 
@@ -153,9 +164,11 @@ def comparison_section(runs: Path) -> list[str]:
 
 
 WHISPER_ROWS_4 = (
-    "seed003-whisper-tiny-mp-svm", "seed003-whisper-tiny-mp-svm-unpadded", "seed003-whisper-tiny-mp-logistic",
+    "seed003-whisper-tiny-mp-svm", "seed003-whisper-tiny-mp-svm-unpadded",
+    "seed003-whisper-tiny-mp-logistic",
     "seed003-whisper-tiny-mp-linear", "seed003-whisper-tiny-weighted", "seed003-whisper-tiny-rnn",
-    "seed003-whisper-base-mp-svm", "seed003-whisper-base-mp-logistic", "seed003-whisper-base-mp-linear",
+    "seed003-whisper-base-mp-svm", "seed003-whisper-base-mp-logistic",
+    "seed003-whisper-base-mp-linear",
     "seed003-whisper-base-weighted", "seed003-whisper-base-rnn",
 )
 WHISPER_ROWS_7 = ("seed003-whisper-tiny-mp-svm-7class", "seed003-whisper-tiny-mp-logistic-7class",
@@ -209,6 +222,20 @@ def layer_table(runs: Path) -> list[str]:
     return lines
 
 
+def whisper_speed() -> list[str]:
+    path = REPO / "benchmarks" / "whisper-speed.json"
+    if not path.exists():
+        return ["Encoder speed: not measured yet (`python benchmarks/whisper.py --write`)."]
+    speed = json.loads(path.read_text())
+    lines = [f"Encoder speed, seconds of audio per wall-clock second on {speed['clips']} EMO-DB clips of about "
+             f"3 s, features end to end ({speed['cpu']}; `{speed['command']}`):", ""]
+    for name, figures in speed["x_real_time"].items():
+        shown = ", ".join(f"{label} **{value:.1f}x**" for label, value in figures.items()
+                          if not label.startswith("load"))
+        lines.append(f"- {name}: {shown}")
+    return lines
+
+
 def whisper_section(runs: Path) -> list[str]:
     header = ["| recipe | model | features | UA pooled | WA pooled | F1 pooled | validation UA | chosen per fold | command |",
               "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -221,6 +248,8 @@ def whisper_section(runs: Path) -> list[str]:
         "(`all`: every layer side by side). Goals (issue 5): pooled UA at least 95% on 4 classes, 90% on 7. "
         "See [whisper.md](whisper.md) for the models and [benchmarks.md](benchmarks.md#whisper-encoder) "
         "for the encoder's speed.",
+        "",
+        *whisper_speed(),
         "",
         "### 4 classes",
         "",
@@ -235,7 +264,7 @@ def whisper_section(runs: Path) -> list[str]:
         "### Each layer on its own",
         "",
         "Pooled UA / WA (%) under loso with the layer *fixed* (MP-x: mean-pooled layer, linear SVM whose cost "
-        "is chosen by inner cross-validation). These rows describe the layers and choose nothing; "
+        "is chosen on the fold's 2 validation speakers). These rows describe the layers and choose nothing; "
         "`python benchmarks/whisper_layers.py` writes them to `runs/whisper-layers/`.",
         "",
         *layer_table(runs),

@@ -53,7 +53,7 @@ def test_each_fold_chooses_its_layer_on_validation_speakers(mp_svm):
         assert [t["values"]["layer"] for t in tried] == [0, 1, 2, 3, 4]
         best = max(tried, key=lambda t: t["validation_ua"])  # first of equals, as the search keeps
         assert fold["search"]["chosen"] == best["values"]
-        assert row["validation_ua"] == best["validation_ua"]
+        assert row["validation_ua"] == best["validation_ua"] and row["chosen"] == best["values"]
 
 
 def test_a_whisper_layer_beats_a_model_trained_from_scratch(mp_svm, subset, tmp_path):
