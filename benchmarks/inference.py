@@ -17,6 +17,7 @@ other sections are kept as they are).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -70,7 +71,7 @@ def measure(predictor, paths: list[str], rounds: int) -> dict[str, float]:
             "p95": float(np.percentile(latencies, 95)), "max": float(latencies.max())}
 
 
-def section(model: str, predictor, paths: list[str], audio: float, figures: dict[str, dict[str, float]],
+def section(title: str, model: str, predictor, paths: list[str], audio: float, figures: dict[str, dict[str, float]],
             rounds: int, command: str) -> str:
     import onnxruntime
 
@@ -83,7 +84,7 @@ def section(model: str, predictor, paths: list[str], audio: float, figures: dict
     best = max(audio / f["batched"] for f in figures.values())
     verdict = "meets" if best >= 200 else "misses"
     return "\n".join([
-        "## Inference",
+        f"## {title}",
         "",
         "How fast a trained model predicts, end to end as `serkit predict` works: read each file, compute",
         "its features, normalise, run the network, softmax. Throughput is seconds of audio per wall-clock",
@@ -99,7 +100,7 @@ def section(model: str, predictor, paths: list[str], audio: float, figures: dict
         "",
         f"- model: `{model}` ({card.get('model', '?')} on {card.get('features', '?')}, "
         f"{len(predictor.labels)} classes); the ONNX side is the same model after `serkit export`.",
-        f"- data: all of EMO-DB, {len(paths)} files, {audio:.1f} s of audio (none is longer than the 8 s "
+        f"- data: EMO-DB, {len(paths)} files, {audio:.1f} s of audio (none is longer than the 8 s "
         "segmentation threshold but one, which goes through voice activity detection).",
         f"- machine: {__import__('os').cpu_count()} cores, {cpu_model()}; torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), onnxruntime {onnxruntime.__version__}; shared with other "
@@ -122,9 +123,12 @@ def main() -> None:
     parser.add_argument("--model", default=None, help="model folder or shipped name (default: the shipped default)")
     parser.add_argument("--root", type=Path, default=REPO.parent / "shared" / "data" / "emodb")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--files", type=int, default=None, help="only the first N files (for slow models)")
     parser.add_argument("--write", action="store_true", help="write the Inference section of docs/benchmarks.md")
+    parser.add_argument("--card", action="store_true",
+                        help="also record the one-at-a-time PyTorch figure as the speed on the model's card")
     args = parser.parse_args()
-    paths = sorted(str(p) for p in (args.root / "wav").glob("*.wav"))
+    paths = sorted(str(p) for p in (args.root / "wav").glob("*.wav"))[: args.files]
     if not paths:
         sys.exit(f"no .wav files in {args.root / 'wav'}")
     audio = sum(sf.info(p).duration for p in paths)
@@ -142,11 +146,27 @@ def main() -> None:
                   f"({audio / f['batched']:4.0f}x)")
     threads = os.environ.get("OMP_NUM_THREADS")
     command = (f"OMP_NUM_THREADS={threads} " if threads else "") + "python benchmarks/inference.py" + \
-        (f" --model {args.model}" if args.model else "") + f" --rounds {args.rounds} --write"
-    text = section(args.model or "default", predictors["PyTorch"], paths, audio, figures, args.rounds, command)
+        (f" --model {args.model}" if args.model else "") + (f" --files {args.files}" if args.files else "") + \
+        f" --rounds {args.rounds} --write" + (" --card" if args.card else "")
+    title = "Inference" if args.model in (None, "default") else f"Inference: {args.model}"
+    text = section(title, args.model or "default", predictors["PyTorch"], paths, audio, figures, args.rounds, command)
     if args.write:
-        write_section("Inference", text)
-        print(f"wrote the Inference section of {DOC}")
+        write_section(title, text)
+        print(f"wrote the {title} section of {DOC}")
+    if args.card:
+        write_card_speed(source, audio, figures["PyTorch"], len(paths), command)
+
+
+def write_card_speed(model_dir: Path, audio: float, figures: dict[str, float], files: int, command: str) -> None:
+    """The model's real-time factor on its card (one file at a time, as `serkit predict` runs)."""
+    path = Path(model_dir) / "card.json"
+    card = json.loads(path.read_text())
+    card["speed"] = {"x_real_time": round(audio / figures["single"], 1),
+                     "x_real_time_batched": round(audio / figures["batched"], 1),
+                     "median_latency_s": round(figures["median"], 3), "files": files,
+                     "cpu": cpu_model(), "command": command}
+    path.write_text(json.dumps(card, indent=2) + "\n")
+    print(f"wrote the speed on {path}")
 
 
 if __name__ == "__main__":

@@ -295,8 +295,8 @@ def main() -> None:
                       "Protocol **loso** (10 folds, one test speaker each), validation on held-out training speakers."),
         "",
         *loso_section(args.runs, SEVEN_CLASS_ROWS, "## EMO-DB 7 classes, leave-one-speaker-out",
-                      "serkit's best configuration on all seven EMO-DB classes (535 utterances; chosen on training speakers: "
-                      "Whisper base MP-x, see below), and the ComParE + SVM baseline."),
+                      "serkit's best configuration on all seven EMO-DB classes (535 utterances; chosen on training speakers "
+                      "among those run on seven classes: Whisper base MP-x, see below), and the ComParE + SVM baseline."),
         "",
         *whisper_section(args.runs),
         "",
