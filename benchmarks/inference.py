@@ -28,6 +28,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from serkit.experiments.train import card_markdown
 from serkit.inference import load_model, resolve_model
 from serkit.inference.onnx import export_onnx
 from machine import DOC, cpu_model, write_section  # benchmarks/machine.py
@@ -166,7 +167,8 @@ def write_card_speed(model_dir: Path, audio: float, figures: dict[str, float], f
                      "median_latency_s": round(figures["median"], 3), "files": files,
                      "cpu": cpu_model(), "command": command}
     path.write_text(json.dumps(card, indent=2) + "\n")
-    print(f"wrote the speed on {path}")
+    (Path(model_dir) / "README.md").write_text(card_markdown(card))
+    print(f"wrote the speed on {path} and README.md")
 
 
 if __name__ == "__main__":

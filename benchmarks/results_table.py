@@ -30,7 +30,9 @@ SEED000_TABLE1 = {
 #: the rows that ran (cnn_tf: one measured epoch of the cheap variant, scaled to its 10 epochs and
 #: halved training windows); leave-one-speaker-out has
 #: twice the folds.  For rows not yet run.
-ESTIMATE_MINUTES = {"blstm": 5, "cnn": 15, "cnn_blstm": 20, "cnn_tf": 37, "svm": 2, "majority": 1}
+ESTIMATE_MINUTES = {"blstm": 5, "cnn": 15, "cnn_blstm": 20, "cnn_tf": 37, "svm": 2, "majority": 1,
+                    # Whisper probes, per layer searched (features from the cache): gru measured on fold 1.
+                    "gru": 30, "linear": 2, "layer_weighted": 5, "logistic": 10}
 
 LOSO_ROWS = (
     "baseline-majority", "baseline-svm-egemaps", "baseline-svm-compare",
@@ -196,7 +198,7 @@ def whisper_rows(runs: Path, names: tuple[str, ...], goal: float | None) -> list
     for name in names:
         r = load(runs, name)
         if r is None:
-            lines.append(f"| {name} | | | not run yet | | | | | `{command(name)}` |")
+            lines.append(f"| {name} | | | {estimate(name)} | | | | | `{command(name)}` |")
             continue
         valid = "-" if r.get("validation_ua") is None else pct(r["validation_ua"])
         met = "" if goal is None else (" (goal met)" if r["pooled"]["ua"] >= goal else "")

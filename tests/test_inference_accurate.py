@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from serkit.features.whisper.registry import RECOGNIZERS, recognizer_status
-from serkit.inference import load_model, shipped_model_path
+from serkit.inference import load_model
+from serkit.inference.registry import shipped_model_path
 
 from conftest import REPO
 

@@ -321,8 +321,11 @@ def train(
     with stage_progress() as progress:
         card = train_model(recipe, out_dir, cv_results=cv_results, cache=FeatureCache(cache_dir),
                            workers=workers, threads=threads, progress=progress)
+    training = card["training"]
+    chosen = [f"epoch {training['chosen_epoch']}"] if "chosen_epoch" in training else []
+    chosen += [f"{k} {'all' if v is None else v}" for k, v in training.get("chosen_on_validation", {}).items()]
     out.print(f"wrote {out_dir}: model.safetensors, model.json, card.json, README.md "
-              f"({card['size_bytes'] / 1e6:.2f} MB, epoch {card['training']['chosen_epoch']})")
+              f"({card['size_bytes'] / 1e6:.2f} MB; chosen: {', '.join(chosen)})")
 
 
 # The commands of the later stages (predict, models, export, serve) live in their own modules.
