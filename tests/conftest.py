@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 def data_root() -> Path:
     """``$SERKIT_DATA``, defaulting to ``../shared/data`` beside the repository."""
-    return Path(os.environ.get("SERKIT_DATA", REPO.parent / "shared" / "data"))
+    return Path(os.environ.get("SERKIT_DATA", REPO.parent / "shared" / "data")).resolve()
 
 
 @pytest.fixture(scope="session")
