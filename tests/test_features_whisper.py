@@ -292,3 +292,18 @@ def test_feature_is_cached_and_pickles_without_its_encoder(tiny, emodb_wavs, tmp
 def test_a_layer_past_the_last_is_refused(tiny, clip):
     with pytest.raises(SerkitError, match="layers 0..4"):
         get_feature("whisper-tiny.en:layer=7").process_signal(clip)
+
+
+def test_half_hop_puts_layers_on_the_spectral_grid(tiny, clip):
+    from serkit.features.whisper.layers import to_half_hop
+
+    native = get_feature("whisper-tiny.en:layer=2").process_signal(clip)
+    fine = get_feature("whisper-tiny.en:layer=2,hop=160").process_signal(clip)
+    logmel = get_feature("logmel-seed001").process_signal(clip)
+    assert fine.shape == (384, logmel.shape[1]) == (384, 1 + len(clip) // 160)
+    np.testing.assert_array_equal(fine[:, 0::2], native[:, : fine[:, 0::2].shape[1]])
+    np.testing.assert_allclose(fine[:, 1], 0.5 * (native[:, 0] + native[:, 1]), atol=1e-6)
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_array_equal(to_half_hop(x, 6), [[0, 0.5, 1, 1.5, 2, 2], [3, 3.5, 4, 4.5, 5, 5]])
+    with pytest.raises(SerkitError, match="hop must be"):
+        get_feature("whisper-tiny.en:hop=100")

@@ -9,11 +9,14 @@ layer ``k``; see :func:`layer_block`).  Layer numbering is the encoder's
 (:mod:`serkit.features.whisper.encoder`): 0 is the input to the first block,
 the last is the encoder's output.
 
-**Frames.**  One encoder frame per 20 ms: the grid's hop is 320 samples
-(not 160 like the spectral features, so Whisper layers line up with each
-other, not with log-mel frames).  A signal of ``n`` samples gives
-``1 + n // 320`` frames, all of them over real audio: the padding that
-Whisper needs is dropped, so a pooling over frames pools real audio only.
+**Frames.**  The encoder gives one frame per 20 ms, so by default the grid's
+hop is 320 samples: a signal of ``n`` samples gives ``1 + n // 320`` frames,
+all of them over real audio (the padding that Whisper needs is dropped, so a
+pooling over frames pools real audio only).  ``hop=160`` puts the layers on
+the spectral features' 10 ms grid, to be concatenated with them: frame ``2j``
+is encoder frame ``j`` and frame ``2j + 1`` the mean of encoder frames ``j``
+and ``j + 1`` (linear interpolation between their centres), ``1 + n // 160``
+frames in all.
 
 **Windows.**  Whisper reads 30 s windows.  ``padded=True`` (the default, as
 Whisper was trained) pads each window with silence to 30 s before the
@@ -51,6 +54,8 @@ class WhisperLayersConfig:
     model: str = "whisper-tiny.en"
     layer: int | None = None
     padded: bool = True
+    #: 320 (the encoder's own 20 ms frames) or 160 (the spectral features' 10 ms grid).
+    hop: int = ENCODER_HOP
 
 
 class WhisperLayers(Feature):
@@ -66,6 +71,8 @@ class WhisperLayers(Feature):
     def validate(self) -> None:
         if self.config.layer is not None and self.config.layer < 0:
             raise ValueError(f"layer must be 0 or more, not {self.config.layer}")
+        if self.config.hop not in (HOP, ENCODER_HOP):
+            raise ValueError(f"hop must be {ENCODER_HOP} (the encoder's frames) or {HOP}, not {self.config.hop}")
 
     @property
     def sample_rate(self) -> int:
@@ -73,7 +80,7 @@ class WhisperLayers(Feature):
 
     @property
     def hop(self) -> int:
-        return ENCODER_HOP
+        return self.config.hop
 
     @property
     def min_samples(self) -> int:
@@ -103,7 +110,10 @@ class WhisperLayers(Feature):
         chunks = [signal[start:start + WINDOW_SAMPLES] for start in range(0, len(signal), WINDOW_SAMPLES)]
         frames = [self._encode(chunk) for chunk in chunks]
         # Each full window gives 1500 frames; the last, ``1 + n // 320``: together 1 + n // 320.
-        return np.concatenate(frames, axis=1)
+        encoded = np.concatenate(frames, axis=1)
+        if self.config.hop == ENCODER_HOP:
+            return encoded
+        return to_half_hop(encoded, 1 + len(signal) // HOP)
 
     def _encode(self, chunk: np.ndarray) -> np.ndarray:
         frames = min(1 + len(chunk) // ENCODER_HOP, WINDOW_ENCODER_FRAMES)
@@ -119,6 +129,17 @@ class WhisperLayers(Feature):
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_encoder": None}
+
+
+def to_half_hop(frames: np.ndarray, n_frames: int) -> np.ndarray:
+    """``(dims, m)`` frames at hop 320 as ``n_frames`` (at most ``2 m``) frames at hop 160:
+    the originals at even positions, the means of neighbours between them, the last repeated."""
+    dims, m = frames.shape
+    out = np.empty((dims, 2 * m), dtype=frames.dtype)
+    out[:, 0::2] = frames
+    out[:, 1:-1:2] = 0.5 * (frames[:, :-1] + frames[:, 1:])
+    out[:, -1] = frames[:, -1]
+    return out[:, :n_frames]
 
 
 def layer_block(array: np.ndarray, layer: int, n_layers: int) -> np.ndarray:
