@@ -71,6 +71,7 @@ def test_models_export_and_onnx_predict(cli, tiny_model, clips, tmp_path):
 
     listed = cli("models")
     assert listed.exit_code == 0
+    assert "whisper-tiny.en" in listed.stdout and "whisper-base" in listed.stdout  # the recognizers
     if any(m.name == "default" for m in shipped_models()):
         assert "default" in listed.stdout and cli("predict", clips[0]).exit_code == 0
     else:
