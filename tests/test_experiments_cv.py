@@ -152,3 +152,16 @@ def test_segment_level_training_scores_each_utterance_once(emodb_root, tmp_path)
     assert len(fold["ids"]) == len(set(fold["ids"])) == sum(fold["fold"]["counts"]["test"].values())
     assert summary["n_utterances"] == sum(1 for p in (root / "wav").glob("*.wav")
                                           if p.name[5] in "WFNT")
+
+
+def test_every_committed_run_carries_its_recipes_current_configuration_hash():
+    # A recipe field added later must not change older recipes' hashes: a rerun resumes, and
+    # `serkit train --cv-results` accepts the run, only while the hashes agree.
+    runs = sorted((REPO / "runs").glob("*/results.json"))
+    checked = 0
+    for path in runs:
+        recipe = REPO / "recipes" / f"{path.parent.name}.yaml"
+        if recipe.exists():
+            assert load_recipe(recipe).config_hash() == json.loads(path.read_text())["config_hash"], path
+            checked += 1
+    assert checked >= 10

@@ -23,6 +23,8 @@ from serkit.models.classical import CLASSICAL_MODELS
 from serkit.training.config import TrainConfig
 
 NORMALISATIONS = ("global", "utterance", "per-speaker", "none")
+#: Recipe fields added after runs were recorded, with their unset values (see ``config_hash``).
+_ADDED_LATER = {"layer": None, "search": {}, "inner_cv": False}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,6 +121,9 @@ class Recipe:
         data = self.to_dict()
         for key in ("name", "reproduces", "root"):
             data.pop(key)
+        for key, unset in _ADDED_LATER.items():  # unset, they leave older runs' hashes as they were
+            if data.get(key) == unset:
+                data.pop(key)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def override(self, **values: Any) -> Recipe:

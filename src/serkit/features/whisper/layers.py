@@ -127,6 +127,12 @@ class WhisperLayers(Feature):
         keep = states[-1:] if self.config.layer is not None else states
         return torch.cat([s[0, :frames].T for s in keep]).numpy()
 
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        if self.config.hop == ENCODER_HOP:  # added later: unset, it keeps older cache keys and files valid
+            del data["config"]["hop"]
+        return data
+
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_encoder": None}
 
