@@ -32,10 +32,18 @@ import numpy as np
 PAD_MODES = ("constant", "reflect", "symmetric", "edge")
 LOG_SCALES = ("none", "db", "ln")
 
-#: Frames per kernel block, one SIMD lane each: a block's working set (two
-#: 256 x 64 float32 planes for a 512-point FFT) stays in the L2 cache, and the
-#: compiler's unrolled vector loops fill; measured best of 16 to 256.
-_BLOCK = 64
+#: Frames per kernel block, one SIMD lane each, for a 512-point FFT: the larger
+#: the block, the less each of the kernel's rows costs outside its arithmetic.
+#: Its two 256 x 256 float32 planes (512 KiB) stay in the benchmark machine's
+#: 1 MiB L2 cache; 256 and 384 ran fastest of 64 to 1024 there.
+_BLOCK = 256
+#: float32 lanes of one AVX-512 vector: the last block's loops stop at a multiple of it.
+_LANES = 16
+
+
+def _block_frames(n_fft: int) -> int:
+    """Frames per block for this FFT size: the planes keep the size they have at 512 points."""
+    return max(_LANES, min(_BLOCK, _BLOCK * 512 // n_fft) // _LANES * _LANES)
 
 
 def n_bins(n_fft: int) -> int:
@@ -155,10 +163,8 @@ class ShortTimeSpectrum:
 
     def _fast(self, signal: np.ndarray) -> np.ndarray:
         frames = self.n_frames(signal.size)
-        # Whole rows of `hop` samples, as many as the last block's last lane
-        # reaches into: the kernel computes whole blocks, so its loops have a
-        # fixed length the compiler unrolls.
-        rows = -(-frames // _BLOCK) * _BLOCK + -(-self.n_fft // self.hop)
+        # Whole rows of `hop` samples, as many as the last vector of lanes reaches into.
+        rows = -(-frames // _LANES) * _LANES + -(-self.n_fft // self.hop)
         # Row-major (hop, rows): a given in-frame sample of consecutive frames is
         # contiguous, so the kernel's gather is a plain vector load.
         if self.pad_mode == "constant" and self.scale == 1.0:
@@ -176,6 +182,7 @@ class ShortTimeSpectrum:
             np.float32(self.preemphasis),
             *self._plan,
             self.power == 1.0,
+            _block_frames(self.n_fft),
             out,
         )
         return out
@@ -296,9 +303,30 @@ def _columns(signal, left, hop, rows):  # pragma: no cover  (compiled; covered t
     return out
 
 
+@numba.njit(fastmath=True, inline="always")
+def _first_radix4(z0r, z0i, z1r, z1i, z2r, z2i, z3r, z3i, r0, m0, r1, m1, r2, m2, r3, m3, b):  # pragma: no cover
+    """A 4-point DFT of ``z0..z3`` (bit-reversed) into lane ``b`` of rows ``0..3``."""
+    y0r = z0r + z1r
+    y0i = z0i + z1i
+    y1r = z0r - z1r
+    y1i = z0i - z1i
+    y2r = z2r + z3r
+    y2i = z2i + z3i
+    y3r = z2r - z3r
+    y3i = z2i - z3i
+    r0[b] = y0r + y2r
+    m0[b] = y0i + y2i
+    r2[b] = y0r - y2r
+    m2[b] = y0i - y2i
+    r1[b] = y1r + y3i
+    m1[b] = y1i - y3r
+    r3[b] = y1r - y3i
+    m3[b] = y1i + y3r
+
+
 @numba.njit(fastmath=True, nogil=True, cache=True)
 def _power_kernel(
-    columns, n_frames, window, offset, length, remove_dc, preemph, reverse, tw_re, tw_im, un_re, un_im, magnitude, out
+    columns, n_frames, window, offset, length, remove_dc, preemph, reverse, tw_re, tw_im, un_re, un_im, magnitude, B, out
 ):  # pragma: no cover  (compiled; covered through ShortTimeSpectrum)
     """|rfft|^2 (or |rfft|) of frames ``f`` = samples ``f * hop + n``, into ``out[k, f]``.
 
@@ -307,69 +335,79 @@ def _power_kernel(
     complex values ``z[m] = x[2m] + i x[2m+1]`` in bit-reversed order, transformed
     by radix-4 decimation-in-time passes (each two radix-2 stages; a final
     radix-2 stage when ``M`` is an odd power of two) and unpacked into the
-    ``M + 1`` bins of the real transform.
+    ``M + 1`` bins of the real transform.  Frames go ``B`` at a time, one lane
+    each; the last block's loops stop at the first multiple of ``_LANES`` past
+    its last frame, so a short signal costs what its frames cost.
     """
     hop = columns.shape[0]
     n_fft = window.shape[0]
     M = n_fft // 2
-    B = _BLOCK
     re = np.empty((M, B), np.float32)
     im = np.empty((M, B), np.float32)
     quad = np.empty((8, B), np.float32)
     mean = np.zeros(B, np.float32)
     keep = np.float32(1.0) - preemph
     one_half = np.float32(0.5)  # a float64 0.5 would turn the unpacking into float64 arithmetic
+    plain = not remove_dc and preemph == 0.0
     for blk in range(0, n_frames, B):
+        # The last block runs as many lanes as it needs, rounded up to a vector.
+        width = min(B, (n_frames - blk + _LANES - 1) // _LANES * _LANES)
         if remove_dc:
             mean[:] = 0.0
             for n in range(offset, offset + length):
                 src = columns[n % hop, blk + n // hop : blk + n // hop + B]
-                for b in range(B):
+                for b in range(width):
                     mean[b] += src[b]
-            for b in range(B):
+            for b in range(width):
                 mean[b] /= length
-        # Gather four bit-reversed complex points into `quad` and do the first
-        # radix-4 pass (all twiddles 1) on them while they are in L1: one pass
-        # over the block's planes fewer.
+        # Gather four bit-reversed complex points and do the first radix-4 pass
+        # (all twiddles 1) on them while they are in registers: one pass over the
+        # block's planes fewer.
         for g in range(0, M, 4):
+            r0, r1, r2, r3 = re[g], re[g + 1], re[g + 2], re[g + 3]
+            m0, m1, m2, m3 = im[g], im[g + 1], im[g + 2], im[g + 3]
+            n0, n1, n2, n3 = 2 * reverse[g], 2 * reverse[g + 1], 2 * reverse[g + 2], 2 * reverse[g + 3]
+            if plain:
+                # The window is zero outside its span, so every tap is one product
+                # and the group is one loop without branches: per-row overhead, not
+                # arithmetic, is what this stage costs.
+                x0 = columns[n0 % hop, blk + n0 // hop : blk + n0 // hop + B]
+                y0 = columns[(n0 + 1) % hop, blk + (n0 + 1) // hop : blk + (n0 + 1) // hop + B]
+                x1 = columns[n1 % hop, blk + n1 // hop : blk + n1 // hop + B]
+                y1 = columns[(n1 + 1) % hop, blk + (n1 + 1) // hop : blk + (n1 + 1) // hop + B]
+                x2 = columns[n2 % hop, blk + n2 // hop : blk + n2 // hop + B]
+                y2 = columns[(n2 + 1) % hop, blk + (n2 + 1) // hop : blk + (n2 + 1) // hop + B]
+                x3 = columns[n3 % hop, blk + n3 // hop : blk + n3 // hop + B]
+                y3 = columns[(n3 + 1) % hop, blk + (n3 + 1) // hop : blk + (n3 + 1) // hop + B]
+                a0, c0, a1, c1 = window[n0], window[n0 + 1], window[n1], window[n1 + 1]
+                a2, c2, a3, c3 = window[n2], window[n2 + 1], window[n3], window[n3 + 1]
+                for b in range(width):
+                    _first_radix4(
+                        a0 * x0[b], c0 * y0[b], a1 * x1[b], c1 * y1[b], a2 * x2[b], c2 * y2[b], a3 * x3[b], c3 * y3[b],
+                        r0, m0, r1, m1, r2, m2, r3, m3, b,
+                    )  # fmt: skip
+                continue
             for t in range(4):
                 for part in range(2):
                     n = 2 * reverse[g + t] + part
                     dst = quad[2 * t + part]
                     if n < offset or n >= offset + length:
-                        for b in range(B):
+                        for b in range(width):
                             dst[b] = 0.0
                         continue
                     src = columns[n % hop, blk + n // hop : blk + n // hop + B]
                     w = window[n]
                     if preemph != 0.0 and n > offset:
                         prev = columns[(n - 1) % hop, blk + (n - 1) // hop : blk + (n - 1) // hop + B]
-                        for b in range(B):
+                        for b in range(width):
                             dst[b] = w * (src[b] - preemph * prev[b] - keep * mean[b])
                     else:
                         wk = w * keep
-                        for b in range(B):
+                        for b in range(width):
                             dst[b] = wk * (src[b] - mean[b])
-            z0r, z0i, z1r, z1i, z2r, z2i, z3r, z3i = quad[0], quad[1], quad[2], quad[3], quad[4], quad[5], quad[6], quad[7]
-            r0, r1, r2, r3 = re[g], re[g + 1], re[g + 2], re[g + 3]
-            m0, m1, m2, m3 = im[g], im[g + 1], im[g + 2], im[g + 3]
-            for b in range(B):
-                y0r = z0r[b] + z1r[b]
-                y0i = z0i[b] + z1i[b]
-                y1r = z0r[b] - z1r[b]
-                y1i = z0i[b] - z1i[b]
-                y2r = z2r[b] + z3r[b]
-                y2i = z2i[b] + z3i[b]
-                y3r = z2r[b] - z3r[b]
-                y3i = z2i[b] - z3i[b]
-                r0[b] = y0r + y2r
-                m0[b] = y0i + y2i
-                r2[b] = y0r - y2r
-                m2[b] = y0i - y2i
-                r1[b] = y1r + y3i
-                m1[b] = y1i - y3r
-                r3[b] = y1r - y3i
-                m3[b] = y1i + y3r
+            q0, q1, q2, q3, q4, q5, q6, q7 = quad[0], quad[1], quad[2], quad[3], quad[4], quad[5], quad[6], quad[7]
+            for b in range(width):
+                _first_radix4(q0[b], q1[b], q2[b], q3[b], q4[b], q5[b], q6[b], q7[b], r0, m0, r1, m1, r2, m2, r3, m3, b)
         s = 8
         while 2 * s <= M:
             q = s // 2
@@ -388,7 +426,7 @@ def _power_kernel(
                     m1 = im[i0 + q]
                     m2 = im[i0 + s]
                     m3 = im[i0 + s + q]
-                    for b in range(B):
+                    for b in range(width):
                         t1r = w1r * r1[b] - w1i * m1[b]
                         t1i = w1r * m1[b] + w1i * r1[b]
                         t3r = w1r * r3[b] - w1i * m3[b]
@@ -425,7 +463,7 @@ def _power_kernel(
                     rc = re[start + j + half]
                     ia = im[start + j]
                     ic = im[start + j + half]
-                    for b in range(B):
+                    for b in range(width):
                         tr = wr * rc[b] - wi * ic[b]
                         ti = wr * ic[b] + wi * rc[b]
                         rc[b] = ra[b] - tr
