@@ -174,6 +174,24 @@ def test_filterbank_matches_the_dense_product():
     np.testing.assert_allclose(FilterBank(mel)(spectrum), mel @ spectrum, rtol=1e-5)
 
 
+@pytest.mark.parametrize("n_fft", [512, 256, 2048, 400])  # the numba kernel (radix-4 and radix-2 last), scipy
+@pytest.mark.parametrize("power", [1.0, 2.0])
+@pytest.mark.parametrize("kaldi", [False, True])
+def test_bands_summed_in_the_kernel_equal_the_two_steps(n_fft, power, kaldi):
+    window = get_window("hamming", min(n_fft, 400))
+    options = dict(pad_mode="edge", remove_dc=True, preemphasis=0.97, scale=2.0) if kaldi else {}
+    stft = ShortTimeSpectrum(n_fft, 160, window, power=power, **options)
+    bank = FilterBank(librosa.filters.mel(sr=RATE, n_fft=n_fft, n_mels=40))
+    for n in (1, 159, 5_000, 256 * 160 + 1, 90_011):  # under one vector of frames, one block and a frame, many
+        signal = noise(n, n_fft + n)
+        two_steps = bank(stft(signal))
+        fused = stft.banded(signal, bank)
+        assert fused.shape == two_steps.shape == (40, 1 + n // 160) and fused.dtype == np.float32
+        np.testing.assert_allclose(fused, two_steps, rtol=1e-5, atol=1e-6 * two_steps.max())
+    with pytest.raises(ValueError, match="bins"):
+        stft.banded(signal, FilterBank(np.ones((3, 10))))
+
+
 @pytest.mark.parametrize("top_db", [None, 80.0])
 def test_compression_matches_librosa(top_db):
     power = np.abs(librosa.stft(noise(4_000) * np.linspace(0, 1, 4_000, dtype=np.float32), n_fft=256)) ** 2

@@ -96,7 +96,7 @@ class LogMel(Feature):
     def compute(self, signal: np.ndarray) -> np.ndarray:
         c = self.config
         amin = default_amin(c.power) if c.amin is None else c.amin
-        return compress(self.filterbank(self._stft(signal)), c.log, c.power, amin, c.top_db)
+        return compress(self._stft.banded(signal, self.filterbank), c.log, c.power, amin, c.top_db)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,7 +164,7 @@ class KaldiFbank(Feature):
         return self.config.n_mels
 
     def compute(self, signal: np.ndarray) -> np.ndarray:
-        return compress(self.filterbank(self._stft(signal)), "ln", self.config.power, self.config.floor, None)
+        return compress(self._stft.banded(signal, self.filterbank), "ln", self.config.power, self.config.floor, None)
 
 
 def kaldi_window(name: str, length: int) -> np.ndarray:

@@ -137,11 +137,9 @@ class ShortTimeSpectrum:
 
     def __call__(self, signal: np.ndarray) -> np.ndarray:
         """Spectrum of a mono signal: float32 ``(n_fft // 2 + 1, 1 + len // hop)``."""
-        signal = np.asarray(signal, dtype=np.float32)
-        if signal.ndim != 1 or signal.size == 0:
-            raise ValueError("the signal must be a non-empty 1-D array")
+        signal = self._checked(signal)
         if self.fast:
-            spectrum = self._fast(signal)
+            spectrum = self._fast(signal, np.empty((self.n_bins, self.n_frames(signal.size)), np.float32))
         else:
             spectrum = self._scipy(signal)
         if self.power not in (1.0, 2.0):
@@ -161,7 +159,26 @@ class ShortTimeSpectrum:
             out *= self.scale
         return out
 
-    def _fast(self, signal: np.ndarray) -> np.ndarray:
+    def banded(self, signal: np.ndarray, filterbank: FilterBank) -> np.ndarray:
+        """``filterbank(self(signal))``, ``(bands, frames)``.
+
+        On the fast path the kernel adds each bin into its bands while the bin
+        is in L1, so the ``(bins, frames)`` spectrum is never written out.
+        """
+        if filterbank.weights.shape[1] != self.n_bins:
+            raise ValueError(f"the spectrum has {self.n_bins} bins, the filterbank {filterbank.weights.shape[1]}")
+        if not (self.fast and self.power in (1.0, 2.0)):
+            return filterbank(self(signal))
+        signal = self._checked(signal)
+        return self._fast(signal, np.empty((filterbank.n_bands, self.n_frames(signal.size)), np.float32), filterbank)
+
+    def _checked(self, signal: np.ndarray) -> np.ndarray:
+        signal = np.asarray(signal, dtype=np.float32)
+        if signal.ndim != 1 or signal.size == 0:
+            raise ValueError("the signal must be a non-empty 1-D array")
+        return signal
+
+    def _fast(self, signal: np.ndarray, out: np.ndarray, filterbank: FilterBank | None = None) -> np.ndarray:
         frames = self.n_frames(signal.size)
         # Whole rows of `hop` samples, as many as the last vector of lanes reaches into.
         rows = -(-frames // _LANES) * _LANES + -(-self.n_fft // self.hop)
@@ -171,7 +188,6 @@ class ShortTimeSpectrum:
             columns = _columns(signal, self.n_fft // 2, self.hop, rows)  # pads as it goes
         else:
             columns = np.ascontiguousarray(self._padded(signal, rows * self.hop).reshape(rows, self.hop).T)
-        out = np.empty((self.n_bins, frames), np.float32)
         _power_kernel(
             columns,
             frames,
@@ -183,6 +199,7 @@ class ShortTimeSpectrum:
             *self._plan,
             self.power == 1.0,
             _block_frames(self.n_fft),
+            *(_NO_BANDS if filterbank is None else filterbank.sparse),
             out,
         )
         return out
@@ -222,6 +239,8 @@ class FilterBank:
         self._first = np.where(used, nonzero.argmax(axis=0), 0).astype(np.int64)
         self._stop = np.where(used, weights.shape[0] - nonzero[::-1].argmax(axis=0), 0).astype(np.int64)
         self._by_bin = np.ascontiguousarray(weights.T)
+        #: what the FFT kernel takes to sum bands itself
+        self.sparse = (self._by_bin, self._first, self._stop)
 
     @property
     def n_bands(self) -> int:
@@ -269,6 +288,10 @@ def compress(spectrum: np.ndarray, log: str, power: float, amin: float, top_db: 
     if top_db is not None:
         np.maximum(spectrum, spectrum.max() - np.float32(top_db), out=spectrum)
     return spectrum
+
+
+#: A filterbank of no bands: the kernel writes the spectrum itself.
+_NO_BANDS = (np.zeros((0, 0), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64))
 
 
 @functools.lru_cache(maxsize=16)
@@ -326,7 +349,24 @@ def _first_radix4(z0r, z0i, z1r, z1i, z2r, z2i, z3r, z3i, r0, m0, r1, m1, r2, m2
 
 @numba.njit(fastmath=True, nogil=True, cache=True)
 def _power_kernel(
-    columns, n_frames, window, offset, length, remove_dc, preemph, reverse, tw_re, tw_im, un_re, un_im, magnitude, B, out
+    columns,
+    n_frames,
+    window,
+    offset,
+    length,
+    remove_dc,
+    preemph,
+    reverse,
+    tw_re,
+    tw_im,
+    un_re,
+    un_im,
+    magnitude,
+    B,
+    by_bin,
+    first,
+    stop,
+    out,
 ):  # pragma: no cover  (compiled; covered through ShortTimeSpectrum)
     """|rfft|^2 (or |rfft|) of frames ``f`` = samples ``f * hop + n``, into ``out[k, f]``.
 
@@ -335,7 +375,9 @@ def _power_kernel(
     complex values ``z[m] = x[2m] + i x[2m+1]`` in bit-reversed order, transformed
     by radix-4 decimation-in-time passes (each two radix-2 stages; a final
     radix-2 stage when ``M`` is an odd power of two) and unpacked into the
-    ``M + 1`` bins of the real transform.  Frames go ``B`` at a time, one lane
+    ``M + 1`` bins of the real transform.  With a filterbank (``by_bin`` not
+    empty) each bin is added into its bands at once and only the bands go out,
+    ``out[m, f]``.  Frames go ``B`` at a time, one lane
     each; the last block's loops stop at the first multiple of ``_LANES`` past
     its last frame, so a short signal costs what its frames cost.
     """
@@ -349,6 +391,9 @@ def _power_kernel(
     keep = np.float32(1.0) - preemph
     one_half = np.float32(0.5)  # a float64 0.5 would turn the unpacking into float64 arithmetic
     plain = not remove_dc and preemph == 0.0
+    banded = by_bin.shape[0] > 0
+    power = np.empty(B, np.float32)
+    acc = np.zeros((by_bin.shape[1], B), np.float32)
     for blk in range(0, n_frames, B):
         # The last block runs as many lanes as it needs, rounded up to a vector.
         width = min(B, (n_frames - blk + _LANES - 1) // _LANES * _LANES)
@@ -481,18 +526,30 @@ def _power_kernel(
             zi_ = im[k1]
             yr_ = re[k2]
             yi_ = im[k2]
-            o = out[k, blk : blk + lanes]
-            for b in range(lanes):
+            # the spectrum goes straight out; bands go through `power` first
+            dst = power[:width] if banded else out[k, blk : blk + lanes]
+            for b in range(dst.shape[0]):
                 er = one_half * (zr_[b] + yr_[b])
                 ei = one_half * (zi_[b] - yi_[b])
                 orr = one_half * (zr_[b] - yr_[b])
                 oi = one_half * (zi_[b] + yi_[b])
                 xr = er + cr * oi + ci * orr
                 xi = ei - cr * orr + ci * oi
-                o[b] = xr * xr + xi * xi
+                dst[b] = xr * xr + xi * xi
             if magnitude:
-                for b in range(lanes):
-                    o[b] = np.sqrt(o[b])
+                for b in range(dst.shape[0]):
+                    dst[b] = np.sqrt(dst[b])
+            if banded:
+                for m in range(first[k], stop[k]):
+                    w = by_bin[k, m]
+                    a = acc[m]
+                    for b in range(width):
+                        a[b] += w * power[b]
+        if banded:
+            for m in range(acc.shape[0]):
+                a = acc[m]
+                out[m, blk : blk + lanes] = a[:lanes]
+                a[:width] = 0.0
 
 
 @numba.njit(fastmath=True, nogil=True, cache=True)
