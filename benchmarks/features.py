@@ -42,6 +42,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
 
+from serkit.features.extract import chunk_size  # noqa: E402
 from serkit.features.presets import get_feature  # noqa: E402
 from machine import cpu_model  # noqa: E402  # benchmarks/machine.py
 
@@ -107,7 +108,7 @@ def timed_run(side: str, task: str, paths: list[str], workers: int) -> float:
     with context.Pool(workers, initializer=_init_worker, initargs=(side, task, paths[0], barrier)) as pool:
         barrier.wait()
         start = time.perf_counter()
-        frames = sum(pool.map(_work, paths, chunksize=max(1, len(paths) // (workers * 8))))
+        frames = sum(pool.map(_work, paths, chunksize=chunk_size(len(paths), workers)))
         elapsed = time.perf_counter() - start
     assert frames == sum(1 + sf.info(p).frames // 160 for p in paths)
     return elapsed

@@ -151,7 +151,7 @@ def _compute(feature: Feature, paths: list[str], workers: int | None, start_meth
         for path in paths:
             yield [_compute_one(feature, path)]
         return
-    size = max(1, min(MAX_CHUNK, math.ceil(len(paths) / (4 * workers))))
+    size = chunk_size(len(paths), workers)
     chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     context = multiprocessing.get_context(start_method or _default_start_method())
     with ProcessPoolExecutor(
@@ -166,6 +166,11 @@ def _compute(feature: Feature, paths: list[str], workers: int | None, start_meth
         finally:
             # On an error, or when the caller stops early, drop the chunks not yet started.
             pool.shutdown(cancel_futures=True)
+
+
+def chunk_size(n_files: int, workers: int) -> int:
+    """Files per task: about four tasks per worker, at most :data:`MAX_CHUNK` files each."""
+    return max(1, min(MAX_CHUNK, math.ceil(n_files / (4 * workers))))
 
 
 def available_cores() -> int:
