@@ -267,6 +267,22 @@ def test_training_mode_output_does_not_depend_on_padding(name, options):
     assert torch.allclose(short, model(more, lengths), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("name,options", SPECS, ids=SPEC_IDS)
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_training_on_unpadded_windows_takes_the_fast_path_to_the_same_output(name, options, channels_last):
+    """Equal-length windows skip masking and padding in training: the same logits as the masked path."""
+    model = build(name, options).train()
+    if channels_last:  # the layout the trainer gives convolutional models
+        model = model.to(memory_format=torch.channels_last)
+    x = torch.randn(3, 40, 33)
+    full = torch.full((3,), 33)
+    padded = torch.cat([x, 1e3 * torch.randn(3, 40, 5)], dim=-1)  # one garbage frame and more
+    torch.manual_seed(5)
+    fast = model(x, full)
+    torch.manual_seed(5)
+    assert torch.allclose(fast, model(padded, full), rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize(
     "name,expected", [("cnn", 8), ("blstm", 1), ("cnn_blstm", 8), ("cnn_tf_gap", 16)]
 )

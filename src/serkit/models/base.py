@@ -107,6 +107,11 @@ class UtteranceModel(nn.Module, ABC):
     def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
         if not torch.jit.is_tracing():  # shape checks would be frozen into a trace
             self._check_input(x, lengths)
+        if self.training and _unpadded(x, lengths, self.min_frames):
+            # Training on equal windows (segments): nothing to zero or pad, and the
+            # masked layers take their unmasked fast paths.  Only in training, which
+            # is never traced, so an exported model keeps no data-dependent branch.
+            return self.logits(x, lengths)
         x = zero_padding(x, lengths)
         x, lengths = pad_to_min_frames(x, lengths, self.min_frames)
         return self.logits(x, lengths)
@@ -125,6 +130,11 @@ class UtteranceModel(nn.Module, ABC):
 
     def extra_repr(self) -> str:
         return f"min_frames={self.min_frames}"
+
+
+def _unpadded(x: Tensor, lengths: Tensor, min_frames: int) -> bool:
+    """Every item fills the batch's whole time axis, and that axis is long enough."""
+    return x.shape[-1] >= min_frames and bool((lengths == x.shape[-1]).all())
 
 
 def check_common(config: Any, family: str, n_pools: int) -> None:

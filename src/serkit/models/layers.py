@@ -60,6 +60,11 @@ class MaskedBatchNorm2d(nn.BatchNorm2d):
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:  # type: ignore[override]
         if not self.training and self.running_mean is not None:
             return super().forward(x)  # running statistics: nothing to mask
+        if self.training and bool(mask.all()):
+            # Nothing padded: BatchNorm2d's own fused kernel computes the same
+            # statistics (up to rounding) several times faster.  Training only,
+            # so that no exported (traced) model holds this branch.
+            return super().forward(x)
         count = mask.sum().to(x.dtype) * x.shape[2]
         mean = fill_padding(x, mask, 0.0).sum((0, 2, 3)) / count
         centred = x - mean[None, :, None, None]
@@ -108,7 +113,10 @@ class ConvBlock(nn.Module):
         if self.pool:
             x = F.max_pool2d(x, POOL)
             lengths = self.output_lengths(lengths)
-        return fill_padding(x, length_mask(lengths, x.shape[-1]), 0.0), lengths
+        mask = length_mask(lengths, x.shape[-1])
+        if self.training and bool(mask.all()):
+            return x, lengths  # nothing padded to zero (training only, as in the norm)
+        return fill_padding(x, mask, 0.0), lengths
 
 
 class ClassifierHead(nn.Sequential):

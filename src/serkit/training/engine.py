@@ -191,7 +191,7 @@ class Trainer:
         threads: int | None = None,
     ):
         self.device = torch.device(device)
-        self.model = model.to(self.device)
+        self.model = _training_layout(model.to(self.device))
         self.task = task
         self.config = config
         self.out_dir = None if out_dir is None else Path(out_dir)
@@ -634,3 +634,16 @@ def _tensorboard(out_dir: Path | None) -> Any:
 def _describe(row: dict[str, Any]) -> str:
     items = (f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items() if k != "epoch")
     return ", ".join(items)
+
+
+def _training_layout(model: nn.Module) -> nn.Module:
+    """A model with 2-D convolutions in channels-last memory layout, any other as it is.
+
+    oneDNN's convolutions, batch norm and pooling run several times faster on
+    CPU in channels-last than in PyTorch's default layout (about 2x for a
+    whole training step of cnn_tf).  Weights are saved contiguous whatever the
+    layout, so saved models do not depend on it.
+    """
+    if any(isinstance(m, nn.Conv2d) for m in model.modules()):
+        return model.to(memory_format=torch.channels_last)
+    return model
