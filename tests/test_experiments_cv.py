@@ -81,6 +81,19 @@ def test_per_speaker_normalisation_is_named_in_the_protocol(emodb_root, tmp_path
     assert "per-speaker" in (tmp_path / "run" / "report.md").read_text()
 
 
+def test_folds_fitted_in_parallel_give_the_same_predictions(emodb_root, tmp_path):
+    root = emodb_subset(emodb_root, tmp_path, ("03", "08", "09", "10"))
+    recipe = Recipe(root=str(root), model="cnn", features="mfcc-seed003", protocol="speaker-kfold:2",
+                    validation="speakers:1").override(epochs=2)
+    cache = FeatureCache(tmp_path / "cache")
+    one = run_cv(recipe, tmp_path / "one", cache=cache, workers=1, threads=1)
+    two = run_cv(recipe, tmp_path / "two", cache=cache, workers=1, threads=1, jobs=2)
+    for fold in ("00", "01"):
+        a, b = (json.loads((tmp_path / run / "folds" / fold / "predictions.json").read_text()) for run in ("one", "two"))
+        assert a["y_pred"] == b["y_pred"] and np.allclose(a["scores"], b["scores"], atol=0)
+    assert one["pooled"] == two["pooled"]
+
+
 def test_short_real_training_beats_chance_on_unseen_speakers(emodb_root, tmp_path):
     root = emodb_subset(emodb_root, tmp_path, ("03", "08", "09", "10", "11", "12"))
     recipe = Recipe(root=str(root), model="blstm", features="mfcc-seed003", protocol="speaker-kfold:2",

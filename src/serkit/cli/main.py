@@ -270,6 +270,9 @@ def cv(
     seed: SeedOpt = None,
     workers: WorkersOpt = None,
     threads: ThreadsOpt = None,
+    jobs: Annotated[
+        int, typer.Option(help="Folds fitted at once, each in its own process (use --threads 1 with several).")
+    ] = 1,
     cache_dir: CacheOpt = None,
 ) -> None:
     """Cross-validate a model on a corpus and write results.json, plots and report.md."""
@@ -280,7 +283,7 @@ def cv(
                      model=model, features=features_kind, normalisation=normalisation, epochs=epochs, seed=seed)
     with stage_progress() as progress:
         summary = run_cv(recipe, out_dir, cache=FeatureCache(cache_dir), workers=workers,
-                         threads=threads, progress=progress)
+                         threads=threads, jobs=jobs, progress=progress)
     pooled, mean = summary["pooled"], summary["mean"]
     out.print(
         f"[bold]{summary['model']} / {summary['features']}[/] on {summary['corpus']} {summary['class_set']}, "

@@ -19,8 +19,10 @@ import dataclasses
 import hashlib
 import json
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,7 @@ from serkit.evaluation import FoldPredictions, summarise_folds
 from serkit.experiments.fitting import FoldData, fit_fold
 from serkit.experiments.recipe import Recipe
 from serkit.features.cache import FeatureCache
-from serkit.features.extract import extract
+from serkit.features.extract import available_cores, extract
 from serkit.features.presets import get_preset
 from serkit.protocols import Fold, audio_hashes, make_folds
 from serkit.training.checkpoint import atomic_write_text
@@ -74,35 +76,32 @@ def run_cv(
     cache: FeatureCache | None = None,
     workers: int | None = None,
     threads: int | None = None,
+    jobs: int = 1,
     progress: FoldProgress | None = None,
 ) -> dict[str, Any]:
-    """Cross-validate ``recipe`` into ``out_dir`` (resuming what is there); returns results.json's dict."""
+    """Cross-validate ``recipe`` into ``out_dir`` (resuming what is there); returns results.json's dict.
+
+    ``jobs`` > 1 fits that many folds at once, each in its own process with
+    ``threads`` torch threads (give 1 with several jobs).  Every fold is seeded
+    on its own and resumes on its own, so the figures do not depend on ``jobs``.
+    """
     out_dir = Path(out_dir)
     _claim(out_dir, recipe)
     corpus = load_corpus(recipe)
     folds = make_folds(corpus.table, recipe.protocol, recipe.validation, seed=recipe.seed, hashes=corpus.hashes)
     features = _features(recipe, corpus.table, cache, workers, progress)
 
-    results = []
-    for fold in folds:
-        fold_dir = out_dir / "folds" / f"{fold.index:02d}"
-        done = fold_dir / "predictions.json"
-        if done.exists():
-            results.append(json.loads(done.read_text()))
-            continue
-        data = FoldData.from_fold(corpus.table, fold, features, corpus.labels)
-        report = (lambda d, t, s=f"fold {fold.index:02d}": progress(s, d, t)) if progress else None
-        started = time.perf_counter()
-        outcome = fit_fold(recipe, data, fold_dir, threads=threads, progress=report)
-        result = {
-            "fold": fold.to_dict(),
-            **outcome,
-            "seconds": time.perf_counter() - started,
-        }
-        done.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(done, json.dumps(result, indent=1) + "\n")
-        results.append(result)
-        log.info("fold %s: test UA %.3f", fold.name, _fold_ua(result, corpus.labels))
+    pending = [fold for fold in folds if not _predictions(out_dir, fold).exists()]
+    if jobs > 1 and threads is None:
+        threads = max(1, available_cores() // jobs)  # the jobs share the cores, not oversubscribe them
+    job = _FoldJob(recipe, corpus, features, out_dir, threads)
+    if jobs <= 1 or len(pending) <= 1:
+        for fold in pending:
+            report = (lambda d, t, s=f"fold {fold.index:02d}": progress(s, d, t)) if progress else None
+            job.fit(fold, report)
+    else:
+        _fit_in_parallel(job, pending, jobs, progress)
+    results = [json.loads(_predictions(out_dir, fold).read_text()) for fold in folds]
 
     text = json.dumps(summarise(recipe, corpus, folds, results), indent=2)
     summary = json.loads(text)  # what is returned is exactly what was written
@@ -111,6 +110,59 @@ def run_cv(
 
     write_report(out_dir, summary, results)
     return summary
+
+
+def _predictions(out_dir: Path, fold: Fold) -> Path:
+    return out_dir / "folds" / f"{fold.index:02d}" / "predictions.json"
+
+
+@dataclasses.dataclass
+class _FoldJob:
+    """Everything a fold's fit needs, sent once to each worker process."""
+
+    recipe: Recipe
+    corpus: Corpus
+    features: dict[str, np.ndarray]
+    out_dir: Path
+    threads: int | None
+
+    def fit(self, fold: Fold, report: Callable[[int, int], None] | None = None) -> None:
+        """Fit, choose and predict one fold; its predictions.json is written atomically."""
+        data = FoldData.from_fold(self.corpus.table, fold, self.features, self.corpus.labels)
+        started = time.perf_counter()
+        outcome = fit_fold(self.recipe, data, self.out_dir / "folds" / f"{fold.index:02d}",
+                           threads=self.threads, progress=report)
+        result = {"fold": fold.to_dict(), **outcome, "seconds": time.perf_counter() - started}
+        done = _predictions(self.out_dir, fold)
+        done.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(done, json.dumps(result, indent=1) + "\n")
+        log.info("fold %s: test UA %.3f", fold.name, _fold_ua(result, self.corpus.labels))
+
+
+def _fit_in_parallel(job: _FoldJob, folds: Sequence[Fold], jobs: int, progress: FoldProgress | None) -> None:
+    # Spawned, not forked: the parent may have run torch (Whisper features), whose
+    # OpenMP pool does not survive a fork.  The job is pickled once per worker.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(jobs, len(folds)), mp_context=context,
+                             initializer=_init_fold_worker, initargs=(job,)) as pool:
+        futures = [pool.submit(_fit_in_worker, fold) for fold in folds]
+        for done, future in enumerate(as_completed(futures), 1):
+            future.result()  # a failed fold stops the run, as it does in one process
+            if progress:
+                progress("folds", done, len(folds))
+
+
+_worker_job: _FoldJob | None = None
+
+
+def _init_fold_worker(job: _FoldJob) -> None:
+    global _worker_job
+    _worker_job = job
+
+
+def _fit_in_worker(fold: Fold) -> None:
+    assert _worker_job is not None, "worker used without its initializer"
+    _worker_job.fit(fold)
 
 
 def summarise(
