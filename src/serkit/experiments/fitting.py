@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 from serkit.audio import load_audio
 from serkit.errors import SerkitError
@@ -175,6 +176,22 @@ def prepare(recipe: Recipe, data: FoldData) -> Prepared:
     return Prepared(task, *datasets, normaliser=normaliser)
 
 
+def model_metadata(
+    recipe: Recipe, model: torch.nn.Module, labels: Sequence[str], normaliser: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What inference needs beside the weights: the model, the feature, normalisation, input shaping, labels."""
+    return {
+        "model": model_config(model),
+        "features": selected_feature(recipe).to_dict(),
+        "feature_preset": recipe.features,
+        "normalisation": recipe.normalisation,
+        "normaliser": normaliser,
+        "fixed_frames": recipe.fixed_frames,
+        "segments": dataclasses.asdict(recipe.segments) if recipe.segments else None,
+        "labels": list(labels),
+    }
+
+
 def train_member(
     recipe: Recipe, prepared: Prepared, seed: int, out_dir: Path, threads: int | None, progress: Progress | None
 ) -> tuple[Trainer, Any]:
@@ -183,16 +200,7 @@ def train_member(
     config = dataclasses.replace(recipe.train, seed=seed)
     dims, n_classes = prepared.train.example(0).features.shape[0], prepared.task.n_classes
     model = build_seeded(lambda: build_model(recipe.model, dims, n_classes, **recipe.model_options), seed)
-    metadata = {
-        "model": model_config(model),
-        "features": selected_feature(recipe).to_dict(),
-        "feature_preset": recipe.features,
-        "normalisation": recipe.normalisation,
-        "normaliser": prepared.normaliser,
-        "fixed_frames": recipe.fixed_frames,
-        "segments": dataclasses.asdict(recipe.segments) if recipe.segments else None,
-        "labels": list(prepared.task.labels),
-    }
+    metadata = model_metadata(recipe, model, prepared.task.labels, prepared.normaliser)
     trainer = Trainer(model, prepared.task, config, out_dir=out_dir, metadata=metadata,
                       progress=progress, threads=threads)
     return trainer, trainer.fit(prepared.train, prepared.validation)

@@ -23,14 +23,14 @@ from serkit.experiments.fitting import (
     FoldData,
     candidate_slug,
     choose_classical,
+    model_metadata,
     prepare,
     select_layer,
-    selected_feature,
     train_member,
 )
 from serkit.experiments.recipe import Recipe
 from serkit.features.cache import FeatureCache
-from serkit.models import build_model, model_config
+from serkit.models import build_model
 from serkit.models.classical import linear_weights
 from serkit.protocols import make_folds
 from serkit.training import UtteranceClassification
@@ -93,9 +93,10 @@ def _train_linear(recipe: Recipe, corpus: Corpus, fold: Any, data: FoldData, cro
              "classifier.bias": torch.tensor(bias, dtype=torch.float32)}
     model.load_state_dict(state)
     info = {
-        "model": model_config(model), "features": selected_feature(choice.recipe).to_dict(),
-        "feature_preset": recipe.features, "normalisation": "none", "normaliser": None, "fixed_frames": None,
-        "segments": None, "labels": list(corpus.labels), "task": UtteranceClassification(corpus.labels).to_dict(),
+        **model_metadata(choice.recipe, model, corpus.labels, normaliser=None),
+        # scikit-learn's scaler is folded into the weights, and MP-x pools whole utterances
+        "normalisation": "none", "fixed_frames": None, "segments": None,
+        "task": UtteranceClassification(corpus.labels).to_dict(),
         "training": {"classical": recipe.model, "c": choice.cost, "chosen": chosen,
                      "chosen_by": "inner-loso" if recipe.inner_cv else "validation"},
     }
