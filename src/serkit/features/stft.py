@@ -16,10 +16,13 @@ For a power-of-two FFT size a numba kernel does the whole path in one pass over
 blocks of frames: it gathers each block's samples (applying Kaldi's per-frame
 DC removal and pre-emphasis when asked), runs a radix-4 FFT vectorised
 *across* frames (one SIMD lane per frame), and writes the power or magnitude
-straight into the ``(bins, frames)`` output.  Any other FFT size goes through
+straight into the ``(bins, frames)`` output, or, through
+:meth:`ShortTimeSpectrum.banded`, adds each bin into its filterbank bands at
+once and writes only the bands.  Any other FFT size goes through
 ``scipy.fft``.  Both paths are tested against ``librosa.stft`` and a float64
 reference written from the definitions (``tests/test_features_spectral.py``);
-the filterbank kernel touches only each band's non-zero bins.
+the filterbank touches only each band's non-zero bins.  ``docs/benchmarks.md``
+says what made the kernel faster and what did not.
 """
 
 from __future__ import annotations
