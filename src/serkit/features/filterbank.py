@@ -64,6 +64,8 @@ class LogMel(Feature):
     """Log mel spectrogram as librosa computes it, ``(n_mels, frames)``."""
 
     family = "logmel"
+    #: 2: the FFT kernel unpacks in float32 (outputs change at float rounding, 2026-11-22)
+    revision = 2
     Config = LogMelConfig
 
     def validate(self) -> None:
@@ -127,6 +129,8 @@ class KaldiFbank(Feature):
     """Kaldi's log mel filterbank energies on the shared grid, ``(n_mels, frames)``."""
 
     family = "fbank"
+    #: 2: the FFT kernel unpacks in float32 (outputs change at float rounding, 2026-11-22)
+    revision = 2
     Config = KaldiFbankConfig
 
     def validate(self) -> None:

@@ -43,6 +43,8 @@ class MFCC(Feature):
     """MFCC, with deltas and delta-deltas if asked, ``(n_mfcc * (1 + deltas), frames)``."""
 
     family = "mfcc"
+    #: 2: the FFT kernel unpacks in float32 (outputs change at float rounding, 2026-11-22)
+    revision = 2
     Config = MFCCConfig
 
     def validate(self) -> None:

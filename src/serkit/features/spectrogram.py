@@ -40,6 +40,8 @@ class Spectrogram(Feature):
     """``|STFT|**power`` (optionally log-compressed), ``(n_fft // 2 + 1, frames)``."""
 
     family = "spectrogram"
+    #: 2: the FFT kernel unpacks in float32 (outputs change at float rounding, 2026-11-22)
+    revision = 2
     Config = SpectrogramConfig
 
     def validate(self) -> None:
