@@ -146,6 +146,8 @@ def _fit_in_parallel(job: _FoldJob, folds: Sequence[Fold], jobs: int, progress: 
     with ProcessPoolExecutor(min(jobs, len(folds)), mp_context=context,
                              initializer=_init_fold_worker, initargs=(job,)) as pool:
         futures = [pool.submit(_fit_in_worker, fold) for fold in folds]
+        if progress:
+            progress("folds", 0, len(folds))
         for done, future in enumerate(as_completed(futures), 1):
             future.result()  # a failed fold stops the run, as it does in one process
             if progress:
