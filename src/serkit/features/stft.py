@@ -334,22 +334,24 @@ def _columns(signal, left, hop, rows):  # pragma: no cover  (compiled; covered t
 @numba.njit(fastmath=True, inline="always")
 def _first_radix4(z0r, z0i, z1r, z1i, z2r, z2i, z3r, z3i, r0, m0, r1, m1, r2, m2, r3, m3, b):  # pragma: no cover
     """A 4-point DFT of ``z0..z3`` (bit-reversed) into lane ``b`` of rows ``0..3``."""
-    y0r = z0r + z1r
-    y0i = z0i + z1i
-    y1r = z0r - z1r
-    y1i = z0i - z1i
-    y2r = z2r + z3r
-    y2i = z2i + z3i
-    y3r = z2r - z3r
-    y3i = z2i - z3i
-    r0[b] = y0r + y2r
-    m0[b] = y0i + y2i
-    r2[b] = y0r - y2r
-    m2[b] = y0i - y2i
-    r1[b] = y1r + y3i
-    m1[b] = y1i - y3r
-    r3[b] = y1r - y3i
-    m3[b] = y1i + y3r
+    _radix4_outputs(
+        z0r + z1r, z0i + z1i, z0r - z1r, z0i - z1i, z2r + z3r, z2i + z3i, z2r - z3r, z2i - z3i,
+        r0, m0, r1, m1, r2, m2, r3, m3, b,
+    )  # fmt: skip
+
+
+@numba.njit(fastmath=True, inline="always")
+def _radix4_outputs(y0r, y0i, y1r, y1i, u2r, u2i, u3r, u3i, r0, m0, r1, m1, r2, m2, r3, m3, b):  # pragma: no cover
+    """A radix-4 butterfly's second stage: ``y0 +- u2`` and ``y1 -+ i u3`` (the odd pair's
+    extra factor -i) into lane ``b`` of rows ``0..3``."""
+    r0[b] = y0r + u2r
+    m0[b] = y0i + u2i
+    r2[b] = y0r - u2r
+    m2[b] = y0i - u2i
+    r1[b] = y1r + u3i
+    m1[b] = y1i - u3r
+    r3[b] = y1r - u3i
+    m3[b] = y1i + u3r
 
 
 @numba.njit(fastmath=True, nogil=True, cache=True)
@@ -492,15 +494,7 @@ def _power_kernel(
                         u2i = w2r * y2i + w2i * y2r
                         u3r = w2r * y3r - w2i * y3i
                         u3i = w2r * y3i + w2i * y3r
-                        r0[b] = y0r + u2r
-                        m0[b] = y0i + u2i
-                        r2[b] = y0r - u2r
-                        m2[b] = y0i - u2i
-                        # the second stage's odd pair carries an extra factor -i
-                        r1[b] = y1r + u3i
-                        m1[b] = y1i - u3r
-                        r3[b] = y1r - u3i
-                        m3[b] = y1i + u3r
+                        _radix4_outputs(y0r, y0i, y1r, y1i, u2r, u2i, u3r, u3i, r0, m0, r1, m1, r2, m2, r3, m3, b)
             s *= 4
         if s <= M:
             half = s // 2
