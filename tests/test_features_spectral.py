@@ -182,7 +182,7 @@ def test_bands_summed_in_the_kernel_equal_the_two_steps(n_fft, power, kaldi):
     options = dict(pad_mode="edge", remove_dc=True, preemphasis=0.97, scale=2.0) if kaldi else {}
     stft = ShortTimeSpectrum(n_fft, 160, window, power=power, **options)
     bank = FilterBank(librosa.filters.mel(sr=RATE, n_fft=n_fft, n_mels=40))
-    for n in (1, 159, 5_000, 256 * 160 + 1, 90_011):  # under one vector of frames, one block and a frame, many
+    for n in (1, 159, 5_000, 1024 * 160 + 1, 90_011):  # under one vector of frames, one block, two balanced blocks
         signal = noise(n, n_fft + n)
         two_steps = bank(stft(signal))
         fused = stft.banded(signal, bank)

@@ -28,7 +28,7 @@ import numpy as np
 
 from serkit.audio.io import DEFAULT_SAMPLE_RATE
 from serkit.features.base import Feature, Preset
-from serkit.features.stft import FilterBank, ShortTimeSpectrum, check_log, compress, default_amin
+from serkit.features.stft import REVISION, FilterBank, ShortTimeSpectrum, check_log, compress, default_amin
 
 KALDI_WINDOWS = ("povey", "hanning", "hamming", "sine", "rectangular", "blackman")
 #: Kaldi's floor under the log energies, std::numeric_limits<float>::epsilon().
@@ -64,8 +64,7 @@ class LogMel(Feature):
     """Log mel spectrogram as librosa computes it, ``(n_mels, frames)``."""
 
     family = "logmel"
-    #: 2: the FFT kernel unpacks in float32 (outputs change at float rounding, 2026-11-22)
-    revision = 2
+    revision = REVISION
     Config = LogMelConfig
 
     def validate(self) -> None:
@@ -129,8 +128,7 @@ class KaldiFbank(Feature):
     """Kaldi's log mel filterbank energies on the shared grid, ``(n_mels, frames)``."""
 
     family = "fbank"
-    #: 2: the FFT kernel unpacks in float32 (outputs change at float rounding, 2026-11-22)
-    revision = 2
+    revision = REVISION
     Config = KaldiFbankConfig
 
     def validate(self) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 
 from serkit.features.base import Feature, Preset
 from serkit.features.filterbank import LogMel, LogMelConfig
+from serkit.features.stft import REVISION
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,8 +44,7 @@ class MFCC(Feature):
     """MFCC, with deltas and delta-deltas if asked, ``(n_mfcc * (1 + deltas), frames)``."""
 
     family = "mfcc"
-    #: 2: the FFT kernel unpacks in float32 (outputs change at float rounding, 2026-11-22)
-    revision = 2
+    revision = REVISION
     Config = MFCCConfig
 
     def validate(self) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from serkit.audio.io import DEFAULT_SAMPLE_RATE
 from serkit.features.base import Feature, Preset
-from serkit.features.stft import ShortTimeSpectrum, check_log, compress, default_amin
+from serkit.features.stft import REVISION, ShortTimeSpectrum, check_log, compress, default_amin
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,8 +40,7 @@ class Spectrogram(Feature):
     """``|STFT|**power`` (optionally log-compressed), ``(n_fft // 2 + 1, frames)``."""
 
     family = "spectrogram"
-    #: 2: the FFT kernel unpacks in float32 (outputs change at float rounding, 2026-11-22)
-    revision = 2
+    revision = REVISION
     Config = SpectrogramConfig
 
     def validate(self) -> None:

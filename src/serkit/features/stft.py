@@ -33,13 +33,21 @@ import numba
 import numpy as np
 
 PAD_MODES = ("constant", "reflect", "symmetric", "edge")
+
+#: The cache ``revision`` of every family built on the FFT kernel: it goes up whenever
+#: a change here changes their outputs, at float rounding included, so that no
+#: cached array from older code is reused.  2: the unpacking runs in float32;
+#: 3: bins k and M - k are unpacked together (both 2026-11-22).
+REVISION = 3
 LOG_SCALES = ("none", "db", "ln")
 
-#: Frames per kernel block, one SIMD lane each, for a 512-point FFT: the larger
-#: the block, the less each of the kernel's rows costs outside its arithmetic.
-#: Its two 256 x 256 float32 planes (512 KiB) stay in the benchmark machine's
-#: 1 MiB L2 cache; 256 and 384 ran fastest of 64 to 1024 there.
-_BLOCK = 256
+#: Most frames per kernel block, one SIMD lane each, for a 512-point FFT.  Every
+#: row loop of a block has a fixed cost of about three vectors' work, so the
+#: fewer blocks the better: a signal goes in equal blocks of at most this many
+#: frames (10.24 s), one block for most utterances.  Planes of 2 MiB, beyond
+#: the L2 cache, cost no more per frame than smaller ones on the benchmark
+#: machine; 768 to 2048 ran equally fast over EMO-DB, 256 about 7% slower.
+_BLOCK = 1024
 #: float32 lanes of one AVX-512 vector: the last block's loops stop at a multiple of it.
 _LANES = 16
 
@@ -391,18 +399,24 @@ def _power_kernel(
     hop = columns.shape[0]
     n_fft = window.shape[0]
     M = n_fft // 2
-    re = np.empty((M, B), np.float32)
-    im = np.empty((M, B), np.float32)
+    # Balanced blocks: as few as B allows, of equal width, so that no block is a
+    # short remainder paying a whole block's per-row costs for a few lanes.
+    n_blocks = -(-n_frames // B)
+    B = -(-(-(-n_frames // n_blocks)) // _LANES) * _LANES
+    re_planes = np.empty(M * B, np.float32)
+    im_planes = np.empty(M * B, np.float32)
     quad = np.empty((8, B), np.float32)
     mean = np.zeros(B, np.float32)
     keep = np.float32(1.0) - preemph
     plain = not remove_dc and preemph == 0.0
     banded = by_bin.shape[0] > 0
-    power = np.empty(B, np.float32)
+    power = np.empty((2, B), np.float32)
     acc = np.zeros((by_bin.shape[1], B), np.float32)
     for blk in range(0, n_frames, B):
         # The last block runs as many lanes as it needs, rounded up to a vector.
         width = min(B, (n_frames - blk + _LANES - 1) // _LANES * _LANES)
+        re = re_planes[: M * width].reshape((M, width))
+        im = im_planes[: M * width].reshape((M, width))
         if remove_dc:
             mean[:] = 0.0
             for n in range(offset, offset + length):
@@ -514,36 +528,49 @@ def _power_kernel(
                         ra[b] += tr
                         ia[b] += ti
         lanes = min(B, n_frames - blk)  # the last block's spare lanes are not written out
-        for k in range(M + 1):
-            # X[k] = E[k] - i W^k O[k], E and O the transforms of the even and odd samples
-            # (the halved window already holds their factor 1/2)
-            k1 = k % M
-            k2 = (M - k) % M
+        # Bins k and M - k come from the same two rows, Z[k] and Z[M - k], so they are
+        # unpacked together (bin M / 2 pairs with itself): with E + iF = Z[k] + conj Z[M - k],
+        # O = -i (Z[k] - conj Z[M - k]) and A + iC = -i W^k O, X[k] = E + A + i (F + C) and,
+        # as W^(M-k) = -conj W^k, X[M - k] = E - A + i (C - F).  The halved window already
+        # holds the factor 1/2 of E and O.
+        for k in range(M // 2 + 1):
+            j = (M - k) % M
             cr = un_re[k]
             ci = un_im[k]
-            zr_ = re[k1]
-            zi_ = im[k1]
-            yr_ = re[k2]
-            yi_ = im[k2]
+            zr1 = re[k]
+            zi1 = im[k]
+            zr2 = re[j]
+            zi2 = im[j]
             # the spectrum goes straight out; bands go through `power` first
-            dst = power[:width] if banded else out[k, blk : blk + lanes]
-            for b in range(dst.shape[0]):
-                er = zr_[b] + yr_[b]
-                ei = zi_[b] - yi_[b]
-                orr = zr_[b] - yr_[b]
-                oi = zi_[b] + yi_[b]
-                xr = er + cr * oi + ci * orr
-                xi = ei - cr * orr + ci * oi
-                dst[b] = xr * xr + xi * xi
+            lo = power[0, :width] if banded else out[k, blk : blk + lanes]
+            hi = power[1, :width] if banded else out[M - k, blk : blk + lanes]
+            for b in range(lo.shape[0]):
+                er = zr1[b] + zr2[b]
+                ei = zi1[b] - zi2[b]
+                orr = zr1[b] - zr2[b]
+                oi = zi1[b] + zi2[b]
+                aa = cr * oi + ci * orr
+                cc = ci * oi - cr * orr
+                lo[b] = (er + aa) * (er + aa) + (ei + cc) * (ei + cc)
+                hi[b] = (er - aa) * (er - aa) + (cc - ei) * (cc - ei)
             if magnitude:
-                for b in range(dst.shape[0]):
-                    dst[b] = np.sqrt(dst[b])
+                for b in range(lo.shape[0]):
+                    lo[b] = np.sqrt(lo[b])
+                if 2 * k != M:  # bin M / 2's `hi` is `lo`, rooted already
+                    for b in range(hi.shape[0]):
+                        hi[b] = np.sqrt(hi[b])
             if banded:
                 for m in range(first[k], stop[k]):
                     w = by_bin[k, m]
                     a = acc[m]
                     for b in range(width):
-                        a[b] += w * power[b]
+                        a[b] += w * lo[b]
+                if 2 * k != M:  # bin M / 2 is summed already, as `lo`
+                    for m in range(first[M - k], stop[M - k]):
+                        w = by_bin[M - k, m]
+                        a = acc[m]
+                        for b in range(width):
+                            a[b] += w * hi[b]
         if banded:
             for m in range(acc.shape[0]):
                 a = acc[m]
