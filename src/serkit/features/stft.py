@@ -37,8 +37,10 @@ PAD_MODES = ("constant", "reflect", "symmetric", "edge")
 #: The cache ``revision`` of every family built on the FFT kernel: it goes up whenever
 #: a change here changes their outputs, at float rounding included, so that no
 #: cached array from older code is reused.  2: the unpacking runs in float32;
-#: 3: bins k and M - k are unpacked together (both 2026-11-22).
+#: 3: bins k and M - k are unpacked together, and each radix-4 butterfly takes three
+#: twiddle products, not four (both 2026-11-22).
 REVISION = 3
+
 LOG_SCALES = ("none", "db", "ln")
 
 #: Most frames per kernel block, one SIMD lane each, for a 512-point FFT.  Every
@@ -316,7 +318,7 @@ def _fft_plan(n_fft: int) -> tuple[np.ndarray, ...]:
     reverse = np.zeros(half, np.int64)
     for b in range(bits):
         reverse |= ((index >> b) & 1) << (bits - 1 - b)
-    twiddle = np.exp(-2j * np.pi * np.arange(half // 2) / half)
+    twiddle = np.exp(-2j * np.pi * np.arange(half) / half)
     unpack = np.exp(-2j * np.pi * np.arange(half + 1) / n_fft)
     f32 = np.float32
     return reverse, twiddle.real.astype(f32), twiddle.imag.astype(f32), unpack.real.astype(f32), unpack.imag.astype(f32)
@@ -350,8 +352,8 @@ def _first_radix4(z0r, z0i, z1r, z1i, z2r, z2i, z3r, z3i, r0, m0, r1, m1, r2, m2
 
 @numba.njit(fastmath=True, inline="always")
 def _radix4_outputs(y0r, y0i, y1r, y1i, u2r, u2i, u3r, u3i, r0, m0, r1, m1, r2, m2, r3, m3, b):  # pragma: no cover
-    """A radix-4 butterfly's second stage: ``y0 +- u2`` and ``y1 -+ i u3`` (the odd pair's
-    extra factor -i) into lane ``b`` of rows ``0..3``."""
+    """A radix-4 butterfly's outputs into lane ``b``: rows 0 and 2 get ``y0 +- u2``, rows 1 and 3
+    ``y1 -+ i u3`` (``y`` the sum and difference of the first pair, ``u`` of the second)."""
     r0[b] = y0r + u2r
     m0[b] = y0i + u2i
     r2[b] = y0r - u2r
@@ -388,13 +390,13 @@ def _power_kernel(
     ``columns[n % hop, f + n // hop]`` is sample ``f * hop + n`` of the padded
     signal.  The real frame of ``n_fft`` samples is packed as ``M = n_fft / 2``
     complex values ``z[m] = x[2m] + i x[2m+1]`` in bit-reversed order, transformed
-    by radix-4 decimation-in-time passes (each two radix-2 stages; a final
-    radix-2 stage when ``M`` is an odd power of two) and unpacked into the
+    by radix-4 decimation-in-time passes (three twiddle products per butterfly;
+    a final radix-2 stage when ``M`` is an odd power of two) and unpacked into the
     ``M + 1`` bins of the real transform.  With a filterbank (``by_bin`` not
     empty) each bin is added into its bands at once and only the bands go out,
-    ``out[m, f]``.  Frames go ``B`` at a time, one lane
-    each; the last block's loops stop at the first multiple of ``_LANES`` past
-    its last frame, so a short signal costs what its frames cost.
+    ``out[m, f]``.  Frames go in blocks of equal width, at most ``B``, one lane
+    each; a block's loops stop at the first multiple of ``_LANES`` past its last
+    frame, so a short signal costs what its frames cost.
     """
     hop = columns.shape[0]
     n_fft = window.shape[0]
@@ -402,7 +404,8 @@ def _power_kernel(
     # Balanced blocks: as few as B allows, of equal width, so that no block is a
     # short remainder paying a whole block's per-row costs for a few lanes.
     n_blocks = -(-n_frames // B)
-    B = -(-(-(-n_frames // n_blocks)) // _LANES) * _LANES
+    per_block = -(-n_frames // n_blocks)
+    B = -(-per_block // _LANES) * _LANES
     re_planes = np.empty(M * B, np.float32)
     im_planes = np.empty(M * B, np.float32)
     quad = np.empty((8, B), np.float32)
@@ -413,7 +416,8 @@ def _power_kernel(
     power = np.empty((2, B), np.float32)
     acc = np.zeros((by_bin.shape[1], B), np.float32)
     for blk in range(0, n_frames, B):
-        # The last block runs as many lanes as it needs, rounded up to a vector.
+        # The last block runs as many lanes as it needs, rounded up to a vector, on
+        # planes whose rows are that wide, so that it touches no more memory than that.
         width = min(B, (n_frames - blk + _LANES - 1) // _LANES * _LANES)
         re = re_planes[: M * width].reshape((M, width))
         im = im_planes[: M * width].reshape((M, width))
@@ -478,10 +482,16 @@ def _power_kernel(
             q = s // 2
             for start in range(0, M, 2 * s):
                 for j in range(q):
-                    w1r = tw_re[j * (M // s)]
-                    w1i = tw_im[j * (M // s)]
-                    w2r = tw_re[j * (M // (2 * s))]
-                    w2i = tw_im[j * (M // (2 * s))]
+                    # Rows i0, i0 + q, i0 + s and i0 + s + q hold the q-point transforms of the
+                    # samples = 0, 2, 1, 3 (mod 4) of a 2s-point one (bit-reversed order): their
+                    # twiddles are 1, W^2j, W^j and W^3j, with W that transform's root of unity.
+                    step = M // (2 * s)
+                    ar = tw_re[j * step]
+                    ai = tw_im[j * step]
+                    br = tw_re[2 * j * step]
+                    bi = tw_im[2 * j * step]
+                    cr = tw_re[3 * j * step]
+                    ci = tw_im[3 * j * step]
                     i0 = start + j
                     r0 = re[i0]
                     r1 = re[i0 + q]
@@ -492,23 +502,16 @@ def _power_kernel(
                     m2 = im[i0 + s]
                     m3 = im[i0 + s + q]
                     for b in range(width):
-                        t1r = w1r * r1[b] - w1i * m1[b]
-                        t1i = w1r * m1[b] + w1i * r1[b]
-                        t3r = w1r * r3[b] - w1i * m3[b]
-                        t3i = w1r * m3[b] + w1i * r3[b]
-                        y0r = r0[b] + t1r
-                        y0i = m0[b] + t1i
-                        y1r = r0[b] - t1r
-                        y1i = m0[b] - t1i
-                        y2r = r2[b] + t3r
-                        y2i = m2[b] + t3i
-                        y3r = r2[b] - t3r
-                        y3i = m2[b] - t3i
-                        u2r = w2r * y2r - w2i * y2i
-                        u2i = w2r * y2i + w2i * y2r
-                        u3r = w2r * y3r - w2i * y3i
-                        u3i = w2r * y3i + w2i * y3r
-                        _radix4_outputs(y0r, y0i, y1r, y1i, u2r, u2i, u3r, u3i, r0, m0, r1, m1, r2, m2, r3, m3, b)
+                        tbr = br * r1[b] - bi * m1[b]
+                        tbi = br * m1[b] + bi * r1[b]
+                        tar = ar * r2[b] - ai * m2[b]
+                        tai = ar * m2[b] + ai * r2[b]
+                        tcr = cr * r3[b] - ci * m3[b]
+                        tci = cr * m3[b] + ci * r3[b]
+                        _radix4_outputs(
+                            r0[b] + tbr, m0[b] + tbi, r0[b] - tbr, m0[b] - tbi, tar + tcr, tai + tci, tar - tcr, tai - tci,
+                            r0, m0, r1, m1, r2, m2, r3, m3, b,
+                        )  # fmt: skip
             s *= 4
         if s <= M:
             half = s // 2
