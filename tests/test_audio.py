@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import numpy as np
@@ -91,6 +92,19 @@ def expect_error(path, reason_part: str, **kwargs):
 
 def test_missing_file(tmp_path):
     expect_error(tmp_path / "nope.wav", "not found")
+
+
+def test_unreadable_file(tmp_path, monkeypatch):
+    path = tmp_path / "locked.wav"
+    sf.write(path, np.zeros(1600, np.float32), 16000)
+    path.chmod(0)
+    if os.access(path, os.R_OK):  # root reads anything: fail the open as it fails for anyone else
+
+        def denied(*args, **kwargs):
+            raise PermissionError(13, "Permission denied", str(path))
+
+        monkeypatch.setattr(os, "open", denied)
+    expect_error(path, "permission denied")
 
 
 def test_text_named_wav(tmp_path):

@@ -192,6 +192,42 @@ def test_bands_summed_in_the_kernel_equal_the_two_steps(n_fft, power, kaldi):
         stft.banded(signal, FilterBank(np.ones((3, 10))))
 
 
+def test_work_buffer_is_reused_aligned_and_left_dirty_without_harm():
+    stft = ShortTimeSpectrum(512, 160, get_window("hamming", 400))
+    bank = FilterBank(librosa.filters.mel(sr=RATE, n_fft=512, n_mels=40))
+    long_, short = noise(90_011, 1), noise(3_001, 2)
+    stft.banded(long_, bank)  # leaves its samples in the buffer
+    first = stft._work.buffer
+    assert first.ctypes.data % 64 == 0
+    again = stft.banded(short, bank)
+    assert stft._work.buffer is first  # no new allocation
+    # the short signal's zero padding is written, not inherited from the long one's samples
+    np.testing.assert_array_equal(again, ShortTimeSpectrum(512, 160, get_window("hamming", 400)).banded(short, bank))
+
+
+def test_threads_sharing_one_spectrum_get_their_own_work_buffers():
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    stft = ShortTimeSpectrum(512, 160, get_window("hann", 400))
+    signals = [noise(16_000 + 997 * i, i) for i in range(8)]
+    expected = [stft(x) for x in signals]
+    with ThreadPoolExecutor(4) as pool:  # the kernel releases the GIL, so these overlap
+        for _ in range(5):
+            for got, want in zip(pool.map(stft, signals), expected, strict=True):
+                np.testing.assert_array_equal(got, want)
+
+
+def test_spectrum_pickles_without_its_work_buffer():
+    import pickle  # noqa: PLC0415
+
+    stft = ShortTimeSpectrum(512, 160, get_window("hann", 400))
+    signal = noise(20_000)
+    expected = stft(signal)
+    copy = pickle.loads(pickle.dumps(stft))
+    assert copy._work is not stft._work
+    np.testing.assert_array_equal(copy(signal), expected)
+
+
 @pytest.mark.parametrize("top_db", [None, 80.0])
 def test_compression_matches_librosa(top_db):
     power = np.abs(librosa.stft(noise(4_000) * np.linspace(0, 1, 4_000, dtype=np.float32), n_fft=256)) ** 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,17 +71,11 @@ def load_audio(
     through libsndfile.
     """
     path = Path(path)
+    fd, size = _open(path)
     try:
-        f = open(path, "rb", buffering=0)
-    except (FileNotFoundError, NotADirectoryError):
-        raise AudioError(path, "file not found") from None
-    except IsADirectoryError:
-        raise AudioError(path, "is a folder, not an audio file") from None
-    with f:
-        size = os.fstat(f.fileno()).st_size
         if size == 0:
             raise AudioError(path, "file is empty (0 bytes)")
-        head = f.read(_HEAD_BYTES)
+        head = os.read(fd, _HEAD_BYTES)
         layout = _pcm16_wav_layout(head, size)
         if layout is not None:
             _check_riff_aiff_size(path, head, size)
@@ -88,16 +83,17 @@ def load_audio(
             if frames == 0:
                 raise AudioError(path, "contains no samples")
             samples = np.empty(frames * channels, np.int16)
-            f.seek(start)
-            if f.readinto(samples) != samples.nbytes:  # the file changed under us; libsndfile decides
+            if _read_at(fd, samples, start) != samples.nbytes:  # the file changed under us; libsndfile decides
                 layout = None
+    finally:
+        os.close(fd)
     if layout is None:
         signal, rate = _decode(path, head, size)
         check_signal(signal, rate, path=path, min_duration=min_duration)
     else:
-        # Exact: every int16 is a float32, and 2**-15 scales it without rounding.
-        signal = samples.astype(np.float32)
-        signal *= np.float32(1 / 32768)
+        from serkit.audio.pcm import pcm16_to_float32  # noqa: PLC0415  (numba, only when needed)
+
+        signal = pcm16_to_float32(samples)
         if channels > 1:
             signal = to_mono(signal.reshape(frames, channels))
         # int16 holds no NaN or infinity: only the length is left to check.
@@ -105,6 +101,33 @@ def load_audio(
     if sample_rate is not None and rate != sample_rate:
         signal = resample(signal, rate, sample_rate)
     return signal
+
+
+def _open(path: Path) -> tuple[int, int]:
+    """A file descriptor of ``path`` for reading and the file's size; :class:`AudioError`
+    if it cannot be read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    except (FileNotFoundError, NotADirectoryError):
+        raise AudioError(path, "file not found") from None
+    except IsADirectoryError:
+        raise AudioError(path, "is a folder, not an audio file") from None
+    except PermissionError:
+        raise AudioError(path, "cannot be read: permission denied") from None
+    status = os.fstat(fd)
+    if stat.S_ISDIR(status.st_mode):  # POSIX opens a folder for reading
+        os.close(fd)
+        raise AudioError(path, "is a folder, not an audio file")
+    return fd, status.st_size
+
+
+def _read_at(fd: int, array: np.ndarray, offset: int) -> int:
+    """Read into ``array`` from byte ``offset``; the number of bytes read."""
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [array], offset)
+    os.lseek(fd, offset, os.SEEK_SET)  # Windows has no preadv
+    with os.fdopen(fd, "rb", buffering=0, closefd=False) as f:
+        return f.readinto(array)
 
 
 def _pcm16_wav_layout(head: bytes, size: int) -> tuple[int, int, int, int] | None:
