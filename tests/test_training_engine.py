@@ -468,6 +468,8 @@ def test_a_run_killed_mid_epoch_resumes_to_bit_identical_weights(tmp_path):
     assert result.resumed_from_step is not None
     assert result.resumed_from_step % batches != 0  # it resumed inside an epoch
     assert result.resumed_from_step > batches
+    assert result.earlier_seconds > 0  # the killed call's time, up to its last checkpoint
+    assert result.total_seconds == result.seconds + result.earlier_seconds
 
     whole = resume_trainer(tmp_path / "whole")
     expected = whole.fit(train, validation)
@@ -490,6 +492,9 @@ def test_rerunning_a_finished_run_returns_its_result_and_other_settings_are_refu
     again = trainer(config)
     repeated = again.fit(utterance_data(20, 1), utterance_data(10, 2))
     assert repeated.resumed_from_step == result.steps
+    assert result.earlier_seconds == 0
+    # the first call's time up to its last checkpoint, written at its end
+    assert 0 < repeated.earlier_seconds <= result.seconds
     assert repeated.history == result.history
     assert_same_weights(weights_of(again.model), weights_of(first.model))
 

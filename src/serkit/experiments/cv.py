@@ -132,7 +132,9 @@ class _FoldJob:
         started = time.perf_counter()
         outcome = fit_fold(self.recipe, data, self.out_dir / "folds" / f"{fold.index:02d}",
                            threads=self.threads, progress=report)
-        result = {"fold": fold.to_dict(), **outcome, "seconds": time.perf_counter() - started}
+        # A fit resumed after a kill counts its earlier calls too (up to their last checkpoint).
+        earlier = sum(member.get("earlier_seconds", 0.0) for member in outcome.get("members", []))
+        result = {"fold": fold.to_dict(), **outcome, "seconds": time.perf_counter() - started + earlier}
         done = _predictions(self.out_dir, fold)
         done.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(done, json.dumps(result, indent=1) + "\n")

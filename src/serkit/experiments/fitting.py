@@ -216,7 +216,7 @@ def _fit_neural(
         trainers.append(trainer)
         members.append({"seed": seed, "chosen_epoch": fit.chosen_epoch, "selection": fit.selection,
                         "stop_reason": fit.stop_reason, "epochs_run": fit.epochs_run,
-                        "history": list(fit.history)})
+                        "earlier_seconds": fit.earlier_seconds, "history": list(fit.history)})
     validation_ua = None
     if prepared.validation is not None:  # the ensemble as it will predict: members' scores averaged
         scores = _mean_scores(trainers, prepared.validation, data.validation.ids)

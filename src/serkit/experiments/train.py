@@ -72,7 +72,7 @@ def train_model(
         shutil.copy2(folder / "model" / name, model_dir / name)
     validation = {k: v for k, v in fit.history[fit.chosen_epoch - 1].items() if k.startswith("validation_")}
     training = {"chosen_epoch": fit.chosen_epoch, "selection": fit.selection, "epochs_run": fit.epochs_run,
-                "validation_at_chosen_epoch": validation, "seconds": round(fit.seconds, 1)}
+                "validation_at_chosen_epoch": validation, "seconds": round(fit.total_seconds, 1)}
     if chosen:
         training["chosen_on_validation"] = chosen
     return _write_card(model_card(recipe, corpus, fold, training, crossval, model_dir), candidate, model_dir)

@@ -97,7 +97,9 @@ class FitResult:
     ``selection`` is ``"best-validation"`` (the epoch with the best
     ``monitor`` figure on the validation part) or ``"last-epoch"`` (no
     validation part).  ``stop_reason`` is ``"epochs"``, ``"early-stopping"``
-    or ``"learning-rate-floor"``.  ``seconds`` is this call's wall time.
+    or ``"learning-rate-floor"``.  ``seconds`` is this call's wall time;
+    ``earlier_seconds`` that of the calls it resumed, up to their last checkpoint (0 for
+    a fresh run).
     """
 
     history: tuple[dict[str, Any], ...]
@@ -109,10 +111,16 @@ class FitResult:
     steps: int
     resumed_from_step: int | None
     seconds: float
+    earlier_seconds: float = 0.0
 
     @property
     def epochs_run(self) -> int:
         return len(self.history)
+
+    @property
+    def total_seconds(self) -> float:
+        """Wall time of the whole fit, over every call that worked on it."""
+        return self.seconds + self.earlier_seconds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +143,8 @@ class _Progress:
     bad_epochs: int = 0
     stop_reason: str | None = None
     history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    #: wall seconds of training up to this checkpoint, over every call
+    seconds: float = 0.0
     # running figures of the epoch in progress: loss, and every item trained on so far
     loss_sum: float = 0.0
     indices: list[int] = dataclasses.field(default_factory=list)
@@ -166,6 +176,9 @@ class _Run:
     progress: _Progress
     best_weights: dict[str, Tensor] | None = None
     writer: Any = None
+    #: when this call started (``time.perf_counter``), and the seconds of the calls it resumed
+    started: float = 0.0
+    earlier_seconds: float = 0.0
 
 
 class Trainer:
@@ -213,10 +226,12 @@ class Trainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         with _run_scope(self.threads, self.device):
             run = self._new_run(train, validation)
+            run.started = started
             try:
                 resumed = self._resume(run)
                 if resumed is None:
                     torch.manual_seed(self.config.seed)
+                run.earlier_seconds = run.progress.seconds
                 total = self.config.epochs * len(run.sampler)
                 while run.progress.stop_reason is None:
                     self._train_epoch(run, total)
@@ -391,6 +406,7 @@ class Trainer:
             steps=progress.step,
             resumed_from_step=resumed,
             seconds=seconds,
+            earlier_seconds=run.earlier_seconds,
         )
 
     # -- checkpoints ----------------------------------------------------------
@@ -398,6 +414,7 @@ class Trainer:
     def _checkpoint(self, run: _Run) -> None:
         if self.out_dir is None:
             return
+        run.progress.seconds = run.earlier_seconds + time.perf_counter() - run.started
         state = {
             "config": self.config.to_dict(),
             "data": _fingerprints(run.train, run.validation),
