@@ -18,7 +18,9 @@ DC removal and pre-emphasis when asked), runs a radix-4 FFT vectorised
 *across* frames (one SIMD lane per frame), and writes the power or magnitude
 straight into the ``(bins, frames)`` output, or, through
 :meth:`ShortTimeSpectrum.banded`, adds each bin into its filterbank bands at
-once and writes only the bands.  Any other FFT size goes through
+once and writes only the bands.  Most utterances make one block; the kernel's
+arrays live in a cache-line-aligned work buffer that each thread keeps from
+signal to signal (:class:`_WorkBuffer`).  Any other FFT size goes through
 ``scipy.fft``.  Both paths are tested against ``librosa.stft`` and a float64
 reference written from the definitions (``tests/test_features_spectral.py``);
 the filterbank touches only each band's non-zero bins.  ``docs/benchmarks.md``
