@@ -455,9 +455,9 @@ def _power_kernel(
     a final radix-2 stage when ``M`` is an odd power of two) and unpacked into the
     ``M + 1`` bins of the real transform.  With a filterbank (``by_bin`` not
     empty) each bin is added into its bands at once and only the bands go out,
-    ``out[m, f]``.  Frames go in blocks of equal width, at most ``B``, one lane
-    each; a block's loops stop at the first multiple of ``_LANES`` past its last
-    frame, so a short signal costs what its frames cost.
+    ``out[m, f]``.  Frames go ``B`` at a time, one lane each (``_block_width``
+    balances the blocks); the last block's loops stop at the first multiple of
+    ``_LANES`` past its last frame, so a short signal costs what its frames cost.
     """
     hop = columns.shape[0]
     n_fft = window.shape[0]
