@@ -8,6 +8,7 @@ training in a subprocess that imports this module (``run_child``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -502,3 +503,45 @@ def test_rerunning_a_finished_run_returns_its_result_and_other_settings_are_refu
         trainer(TrainConfig(epochs=3, batch_size=8)).fit(utterance_data(20, 1), utterance_data(10, 2))
     with pytest.raises(SerkitError, match="other training or validation data"):
         trainer(config).fit(utterance_data(21, 1), utterance_data(10, 2))
+
+
+class NormFirstNet(nn.Module):
+    """Masked batch norm on the input features, then UtteranceNet: the norm's running mean is a
+    statistic of the data alone, whatever the weights."""
+
+    def __init__(self, dims: int, classes: int):
+        super().__init__()
+        from serkit.models.layers import MaskedBatchNorm2d  # noqa: PLC0415
+
+        self.norm = MaskedBatchNorm2d(1)
+        self.body = UtteranceNet(dims, classes)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        mask = (torch.arange(x.shape[-1])[None, :] < lengths[:, None])
+        return self.body(self.norm(x[:, None], mask)[:, 0], lengths)
+
+
+def test_batch_norm_recalibration_averages_the_training_batches_statistics():
+    train = utterance_data(30, 1)
+    config = TrainConfig(epochs=2, batch_size=8, optimiser=FAST, recalibrate_batch_norm=True)
+    model = build_seeded(lambda: NormFirstNet(4, 3), 0)
+    Trainer(model, UtteranceClassification(LABELS), config, threads=1).fit(train, utterance_data(12, 2))
+    # the mean of each training batch's mean over its valid frames, in index order
+    means = []
+    for start in range(0, len(train), 8):
+        arrays = [train.example(i).features for i in range(start, min(start + 8, len(train)))]
+        means.append(np.concatenate([a.ravel() for a in arrays]).mean())
+    assert model.norm.momentum == 0.1  # restored after the pass
+    np.testing.assert_allclose(model.norm.running_mean.item(), np.mean(means), rtol=1e-5)
+
+    plain = build_seeded(lambda: NormFirstNet(4, 3), 0)
+    Trainer(plain, UtteranceClassification(LABELS), dataclasses.replace(config, recalibrate_batch_norm=False),
+            threads=1).fit(train, utterance_data(12, 2))
+    assert abs(plain.norm.running_mean.item() - np.mean(means)) > 1e-3  # momentum 0.1 from 0: far behind
+
+
+def test_unset_later_settings_leave_the_configuration_as_recorded():
+    assert "recalibrate_batch_norm" not in TrainConfig().to_dict()  # older checkpoints and recipe hashes
+    on = TrainConfig(recalibrate_batch_norm=True)
+    assert TrainConfig.from_dict(on.to_dict()) == on
+    assert TrainConfig.from_dict(TrainConfig().to_dict()) == TrainConfig()

@@ -321,6 +321,8 @@ class Trainer:
     def _end_epoch(self, run: _Run) -> None:
         config, progress = self.config, run.progress
         epoch = run.sampler.epoch + 1  # 1-based, as logs and papers count
+        if config.recalibrate_batch_norm:
+            self._recalibrate_batch_norm(run)
         train_targets = run.train.targets
         targets = [train_targets[i] for i in progress.indices]
         row: dict[str, Any] = {
@@ -353,6 +355,29 @@ class Trainer:
                     if isinstance(value, (int, float)) and key != "epoch":
                         run.writer.add_scalar(key, value, epoch)
             self._checkpoint(run)
+
+    def _recalibrate_batch_norm(self, run: _Run) -> None:
+        """Running statistics of every batch-norm layer from one pass over the training items
+        (see ``TrainConfig.recalibrate_batch_norm``): their batches' average."""
+        norms = [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        norms = [m for m in norms if m.track_running_stats]
+        if not norms:
+            return
+        momenta = [m.momentum for m in norms]
+        for norm in norms:
+            norm.reset_running_stats()
+            norm.momentum = None  # a cumulative average over this pass
+        self.model.train()
+        size = self.config.batch_size
+        try:
+            with torch.no_grad():
+                for start in range(0, len(run.train), size):
+                    batch = collate([run.train.example(i) for i in range(start, min(start + size, len(run.train)))],
+                                    run.task)
+                    self.model(batch.x.to(self.device), batch.lengths.to(self.device))
+        finally:
+            for norm, momentum in zip(norms, momenta):
+                norm.momentum = momentum
 
     def _record_score(self, run: _Run, score: float, epoch: int) -> bool:
         """Update the best score and early-stopping counter; True when ``score`` improved."""
