@@ -253,7 +253,8 @@ class ShortTimeSpectrum:
         bands = _NO_BANDS if filterbank is None else filterbank.sparse
         # The columns first, then the kernel's arrays from the next cache line on.
         start = -(-rows * self.hop // _LANES) * _LANES
-        work = self._work.get(start + _kernel_floats(self.n_fft, bands[0].shape[1], width))
+        n_bands = 0 if filterbank is None else filterbank.n_bands
+        work = self._work.get(start + _kernel_floats(self.n_fft, n_bands, width))
         # Row-major (hop, rows): a given in-frame sample of consecutive frames is
         # contiguous, so the kernel's gather is a plain vector load.
         columns = work[: rows * self.hop].reshape(self.hop, rows)

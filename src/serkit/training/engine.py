@@ -372,8 +372,8 @@ class Trainer:
         try:
             with torch.no_grad():
                 for start in range(0, len(run.train), size):
-                    batch = collate([run.train.example(i) for i in range(start, min(start + size, len(run.train)))],
-                                    run.task)
+                    indices = range(start, min(start + size, len(run.train)))
+                    batch = collate([run.train.example(i) for i in indices], run.task)
                     self.model(batch.x.to(self.device), batch.lengths.to(self.device))
         finally:
             for norm, momentum in zip(norms, momenta):
