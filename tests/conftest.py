@@ -44,3 +44,15 @@ def emodb_subset(emodb_root: Path, tmp_path: Path, speakers: tuple[str, ...]) ->
         if wav.name[:2] in speakers:
             (root / "wav" / wav.name).symlink_to(wav)
     return root
+
+
+def pytest_unconfigure(config) -> None:
+    """The last line, when the browser tests skipped: which, and what enables them."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    page = [r for r in skipped if "test_serving_page.py" in r.nodeid]
+    if page:
+        reporter.write_line(
+            f"{len(page)} web page tests (tests/test_serving_page.py) skipped: no Chromium; "
+            "`sudo apt-get install -y chromium` enables them (.ci/run installs it)"
+        )
