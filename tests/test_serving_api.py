@@ -64,14 +64,17 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(model_dir: Path, log_path: Path, *options: str) -> Iterator[str]:
-    """``serkit serve`` on a free loopback port until the block ends; yields its base URL."""
+def running_server(model_dir: Path, log_path: Path, *options: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``serkit serve`` on a free loopback port until the block ends; yields its base URL.
+
+    ``env`` is the server's environment (default: this process's).
+    """
     for _ in range(3):  # another process may take the free port before the server binds it
         port = free_port()
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
                 [sys.executable, "-c", SERVE, "serve", "--model", str(model_dir), "--port", str(port), *options],
-                stdout=log, stderr=subprocess.STDOUT,
+                stdout=log, stderr=subprocess.STDOUT, env=env,
             )
         try:
             if _wait_healthy(port, process):

@@ -6,6 +6,14 @@ is 413.  The size is checked while the body streams in (and from
 ``Content-Length`` before any of it is read), so an oversized upload is never
 held whole.  The upload goes to a temporary file because the audio loader
 checks a file's header against its size (truncation) before decoding it.
+That file's name is the server's own: the name the client sends is only
+echoed back, never used as a path.
+
+A client cannot hold the server by stalling: the whole body must arrive within
+``limits.upload_timeout`` seconds (else 408, and its temporary folder is
+removed), and at most ``limits.max_uploads`` bodies are received at once; one
+more is answered 503 at once rather than queued, since a queue would fill with
+the same stalled clients.
 
 The model is loaded once by the caller; predictions run in worker threads
 (at most ``limits.concurrency`` at once), so the predictor must be safe to
@@ -15,6 +23,7 @@ call from several threads, which serkit's predictors are.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
@@ -44,6 +53,10 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 #: Name given to a raw-body upload that does not say its own.
 DEFAULT_NAME = "upload.wav"
+#: An extension kept on the temporary file: libsndfile needs it to recognise headerless formats (raw, VOX, ...).
+_PLAIN_SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,8}")
+#: Seconds a client refused for too many uploads at once is told to wait (an upload takes about that long).
+RETRY_AFTER = 5
 
 
 @dataclass(frozen=True)
@@ -56,9 +69,15 @@ class ServeLimits:
     max_duration: float = 600.0
     #: Predictions running at once; more requests wait their turn.
     concurrency: int = 4
+    #: Seconds for the whole request body, from its headers on (50 MB in 60 s is 0.8 MB/s);
+    #: a deadline for the whole body, not between chunks, so trickling a byte at a time does not reset it.
+    upload_timeout: float = 60.0
+    #: Request bodies received at once (stalled ones included); one more is answered 503.
+    max_uploads: int = 16
 
     def __post_init__(self) -> None:
-        if self.max_upload_bytes < 1 or self.max_duration <= 0 or self.concurrency < 1:
+        if (self.max_upload_bytes < 1 or self.max_duration <= 0 or self.concurrency < 1
+                or self.upload_timeout <= 0 or self.max_uploads < 1):
             raise ConfigError(f"server limits must be positive: {self}")
 
 
@@ -73,6 +92,14 @@ class Predictor(Protocol):
 
 class LimitError(SerkitError):
     """An upload past the server's size or duration limit (HTTP 413)."""
+
+
+class UploadTimeout(SerkitError):
+    """A request body not received within ``ServeLimits.upload_timeout`` (HTTP 408)."""
+
+
+class TooManyUploads(SerkitError):
+    """More request bodies at once than ``ServeLimits.max_uploads`` (HTTP 503)."""
 
 
 class Segment(BaseModel):
@@ -121,6 +148,7 @@ def create_app(predictor: Predictor, limits: ServeLimits | None = None) -> FastA
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.limiter = anyio.CapacityLimiter(limits.concurrency)
+        app.state.uploads = anyio.Semaphore(limits.max_uploads)
         yield
 
     app = FastAPI(
@@ -144,17 +172,17 @@ def create_app(predictor: Predictor, limits: ServeLimits | None = None) -> FastA
     @app.post(
         "/predict",
         response_model=PredictionBody,
-        responses={413: {"model": ErrorBody}, 422: {"model": ErrorBody}, 400: {"model": ErrorBody}},
+        responses={status: {"model": ErrorBody} for status in (400, 408, 413, 422, 503)},
         openapi_extra=_PREDICT_DOC,
     )
     async def predict(request: Request) -> JSONResponse:
         """Label one audio file; a long one also gets a timeline of ``segments``."""
         with tempfile.TemporaryDirectory(prefix="serkit-upload-") as folder:
-            name, path = await _receive_upload(request, limits, Path(folder))
+            name, path = await _receive_in_time(request, limits, Path(folder))
             result = await anyio.to_thread.run_sync(
                 _predict, predictor, path, name, limits, limiter=request.app.state.limiter
             )
-        log.info("%s: %s", name, result["label"])
+        log.info("%r: %s", name, result["label"])  # %r: the client's name may hold line breaks
         return JSONResponse(result)
 
     @app.get("/", include_in_schema=False)
@@ -176,11 +204,33 @@ def _predict(predictor: Predictor, path: Path, name: str, limits: ServeLimits) -
         raise LimitError(f"{name}: {e.reason}") from None
     except AudioError as e:
         raise AudioError(name, e.reason) from None
+    except (OSError, ValueError) as e:
+        if isinstance(e, SerkitError):
+            raise
+        # Input the loader did not foresee; logged in full, since it may also be a fault of the server's.
+        log.warning("%r: unreadable upload", name, exc_info=True)
+        raise AudioError(name, f"cannot be read ({type(e).__name__}: {getattr(e, 'strerror', None) or e})") from None
     if result.get("error"):  # a predictor that reports rather than raises
         raise AudioError(name, str(result["error"]))
     result.pop("error", None)
     result["path"] = name
     return result
+
+
+async def _receive_in_time(request: Request, limits: ServeLimits, folder: Path) -> tuple[str, Path]:
+    """:func:`_receive_upload` in one of ``limits.max_uploads`` places, within ``limits.upload_timeout``."""
+    uploads: anyio.Semaphore = request.app.state.uploads
+    try:
+        uploads.acquire_nowait()
+    except anyio.WouldBlock:
+        raise TooManyUploads(f"{limits.max_uploads} uploads are being received already; retry later") from None
+    try:
+        with anyio.fail_after(limits.upload_timeout):
+            return await _receive_upload(request, limits, folder)
+    except TimeoutError:
+        raise UploadTimeout(f"the upload was not received within {limits.upload_timeout:g} s") from None
+    finally:
+        uploads.release()
 
 
 async def _receive_upload(request: Request, limits: ServeLimits, folder: Path) -> tuple[str, Path]:
@@ -195,19 +245,29 @@ async def _receive_upload(request: Request, limits: ServeLimits, folder: Path) -
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
                 raise SerkitError("no file in the multipart field 'file'")
-            name = PurePath(upload.filename or DEFAULT_NAME).name or DEFAULT_NAME
-            path = folder / ("upload" + PurePath(name).suffix)
+            name, path = _client_name(upload.filename), _server_path(folder, upload.filename)
             with open(path, "wb") as f:
                 await anyio.to_thread.run_sync(shutil.copyfileobj, upload.file, f)
         finally:
             await form.close()
         return name, path
-    name = PurePath(request.query_params.get("filename") or DEFAULT_NAME).name or DEFAULT_NAME
-    path = folder / ("upload" + PurePath(name).suffix)
+    filename = request.query_params.get("filename")
+    name, path = _client_name(filename), _server_path(folder, filename)
     async with await anyio.open_file(path, "wb") as f:
         async for chunk in body:
             await f.write(chunk)
     return name, path
+
+
+def _client_name(filename: str | None) -> str:
+    """The name the client gave, without folders: only ever echoed back, never opened."""
+    return PurePath(filename or DEFAULT_NAME).name or DEFAULT_NAME
+
+
+def _server_path(folder: Path, filename: str | None) -> Path:
+    """The temporary file, named by the server: ``upload`` plus the client's extension only when short and plain."""
+    suffix = PurePath(_client_name(filename)).suffix
+    return folder / ("upload" + (suffix if _PLAIN_SUFFIX.fullmatch(suffix) else ""))
 
 
 async def _limited(request: Request, limits: ServeLimits) -> AsyncIterator[bytes]:
@@ -227,8 +287,12 @@ def _too_large(limits: ServeLimits, size: int, at_least: bool = False) -> LimitE
     )
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+#: The rest of an unread body is not worth reading: closing the connection frees its descriptor at once.
+_CLOSE = {"Connection": "close"}
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -238,6 +302,16 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def limit(request: Request, e: LimitError) -> JSONResponse:
         log.info("refused: %s", e)
         return _error(413, str(e))
+
+    @app.exception_handler(UploadTimeout)
+    async def slow(request: Request, e: UploadTimeout) -> JSONResponse:
+        log.info("refused: %s", e)
+        return _error(408, str(e), _CLOSE)
+
+    @app.exception_handler(TooManyUploads)
+    async def busy(request: Request, e: TooManyUploads) -> JSONResponse:
+        log.warning("refused: %s", e)
+        return _error(503, str(e), {**_CLOSE, "Retry-After": str(RETRY_AFTER)})
 
     @app.exception_handler(SerkitError)
     async def unusable(request: Request, e: SerkitError) -> JSONResponse:
