@@ -21,6 +21,7 @@ from serkit.cli import inference as inference_commands
 from serkit.cli import serving as serving_commands
 from serkit.cli.common import err, friendly_errors, out, progress_bar, stage_progress
 from serkit.errors import SerkitError
+from serkit.outputs import output_folder
 
 app = typer.Typer(
     help="serkit: speech emotion recognition — corpora, features, honest evaluation.",
@@ -161,6 +162,8 @@ def features(
     from serkit.features.presets import get_preset
 
     preset = get_preset(kind)
+    if out_dir is not None:
+        output_folder(out_dir)  # before the extraction, not after it
     files = _input_files(paths, corpus, root, skip_bad)
     cache = None if no_cache else FeatureCache(cache_dir)
     with progress_bar(f"{preset.name}") as progress:

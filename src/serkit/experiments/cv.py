@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import multiprocessing
+import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -37,10 +38,15 @@ from serkit.experiments.recipe import Recipe
 from serkit.features.cache import FeatureCache
 from serkit.features.extract import available_cores, extract
 from serkit.features.presets import get_preset
+from serkit.outputs import owned_folder
 from serkit.protocols import Fold, audio_hashes, make_folds
 from serkit.training.checkpoint import atomic_write_text
+from serkit.workers import exit_with_parent
 
 log = logging.getLogger(__name__)
+
+#: What a run records on its first start and keeps when it resumes.
+RUN_RECORD = "run.json"
 
 FoldProgress = Callable[[str, int, int], None]
 """``progress(stage, done, total)``: stage is ``features`` or ``fold NN``."""
@@ -82,34 +88,59 @@ def run_cv(
     """Cross-validate ``recipe`` into ``out_dir`` (resuming what is there); returns results.json's dict.
 
     ``jobs`` > 1 fits that many folds at once, each in its own process with
-    ``threads`` torch threads (give 1 with several jobs).  Every fold is seeded
-    on its own and resumes on its own, so the figures do not depend on ``jobs``.
+    ``threads`` torch threads (by default the cores shared out among the
+    jobs).  Every fold is seeded on its own and resumes on its own, so for a
+    given thread count the figures do not depend on ``jobs``.  The thread
+    count a run starts with is recorded in ``run.json`` and kept when it
+    resumes: another count would change the weights by float rounding.
+
+    The folder is checked before any work and locked while the run writes
+    there: a second process on it is refused.
     """
-    out_dir = Path(out_dir)
-    _claim(out_dir, recipe)
-    corpus = load_corpus(recipe)
-    folds = make_folds(corpus.table, recipe.protocol, recipe.validation, seed=recipe.seed, hashes=corpus.hashes)
-    features = _features(recipe, corpus.table, cache, workers, progress)
+    with owned_folder(out_dir) as folder:
+        _claim(folder, recipe)
+        threads = _run_threads(folder, threads, jobs)
+        corpus = load_corpus(recipe)
+        folds = make_folds(corpus.table, recipe.protocol, recipe.validation, seed=recipe.seed,
+                           hashes=corpus.hashes)
+        features = _features(recipe, corpus.table, cache, workers, progress)
 
-    pending = [fold for fold in folds if not _predictions(out_dir, fold).exists()]
-    if jobs > 1 and threads is None:
-        threads = max(1, available_cores() // jobs)  # the jobs share the cores, not oversubscribe them
-    job = _FoldJob(recipe, corpus, features, out_dir, threads)
-    if jobs <= 1 or len(pending) <= 1:
-        for fold in pending:
-            report = (lambda d, t, s=f"fold {fold.index:02d}": progress(s, d, t)) if progress else None
-            job.fit(fold, report)
-    else:
-        _fit_in_parallel(job, pending, jobs, progress)
-    results = [json.loads(_predictions(out_dir, fold).read_text()) for fold in folds]
+        pending = [fold for fold in folds if not _predictions(folder, fold).exists()]
+        job = _FoldJob(recipe, corpus, features, folder, threads)
+        if jobs <= 1 or len(pending) <= 1:
+            for fold in pending:
+                report = (lambda d, t, s=f"fold {fold.index:02d}": progress(s, d, t)) if progress else None
+                job.fit(fold, report)
+        else:
+            _fit_in_parallel(job, pending, jobs, progress)
+        results = [json.loads(_predictions(folder, fold).read_text()) for fold in folds]
 
-    text = json.dumps(summarise(recipe, corpus, folds, results), indent=2)
-    summary = json.loads(text)  # what is returned is exactly what was written
-    atomic_write_text(out_dir / "results.json", text + "\n")
-    from serkit.experiments.report import write_report
+        text = json.dumps({**summarise(recipe, corpus, folds, results), "threads": threads}, indent=2)
+        summary = json.loads(text)  # what is returned is exactly what was written
+        atomic_write_text(folder / "results.json", text + "\n")
+        from serkit.experiments.report import write_report
 
-    write_report(out_dir, summary, results)
-    return summary
+        write_report(folder, summary, results)
+        return summary
+
+
+def _run_threads(out_dir: Path, requested: int | None, jobs: int) -> int:
+    """The torch threads per fold: as recorded by the run's first start, else requested, else cores / jobs."""
+    record = out_dir / RUN_RECORD
+    if record.exists():
+        recorded = int(json.loads(record.read_text())["threads"])
+        if requested is not None and requested != recorded:
+            raise SerkitError(
+                f"{out_dir} was started with --threads {recorded}; its folds resume with that count "
+                f"(another would change the weights): drop --threads {requested}, or use a new --out"
+            )
+        if recorded * max(1, jobs) > available_cores():
+            log.warning("%s: resuming with its recorded %d threads per fold on %d jobs (more than the %d cores)",
+                        out_dir, recorded, jobs, available_cores())
+        return recorded
+    threads = requested if requested is not None else max(1, available_cores() // max(1, jobs))
+    atomic_write_text(record, json.dumps({"threads": threads}) + "\n")
+    return threads
 
 
 def _predictions(out_dir: Path, fold: Fold) -> Path:
@@ -146,7 +177,7 @@ def _fit_in_parallel(job: _FoldJob, folds: Sequence[Fold], jobs: int, progress: 
     # OpenMP pool does not survive a fork.  The job is pickled once per worker.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(min(jobs, len(folds)), mp_context=context,
-                             initializer=_init_fold_worker, initargs=(job,)) as pool:
+                             initializer=_init_fold_worker, initargs=(job, os.getpid())) as pool:
         futures = [pool.submit(_fit_in_worker, fold) for fold in folds]
         if progress:
             progress("folds", 0, len(folds))
@@ -159,8 +190,9 @@ def _fit_in_parallel(job: _FoldJob, folds: Sequence[Fold], jobs: int, progress: 
 _worker_job: _FoldJob | None = None
 
 
-def _init_fold_worker(job: _FoldJob) -> None:
+def _init_fold_worker(job: _FoldJob, parent: int) -> None:
     global _worker_job
+    exit_with_parent(parent)  # a fold must not go on writing into a run its parent no longer owns
     _worker_job = job
 
 
@@ -235,7 +267,6 @@ def _features(
 
 def _claim(out_dir: Path, recipe: Recipe) -> None:
     """Refuse to mix two configurations in one output folder (that would corrupt a resume)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
     marker = out_dir / "recipe.json"
     if marker.exists():
         previous = json.loads(marker.read_text())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
+from serkit.training.checkpoint import atomic_write_bytes, atomic_write_text  # noqa: E402
+
 
 def write_report(out_dir: Path, summary: dict[str, Any], results: Sequence[dict[str, Any]]) -> None:
     plot_confusion(out_dir / "confusion.png", summary)
     plot_curves(out_dir / "curves.png", results, summary)
-    (out_dir / "report.md").write_text(report_markdown(summary))
+    atomic_write_text(out_dir / "report.md", report_markdown(summary))
 
 
 def plot_confusion(path: Path, summary: dict[str, Any]) -> None:
@@ -40,9 +43,7 @@ def plot_confusion(path: Path, summary: dict[str, Any]) -> None:
     pooled = summary["pooled"]
     ax.set_title(f"{summary['model']} / {summary['features']}\n{summary['protocol']}: "
                  f"UA {pooled['ua']:.3f}, WA {pooled['wa']:.3f}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _save(fig, path)
 
 
 def plot_curves(path: Path, results: Sequence[dict[str, Any]], summary: dict[str, Any]) -> None:
@@ -76,9 +77,16 @@ def plot_curves(path: Path, results: Sequence[dict[str, Any]], summary: dict[str
     if any(curves.values()):
         ax.legend(loc="lower right")
     ax.set_title(f"{summary['model']} / {summary['features']} ({summary['protocol']})", fontsize=9)
+    _save(fig, path)
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
+    """A figure as PNG, written atomically like every file of a run."""
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120)
     plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def report_markdown(summary: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ data the model was trained or chosen on, except what is labelled validation.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -31,12 +32,15 @@ from serkit.experiments.fitting import (
 from serkit.experiments.recipe import Recipe
 from serkit.features.cache import FeatureCache
 from serkit.models import build_model
+from serkit.outputs import LOCK, TEMPORARY_PREFIX, owned_folder
 from serkit.models.classical import linear_weights
 from serkit.protocols import make_folds
 from serkit.training import UtteranceClassification
 from serkit.training.checkpoint import atomic_write_text, save_model
 
 MODEL_FILES = ("model.safetensors", "model.json")
+#: ``serkit train --out M`` builds the model in ``M.partial``, then renames it to ``M``.
+STAGING_SUFFIX = ".partial"
 
 
 def train_model(
@@ -49,9 +53,42 @@ def train_model(
     threads: int | None = None,
     progress: FoldProgress | None = None,
 ) -> dict[str, Any]:
-    """Train ``recipe`` on its whole corpus into ``model_dir``; returns the model card."""
+    """Train ``recipe`` on its whole corpus into ``model_dir``; returns the model card.
+
+    The model is built in ``MODEL_DIR.partial`` (locked, and resumed from there
+    after a kill) and published by renaming that folder: ``model_dir`` never
+    holds half a model.  An older model already there is replaced whole.
+    """
     model_dir = Path(model_dir)
+    if model_dir.exists() and not model_dir.is_dir():
+        raise SerkitError(f"--out {model_dir}: a file is there, not a folder")
     crossval = _read_results(cv_results, recipe) if cv_results else None
+    with owned_folder(staging_folder(model_dir)) as staging:
+        card = _train(recipe, staging, crossval, cache, workers, threads, progress)
+        publish(staging, model_dir)
+    return card
+
+
+def staging_folder(model_dir: Path) -> Path:
+    """Where a model is built before it is published as ``model_dir``."""
+    model_dir = model_dir.resolve()
+    return model_dir.with_name(model_dir.name + STAGING_SUFFIX)
+
+
+def publish(staging: Path, model_dir: Path) -> None:
+    """Rename ``staging`` to ``model_dir``; a folder already there is moved aside first, then removed."""
+    (staging / LOCK).unlink(missing_ok=True)
+    replaced = None
+    if model_dir.exists():
+        replaced = model_dir.with_name(f"{TEMPORARY_PREFIX}{model_dir.name}-replaced-{os.getpid()}")
+        os.replace(model_dir, replaced)
+    os.replace(staging, model_dir)
+    if replaced is not None:
+        shutil.rmtree(replaced, ignore_errors=True)
+
+
+def _train(recipe: Recipe, model_dir: Path, crossval: dict | None, cache: FeatureCache | None,
+           workers: int | None, threads: int | None, progress: FoldProgress | None) -> dict[str, Any]:
     corpus = load_corpus(recipe)
     fold = make_folds(corpus.table, "all", recipe.validation, seed=recipe.seed, hashes=corpus.hashes)[0]
     features = _features(recipe, corpus.table, cache, workers, progress)
@@ -183,7 +220,12 @@ def card_markdown(card: dict[str, Any]) -> str:
 
 
 def _read_results(path: str | Path, recipe: Recipe) -> dict[str, Any]:
-    results = json.loads(Path(path).read_text())
+    try:
+        results = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise SerkitError(f"--cv-results {path}: unreadable ({getattr(error, 'strerror', None) or error})") from None
+    if not isinstance(results, dict):
+        raise SerkitError(f"--cv-results {path}: not a results.json of `serkit cv`")
     if results.get("config_hash") != recipe.config_hash():
         raise SerkitError(
             f"{path} cross-validated another configuration ({results.get('config_hash')}, "

@@ -42,6 +42,7 @@ import threadpoolctl
 from serkit.errors import AudioError
 from serkit.features.base import Feature, ProgressCallback
 from serkit.features.cache import FeatureCache
+from serkit.workers import exit_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ def _compute(feature: Feature, paths: list[str], workers: int | None, start_meth
     chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     context = multiprocessing.get_context(start_method or _default_start_method())
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(feature,)
+        workers, mp_context=context, initializer=_init_worker, initargs=(feature, os.getpid())
     ) as pool:
         pending = {pool.submit(_compute_chunk, chunk) for chunk in chunks}
         try:
@@ -197,8 +198,9 @@ def _compute_one(feature: Feature, path: str) -> Result:
 _worker_feature: Feature | None = None
 
 
-def _init_worker(feature: Feature) -> None:
+def _init_worker(feature: Feature, parent: int) -> None:
     global _worker_feature
+    exit_with_parent(parent)
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = "1"  # for libraries this worker loads later
     threadpoolctl.threadpool_limits(1)  # for those already loaded

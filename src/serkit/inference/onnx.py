@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import warnings
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import numpy as np
 
 from serkit.errors import SerkitError
 from serkit.inference.predictor import InferenceConfig, ModelSpec, Predictor
+from serkit.outputs import TEMPORARY_PREFIX, output_file
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,19 @@ EXAMPLE_FRAMES = (300, 200)
 
 def export_onnx(model_dir: str | Path, out: str | Path, opset: int = OPSET) -> Path:
     """Write the model folder ``model_dir`` as one self-contained ONNX file ``out``."""
+    model_dir, out = Path(model_dir), output_file(out)
+    # Written beside ``out`` and renamed into place: a kill never leaves half a model there.
+    staging = out.with_name(f"{TEMPORARY_PREFIX}{out.name}-{os.getpid()}")
+    try:
+        _write_onnx(model_dir, staging, opset)
+        os.replace(staging, out)
+    finally:
+        staging.unlink(missing_ok=True)
+    log.info("exported %s to %s", model_dir, out)
+    return out
+
+
+def _write_onnx(model_dir: Path, path: Path, opset: int) -> None:
     import onnx
     import torch
 
@@ -46,23 +61,21 @@ def export_onnx(model_dir: str | Path, out: str | Path, opset: int = OPSET) -> P
     from serkit.inference.registry import read_card
     from serkit.training.checkpoint import read_model_info
 
-    model_dir, out = Path(model_dir), Path(out)
     spec, model = load_torch_model(model_dir)
     # Two items of different lengths, so that the trace keeps the masking of padding.
     lengths = torch.tensor(EXAMPLE_FRAMES, dtype=torch.int64)
     example = torch.zeros(len(EXAMPLE_FRAMES), spec.n_dims, max(EXAMPLE_FRAMES))
-    out.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         # The legacy exporter's deprecation notice, and its LSTM batch-size caution, which does
         # not apply: the models start their LSTMs from zero states built from the batch itself.
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            model, (example, lengths), str(out),
+            model, (example, lengths), str(path),
             input_names=["features", "lengths"], output_names=["logits"],
             dynamic_axes={"features": {0: "batch", 2: "frames"}, "lengths": {0: "batch"}, "logits": {0: "batch"}},
             opset_version=opset, dynamo=False,
         )
-    graph = onnx.load(str(out))
+    graph = onnx.load(str(path))
     metadata = {
         MODEL_KEY: json.dumps(read_model_info(model_dir), sort_keys=True),
         CARD_KEY: json.dumps(read_card(model_dir) or spec.card, sort_keys=True),
@@ -73,9 +86,7 @@ def export_onnx(model_dir: str | Path, out: str | Path, opset: int = OPSET) -> P
     for key, value in metadata.items():
         graph.metadata_props.add(key=key, value=value)
     onnx.checker.check_model(graph)
-    onnx.save(graph, str(out))
-    log.info("exported %s to %s", model_dir, out)
-    return out
+    onnx.save(graph, str(path))
 
 
 def weights_digest(model_dir: str | Path) -> str:
