@@ -1,13 +1,15 @@
-"""Build docs/results.md from the cross-validation runs under runs/ (one folder per recipe).
+"""Build docs/results.md and each recipes/<group>/README.md from the cross-validation runs.
 
+Recipes are grouped by what they reproduce (``recipes/<group>/NAME.yaml``: seed000, seed002,
+seed003, baselines, product) and each run sits in the same group, ``runs/<group>/NAME/``.
 Every row names its recipe, protocol and the command that produced it; a
 recipe not yet run says so, with an estimate of its cost on this machine.
 The paper's figure sits beside ours where the paper has one.
 
-    python benchmarks/results_table.py [--runs runs] [--out docs/results.md]
+    python benchmarks/results_table.py [--runs runs] [--out docs/results.md] [--recipes recipes]
 
-Each row's command is ``serkit cv --config recipes/NAME.yaml --root ../shared/data/emodb
---out runs/NAME --threads 1`` (rerunning it resumes an unfinished run).
+Each row's command is ``serkit cv --config recipes/GROUP/NAME.yaml --root ../shared/data/emodb
+--out runs/GROUP/NAME --threads 1`` (rerunning it resumes an unfinished run).
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ SEED000_TABLE1 = {
 ESTIMATE_MINUTES = {"blstm": 5, "cnn": 15, "cnn_blstm": 20, "cnn_tf": 37, "svm": 2, "majority": 1,
                     # Whisper probes, per layer searched (features from the cache): gru measured on fold 1.
                     "gru": 30, "linear": 2, "layer_weighted": 5, "logistic": 10}
+#: Minutes for a whole run where the family's figure does not fit: seed 002's paper setting (full
+#: 400 x 200 input, 1 s training hop, 50 epochs), as the 4-class section's text estimates it.
+ESTIMATE_RECIPE_MINUTES = {f"seed002-cnn_tf-{head}": 210 for head in ("gap", "bilinear", "attention")}
 
 SEED000_RUNS = tuple(f"seed000-{m}-{f}" for f in ("spectrogram", "logmel", "mfcc") for m in ("cnn", "blstm", "cnn_blstm"))
 
@@ -48,12 +53,80 @@ LOSO_ROWS = (
 SEVEN_CLASS_ROWS = ("emodb-7class-best", "baseline-svm-compare-7class")
 
 
+#: The folders of recipes/ (and runs/), in the order docs/results.md lists them: what each
+#: reproduces.  ``paper`` is the source's title and authors, ``table`` what of it the folder's
+#: recipes reproduce.
+GROUPS = {
+    "seed000": {
+        "title": "Seed 000: CNN, BLSTM and CNN+BLSTM on spectrogram, log-mel and MFCC",
+        "paper": "Pandey, Shekhawat, Prasanna: *Deep Learning Techniques for Speech Emotion Recognition: "
+                 "A Review* (`../shared/seeds/000_15ca1ff1e25ba65a.txt`)",
+        "table": "Table I (EMO-DB, 4 classes, 5-fold cross-validation, accuracy = WA): the nine model-feature "
+                 "pairs under the paper's protocol (`seed000-*`), and the best of them under "
+                 "leave-one-speaker-out with serkit's variants (`loso-*`: augmentation, an ensemble, "
+                 "per-speaker normalisation). The paper's figure beside a `loso-*` row is its random-fold "
+                 "figure for the same pair: the protocols differ.",
+    },
+    "seed002": {
+        "title": "Seed 002: time/frequency CNN with GAP, bilinear and attention pooling",
+        "paper": "Li, Song, McLoughlin, Guo, Dai: *An Attention Pooling based Representation Learning Method "
+                 "for Speech Emotion Recognition* (Interspeech 2018; `../shared/seeds/002_f79d6b8b0c794e95.txt`)",
+        "table": "Table 1 (CNN_TF_GAP, CNN_TF_Bilinear, CNN_TF_Att.pooling; UA and WA). The paper ran IEMOCAP "
+                 "(4 classes, 10-fold); these recipes run EMO-DB, 4 classes, leave-one-speaker-out, so its "
+                 "figures are a reference, not a target. `seed002-cnn_tf-{gap,bilinear,attention}` are the "
+                 "paper's setting; the `-cheap` recipes serkit's cheaper variant (800-point DFT, 2 s training "
+                 "hop, 10 epochs), `-cheap-recal` with batch-norm statistics re-estimated every epoch.",
+    },
+    "seed003": {
+        "title": "Seed 003: emotion from a speech recognizer's layers (MP-x, RNN-x), with OpenAI Whisper",
+        "paper": "Lakomkin, Weber, Magg, Wermter: *Reusing Neural Speech Representations for Auditory Emotion "
+                 "Recognition* (`../shared/seeds/003_f96c6d32544cd330.txt`)",
+        "table": "Table 1 (Fine-tuning MP-x and RNN-x over layer x of a CTC recognizer; U-Acc, W-Acc, F1). "
+                 "The paper's recognizer is its own DeepSpeech2-like model on IEMOCAP; these recipes put "
+                 "OpenAI Whisper's encoder layers (tiny.en, base) in its place on EMO-DB under "
+                 "leave-one-speaker-out, so the paper's figure beside a row is the same head on another "
+                 "recognizer and corpus. `*-rnn` (RNN-x) has not run yet.",
+    },
+    "baselines": {
+        "title": "Baselines: majority class, ComParE and eGeMAPS functionals with a linear SVM",
+        "paper": "none of the five papers: the reference points any of them must beat",
+        "table": "EMO-DB under leave-one-speaker-out, 4 classes (and ComParE on 7). The openSMILE functionals "
+                 "with a linear SVM are the usual baseline of the SER literature.",
+    },
+    "product": {
+        "title": "Product: the best configurations, and the recipes of the shipped models",
+        "paper": "seed 003's MP-x with OpenAI Whisper base (see `recipes/seed003/`), chosen on training "
+                 "speakers among every configuration run",
+        "table": "no paper table: serkit's goals (issue 5): pooled UA at least 95% on EMO-DB's 4 classes and "
+                 "90% on its 7, under leave-one-speaker-out. `emodb-4class-best` and `emodb-7class-best` are "
+                 "configurations identical to `seed003-whisper-base-mp-logistic` and "
+                 "`seed003-whisper-base-mp-svm-7class` (same configuration hash).",
+    },
+}
+
+
+def recipe_path(name: str, recipes: Path | None = None) -> Path | None:
+    """``recipes/<group>/NAME.yaml``, wherever its group is; None for a recipe not (or no longer) written."""
+    found = sorted((recipes or REPO / "recipes").glob(f"*/{name}.yaml"))
+    return found[0] if found else None
+
+
+def group_of(name: str, runs: Path | None = None) -> str:
+    """The folder a recipe (or, for a deleted recipe, its run) sits in."""
+    if (path := recipe_path(name)) is not None:
+        return path.parent.name
+    found = sorted((runs or REPO / "runs").glob(f"*/{name}/results.json"))
+    return found[0].parent.parent.name if found else "unknown"
+
+
 def command(name: str) -> str:
-    return f"serkit cv --config recipes/{name}.yaml --root ../shared/data/emodb --out runs/{name} --threads 1"
+    group = group_of(name)
+    return (f"serkit cv --config recipes/{group}/{name}.yaml --root ../shared/data/emodb "
+            f"--out runs/{group}/{name} --threads 1")
 
 
 def load(runs: Path, name: str) -> dict | None:
-    path = runs / name / "results.json"
+    path = runs / group_of(name, runs) / name / "results.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -62,12 +135,14 @@ def pct(x: float) -> str:
 
 
 def estimate(name: str) -> str:
-    recipe = REPO / "recipes" / f"{name}.yaml"
-    if not recipe.exists():
+    recipe = recipe_path(name)
+    if recipe is None:
         return "recipe not written yet"
     import yaml
 
     spec = yaml.safe_load(recipe.read_text())
+    if name in ESTIMATE_RECIPE_MINUTES:
+        return f"not run yet (about {ESTIMATE_RECIPE_MINUTES[name]} min)"
     family = "cnn_tf" if spec["model"].startswith("cnn_tf") else spec["model"]
     folds = 2 if spec.get("protocol", "loso") == "loso" else 1
     return f"not run yet (about {folds * ESTIMATE_MINUTES.get(family, 30)} min)"
@@ -197,7 +272,7 @@ WHISPER_ROWS_4 = (
     "seed003-whisper-base-mp-linear",
     "seed003-whisper-base-weighted", "seed003-whisper-base-rnn",
 )
-WHISPER_ROWS_7 = ("emodb-7class-best", "seed003-whisper-tiny-mp-svm-7class", "seed003-whisper-tiny-mp-logistic-7class",
+WHISPER_ROWS_7 = ("emodb-7class-best", "seed003-whisper-tiny-mp-svm-7class",
                   "seed003-whisper-base-mp-svm-7class", "seed003-whisper-base-mp-logistic-7class")
 #: Beside the Whisper rows: the best model trained from scratch and the SVM baselines.
 SCRATCH_ROWS = {"4class": ("loso-cnn-logmel", "baseline-svm-compare", "baseline-svm-egemaps"),
@@ -235,12 +310,13 @@ def whisper_rows(runs: Path, names: tuple[str, ...], goal: float | None) -> list
 def layer_table(runs: Path) -> list[str]:
     columns = [("seed003-whisper-tiny-mp-svm", "tiny.en 4 classes"), ("seed003-whisper-tiny-mp-svm-7class", "tiny.en 7"),
                ("seed003-whisper-base-mp-svm", "base 4 classes"), ("seed003-whisper-base-mp-svm-7class", "base 7")]
-    root = runs / "whisper-layers"
+    root = runs / "seed003" / "whisper-layers"
     lines = ["| layer | " + " | ".join(c[1] for c in columns) + " |", "| --- |" + " --- |" * len(columns)]
     for layer in ["all-layers"] + [f"layer{k}" for k in range(7)]:
         cells = []
         for recipe, _ in columns:
-            r = load(root / recipe, layer)
+            path = root / recipe / layer / "results.json"
+            r = json.loads(path.read_text()) if path.exists() else None
             cells.append("" if r is None else f"{pct(r['pooled']['ua'])} / {pct(r['pooled']['wa'])}")
         if any(cells):
             label = "all, side by side" if layer == "all-layers" else layer.removeprefix("layer")
@@ -292,7 +368,7 @@ def whisper_section(runs: Path) -> list[str]:
         "",
         "Pooled UA / WA (%) under loso with the layer *fixed* (MP-x: mean-pooled layer, linear SVM whose cost "
         "is chosen on the fold's 2 validation speakers). These rows describe the layers and choose nothing; "
-        "`python benchmarks/whisper_layers.py` writes them to `runs/whisper-layers/`.",
+        "`python benchmarks/whisper_layers.py` writes them to `runs/seed003/whisper-layers/`.",
         "",
         *layer_table(runs),
     ]
@@ -322,10 +398,119 @@ def budget_line(runs: Path) -> str:
                    "(see the top of this page).")
 
 
+#: Seed 002 Table 1 (IEMOCAP, 4 classes, 10-fold): (UA, WA) per pooling head.
+SEED002_TABLE1 = {"gap": ("67.54", "71.35"), "bilinear": ("64.16", "69.17"), "attention": ("68.06", "71.75")}
+#: Seed 003 Table 1 (IEMOCAP, 4 classes, 10 folds): U-Acc of each head over recognizer layers 1, 2, 3.
+SEED003_TABLE1 = {"mp": "MP-1/2/3: U-Acc 46/54/55", "rnn": "RNN-1/2/3: U-Acc 53/57/56"}
+
+
+def paper_figure(group: str, spec: dict) -> str:
+    """The paper's figure for the configuration a recipe runs, as the group's README shows it."""
+    model, features = spec.get("model", ""), str(spec.get("features", ""))
+    if group == "seed000":
+        key = (model, features.split(":")[0].split("-")[0])
+        return f"WA {SEED000_TABLE1[key]}" if key in SEED000_TABLE1 else "-"
+    if group == "seed002" and model.startswith("cnn_tf_"):
+        head = model.removeprefix("cnn_tf_")
+        if head in SEED002_TABLE1:
+            ua, wa = SEED002_TABLE1[head]
+            return f"UA {ua} / WA {wa} (IEMOCAP)"
+    if group == "seed003":
+        if model == "gru":
+            return SEED003_TABLE1["rnn"] + " (IEMOCAP)"
+        if model in ("svm", "logistic", "linear"):
+            return SEED003_TABLE1["mp"] + " (IEMOCAP)"
+    if group == "product":
+        goal = WHISPER_GOALS.get(spec.get("classes", "4class"))
+        return f"goal UA {100 * goal:.0f}" if goal else "-"
+    return "-"
+
+
+def group_recipes(group: str, recipes: Path | None = None) -> list[str]:
+    """The group's recipe names, those named after the group (the paper's own setting) first."""
+    names = (p.stem for p in ((recipes or REPO / "recipes") / group).glob("*.yaml"))
+    return sorted(names, key=lambda name: (not name.startswith(group), name))
+
+
+def group_table(runs: Path, group: str, recipes: Path | None = None) -> list[str]:
+    """One group's results table: every recipe in ``recipes/<group>/``, our figures beside the paper's;
+    a recipe without a run says so with its estimated time."""
+    import yaml
+
+    lines = [
+        "| recipe | protocol | classes | model | features | paper | UA pooled | WA pooled | F1 pooled | minutes | command |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name in group_recipes(group, recipes):
+        spec = yaml.safe_load(((recipes or REPO / "recipes") / group / f"{name}.yaml").read_text())
+        paper = paper_figure(group, spec)
+        protocol, classes = spec.get("protocol", "loso"), spec.get("classes", "4class")
+        r = load(runs, name)
+        if r is None:
+            lines.append(f"| {name} | {protocol} | {classes} | {spec.get('model', '')} | {spec.get('features', '')} | "
+                         f"{paper} | {estimate(name)} | | | | `{command(name)}` |")
+            continue
+        lines.append(
+            f"| {name} | {r['protocol']} | {r.get('class_set', classes)} | {r['model']} | {r['features']} | {paper} | "
+            f"**{pct(r['pooled']['ua'])}** | {pct(r['pooled']['wa'])} | {pct(r['pooled']['f1'])} | "
+            f"{r['seconds'] / 60:.0f} | `{command(name)}` |"
+        )
+    return lines
+
+
+def shipped_models(recipes: Path | None = None) -> list[str]:
+    """The shipped models (``src/serkit/inference/models/*/card.json``) and the recipe each came from,
+    found by the configuration hash its card records."""
+    from serkit.experiments import load_recipe
+
+    hashes: dict[str, list[Path]] = {}
+    for path in sorted((recipes or REPO / "recipes").glob("*/*.yaml")):
+        hashes.setdefault(load_recipe(path).config_hash(), []).append(path)
+    lines = ["| model | card | recipe on its card | recipes with its configuration hash |", "| --- | --- | --- | --- |"]
+    for card_path in sorted((REPO / "src" / "serkit" / "inference" / "models").glob("*/card.json")):
+        card = json.loads(card_path.read_text())
+        same = ", ".join(f"`{p.relative_to(REPO)}`" for p in hashes.get(card.get("config_hash"), [])) or "none"
+        lines.append(f"| `{card_path.parent.name}` | `{card_path.parent.relative_to(REPO)}/README.md` | "
+                     f"{card.get('recipe')} ({card.get('config_hash')}) | {same} |")
+    return lines
+
+
+def group_readme(runs: Path, group: str, recipes: Path | None = None) -> str:
+    info = GROUPS[group]
+    lines = [
+        f"# recipes/{group}: {info['title']}",
+        "",
+        "Generated by `python benchmarks/results_table.py` (do not edit by hand; all groups' figures are also "
+        "in [docs/results.md](../../docs/results.md)).",
+        "",
+        f"- Paper: {info['paper']}.",
+        f"- Reproduces: {info['table']}",
+        f"- Runs: `runs/{group}/<recipe>/` (`results.json`, `report.md`, `confusion.png`, `curves.png`); "
+        "rerunning a row's command resumes an unfinished run.",
+        "",
+        "Figures are % pooled over all test predictions; *paper* is the paper's own figure for the same "
+        "configuration (its corpus and protocol where they differ from ours).",
+        "",
+        *group_table(runs, group, recipes),
+    ]
+    if group == "product":
+        lines += ["", "## Shipped models", "",
+                  "`serkit models` lists them; each card records the recipe and configuration hash it was "
+                  "trained from:", "", *shipped_models(recipes)]
+    if group == "seed003":
+        lines += ["", "## Each layer on its own", "",
+                  "Pooled UA / WA (%) with the layer fixed (MP-x, linear SVM): "
+                  "`python benchmarks/whisper_layers.py` writes them to `runs/seed003/whisper-layers/`.", "",
+                  *layer_table(runs)]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=REPO / "runs")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "results.md")
+    parser.add_argument("--recipes", type=Path, default=REPO / "recipes",
+                        help="where each group's README.md is written (recipes/<group>/README.md)")
     args = parser.parse_args()
     lines = [
         "# Results",
@@ -345,7 +530,10 @@ def main() -> None:
         "up to float rounding and about 2.7x faster per step, so a rerun of those rows gives figures that may "
         "differ slightly, and takes fewer minutes than the table says.",
         "",
-        "Generated by `python benchmarks/results_table.py` from `runs/*/results.json`.",
+        "Generated by `python benchmarks/results_table.py` from `runs/<group>/<recipe>/results.json`; the "
+        "recipes are grouped by what they reproduce, and each group's README (`recipes/<group>/README.md`) "
+        "repeats its rows beside the paper's table: "
+        + ", ".join(f"[{g}](../recipes/{g}/README.md)" for g in GROUPS) + ".",
         "",
         *seed000_section(args.runs),
         "",
@@ -354,15 +542,16 @@ def main() -> None:
                       "The `seed002-cnn_tf-*-cheap` rows use serkit's cheaper variant of seed 002's setting, as each "
                       "recipe says: an 800-point DFT (200 x 200 inputs, not 400 x 200), 2 s training windows every "
                       "2 s, 10 epochs instead of 50 with the milestones scaled. The paper's setting runs from "
-                      "`recipes/seed002-cnn_tf-{gap,bilinear,attention}.yaml` (not run: about 9 hours per head before "
+                      "`recipes/seed002/seed002-cnn_tf-{gap,bilinear,attention}.yaml` (not run: about 9 hours per head before "
                       "commit 316ab69, an estimated 3.5 since). In the cheap variant, SGD at the paper's learning rate "
                       "0.05 fails in two ways. With the attention and bilinear heads the training UA itself stays near "
                       "chance in most folds: the learning rate is too high for them. The gap head trains (training UA "
                       "0.6-0.7 by epoch 4) but its validation UA sits at chance (0.25) for 5 to 7 epochs: with 2 s "
                       "training hops an epoch has only 4-5 batches, batch norm's running averages (momentum 0.1) lag "
                       "far behind the weights, and in evaluation mode the network predicts one class. Training for 20 "
-                      "epochs does not cure it: in the six folds of `seed002-cnn_tf-attention-cheap20` that ran (four "
-                      "to the end) the validation UA fell back to chance for seven epochs in one and for good in "
+                      "epochs does not cure it: in the six folds of a 20-epoch attention variant that ran (four "
+                      "to the end; its recipe, `seed002-cnn_tf-attention-cheap20`, is deleted, superseded by "
+                      "`-cheap-recal`) the validation UA fell back to chance for seven epochs in one and for good in "
                       "another, once the learning rate was low. `seed002-cnn_tf-gap-cheap-recal` re-estimates the "
                       "running statistics from the training windows at the end of every epoch "
                       "(`recalibrate_batch_norm`). The three rows without it are undertrained, not a verdict on the "
@@ -380,6 +569,9 @@ def main() -> None:
         "",
     ]
     args.out.write_text("\n".join(lines))
+    for group in GROUPS:
+        if (args.recipes / group).is_dir():
+            (args.recipes / group / "README.md").write_text(group_readme(args.runs, group, args.recipes))
 
 
 if __name__ == "__main__":

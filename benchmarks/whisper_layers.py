@@ -1,10 +1,10 @@
 """Per-layer figures for docs/results.md: every Whisper layer, one at a time, under LOSO.
 
-For each MP-x SVM recipe (``recipes/seed003-whisper-*-mp-svm*.yaml``), runs the
+For each MP-x SVM recipe (``recipes/seed003/seed003-whisper-*-mp-svm*.yaml``), runs the
 recipe once per layer with the layer fixed (the SVM's cost chosen on the
 fold's 2 validation speakers, not by the recipe's inner cross-validation,
 which would cost nine times as much) and writes
-``runs/whisper-layers/<recipe>/layer<K>/results.json``.  These rows describe
+``runs/seed003/whisper-layers/<recipe>/layer<K>/results.json``.  These rows describe
 the layers; they choose nothing: the recipes' own runs choose the layer per
 fold on training speakers, and that is the headline figure.
 
@@ -23,7 +23,7 @@ from serkit.features.cache import FeatureCache
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = ("seed003-whisper-tiny-mp-svm", "seed003-whisper-tiny-mp-svm-7class",
            "seed003-whisper-base-mp-svm", "seed003-whisper-base-mp-svm-7class")
-OUT = REPO / "runs" / "whisper-layers"
+OUT = REPO / "runs" / "seed003" / "whisper-layers"
 
 
 def layer_dir(recipe_name: str, layer: int | None) -> Path:
@@ -38,7 +38,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     cache = FeatureCache()  # the recipes' own runs filled it
     for name in args.recipes:
-        recipe = load_recipe(REPO / "recipes" / f"{name}.yaml")
+        recipe = load_recipe(REPO / "recipes" / "seed003" / f"{name}.yaml")
         for layer in recipe.search["layer"]:
             fixed = recipe.override(root=args.root, name=f"{name}-layer{layer}", layer=layer, search={},
                                    inner_cv=False)

@@ -102,10 +102,17 @@ def test_short_real_training_beats_chance_on_unseen_speakers(emodb_root, tmp_pat
     assert summary["pooled"]["ua"] >= 0.5  # chance is 0.25 on four classes
 
 
+#: The folders of recipes/ and runs/: what a recipe reproduces (benchmarks/results_table.py's GROUPS).
+RECIPE_GROUPS = {"seed000", "seed001", "seed002", "seed003", "seed004", "baselines", "product"}
+
+
 def test_every_recipe_loads_and_names_its_paper():
-    recipes = sorted((REPO / "recipes").glob("*.yaml"))
+    assert not list((REPO / "recipes").glob("*.yaml")), "recipes sit in recipes/<group>/, not at the top"
+    recipes = sorted((REPO / "recipes").glob("*/*.yaml"))
     assert recipes
+    assert len({p.stem for p in recipes}) == len(recipes), "a recipe name is used in two groups"
     for path in recipes:
+        assert path.parent.name in RECIPE_GROUPS, f"{path} is not in a known group"
         recipe = load_recipe(path)
         assert recipe.reproduces, f"{path.name} does not say which paper and table it reproduces"
         assert yaml.safe_load(path.read_text())["name"] == recipe.name
@@ -170,11 +177,12 @@ def test_segment_level_training_scores_each_utterance_once(emodb_root, tmp_path)
 def test_every_committed_run_carries_its_recipes_current_configuration_hash():
     # A recipe field added later must not change older recipes' hashes: a rerun resumes, and
     # `serkit train --cv-results` accepts the run, only while the hashes agree.
-    runs = sorted((REPO / "runs").glob("*/results.json"))
-    checked = 0
+    # Runs mirror recipes: runs/<group>/<name>/ holds the run of recipes/<group>/<name>.yaml.
+    assert not list((REPO / "runs").glob("*/results.json")), "runs sit in runs/<group>/<name>/"
+    runs = sorted((REPO / "runs").glob("*/*/results.json"))
     for path in runs:
-        recipe = REPO / "recipes" / f"{path.parent.name}.yaml"
-        if recipe.exists():
-            assert load_recipe(recipe).config_hash() == json.loads(path.read_text())["config_hash"], path
-            checked += 1
-    assert checked >= 10
+        group, name = path.parent.parent.name, path.parent.name
+        recipe = REPO / "recipes" / group / f"{name}.yaml"
+        assert recipe.exists(), f"{path.relative_to(REPO)} has no recipe at {recipe.relative_to(REPO)}"
+        assert load_recipe(recipe).config_hash() == json.loads(path.read_text())["config_hash"], path
+    assert len(runs) >= 10
