@@ -33,8 +33,9 @@ import pandas as pd
 from serkit.corpora import class_set, read_corpus, select_classes
 from serkit.errors import SerkitError
 from serkit.evaluation import FoldPredictions, summarise_folds
-from serkit.experiments.fitting import FoldData, fit_fold
+from serkit.experiments.fold_data import FoldData
 from serkit.experiments.recipe import Recipe
+from serkit.experiments.search import fit_best
 from serkit.features.cache import FeatureCache
 from serkit.features.extract import available_cores, extract
 from serkit.features.presets import get_preset
@@ -103,7 +104,7 @@ def run_cv(
         corpus = load_corpus(recipe)
         folds = make_folds(corpus.table, recipe.protocol, recipe.validation, seed=recipe.seed,
                            hashes=corpus.hashes)
-        features = _features(recipe, corpus.table, cache, workers, progress)
+        features = corpus_features(recipe, corpus.table, cache, workers, progress)
 
         pending = [fold for fold in folds if not _predictions(folder, fold).exists()]
         job = _FoldJob(recipe, corpus, features, folder, threads)
@@ -161,8 +162,9 @@ class _FoldJob:
         """Fit, choose and predict one fold; its predictions.json is written atomically."""
         data = FoldData.from_fold(self.corpus.table, fold, self.features, self.corpus.labels)
         started = time.perf_counter()
-        outcome = fit_fold(self.recipe, data, self.out_dir / "folds" / f"{fold.index:02d}",
-                           threads=self.threads, progress=report)
+        search = fit_best(self.recipe, data.labels, data.train, data.validation,
+                          self.out_dir / "folds" / f"{fold.index:02d}", threads=self.threads, progress=report)
+        outcome = {**fold_predictions(data, search.fitter.predict(data.test)), **search.record()}
         # A fit resumed after a kill counts its earlier calls too (up to their last checkpoint).
         earlier = sum(member.get("earlier_seconds", 0.0) for member in outcome.get("members", []))
         result = {"fold": fold.to_dict(), **outcome, "seconds": time.perf_counter() - started + earlier}
@@ -170,6 +172,18 @@ class _FoldJob:
         done.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(done, json.dumps(result, indent=1) + "\n")
         log.info("fold %s: test UA %.3f", fold.name, _fold_ua(result, self.corpus.labels))
+
+
+def fold_predictions(data: FoldData, scores: np.ndarray) -> dict[str, Any]:
+    """The test part's references and predictions, as a fold's predictions.json holds them."""
+    labels = np.asarray(data.labels)
+    return {
+        "ids": data.test.ids,
+        "speakers": data.test.speakers,
+        "y_true": data.test.labels,
+        "y_pred": labels[np.argmax(scores, axis=1)].tolist(),
+        "scores": np.round(scores, 6).tolist(),
+    }
 
 
 def _fit_in_parallel(job: _FoldJob, folds: Sequence[Fold], jobs: int, progress: FoldProgress | None) -> None:
@@ -253,7 +267,7 @@ def validation_ua(result: dict[str, Any]) -> float | None:
     return figures.get(str(chosen.get("c")))
 
 
-def _features(
+def corpus_features(
     recipe: Recipe,
     table: pd.DataFrame,
     cache: FeatureCache | None,

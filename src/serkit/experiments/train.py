@@ -15,30 +15,17 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from serkit import __version__
 from serkit.errors import SerkitError
-from serkit.experiments.cv import Corpus, FoldProgress, _features, load_corpus
-from serkit.experiments.fitting import (
-    FoldData,
-    candidate_slug,
-    choose_classical,
-    model_metadata,
-    prepare,
-    select_layer,
-    train_member,
-)
+from serkit.experiments.cv import Corpus, FoldProgress, corpus_features, load_corpus
+from serkit.experiments.fold_data import FoldData
 from serkit.experiments.recipe import Recipe
+from serkit.experiments.search import fit_best
 from serkit.features.cache import FeatureCache
-from serkit.models import build_model
 from serkit.outputs import LOCK, TEMPORARY_PREFIX, owned_folder
-from serkit.models.classical import linear_weights
 from serkit.protocols import make_folds
-from serkit.training import UtteranceClassification
-from serkit.training.checkpoint import atomic_write_text, save_model
+from serkit.training.checkpoint import atomic_write_text
 
-MODEL_FILES = ("model.safetensors", "model.json")
 #: ``serkit train --out M`` builds the model in ``M.partial``, then renames it to ``M``.
 STAGING_SUFFIX = ".partial"
 
@@ -62,6 +49,9 @@ def train_model(
     model_dir = Path(model_dir)
     if model_dir.exists() and not model_dir.is_dir():
         raise SerkitError(f"--out {model_dir}: a file is there, not a folder")
+    if recipe.ensemble > 1:
+        raise SerkitError(f"{recipe.name}: an ensemble of {recipe.ensemble} cannot be saved as one model; "
+                          "train with ensemble: 1")
     crossval = _read_results(cv_results, recipe) if cv_results else None
     with owned_folder(staging_folder(model_dir)) as staging:
         card = _train(recipe, staging, crossval, cache, workers, threads, progress)
@@ -91,58 +81,17 @@ def _train(recipe: Recipe, model_dir: Path, crossval: dict | None, cache: Featur
            workers: int | None, threads: int | None, progress: FoldProgress | None) -> dict[str, Any]:
     corpus = load_corpus(recipe)
     fold = make_folds(corpus.table, "all", recipe.validation, seed=recipe.seed, hashes=corpus.hashes)[0]
-    features = _features(recipe, corpus.table, cache, workers, progress)
+    features = corpus_features(recipe, corpus.table, cache, workers, progress)
     data = FoldData.from_fold(corpus.table, fold, features, corpus.labels)
-    if recipe.classical:
-        return _train_linear(recipe, corpus, fold, data, crossval, model_dir)
     report = (lambda d, t: progress("training", d, t)) if progress else None
-    best = None
-    for values, candidate in recipe.candidates():  # a searched setting is chosen on validation
-        folder = model_dir / "training" / candidate_slug(values) if values else model_dir / "training"
-        _, fit = train_member(candidate, prepare(candidate, select_layer(candidate, data)), recipe.seed,
-                              folder, threads, report)
-        score = fit.history[fit.chosen_epoch - 1].get("validation_ua")
-        if best is None or (score is not None and score > best[0]):
-            best = (score if score is not None else float("-inf"), values, folder, fit, candidate)
-    _, chosen, folder, fit, candidate = best
-    for name in MODEL_FILES:
-        shutil.copy2(folder / "model" / name, model_dir / name)
-    validation = {k: v for k, v in fit.history[fit.chosen_epoch - 1].items() if k.startswith("validation_")}
-    training = {"chosen_epoch": fit.chosen_epoch, "selection": fit.selection, "epochs_run": fit.epochs_run,
-                "validation_at_chosen_epoch": validation, "seconds": round(fit.total_seconds, 1)}
+    search = fit_best(recipe, data.labels, data.train, data.validation, model_dir / "training",
+                      threads=threads, progress=report)
+    training = search.fitter.save(model_dir)
+    chosen = {**search.chosen, **({"c": training.pop("c")} if "c" in training else {})}
     if chosen:
         training["chosen_on_validation"] = chosen
-    return _write_card(model_card(recipe, corpus, fold, training, crossval, model_dir), candidate, model_dir)
-
-
-def _train_linear(recipe: Recipe, corpus: Corpus, fold: Any, data: FoldData, crossval: dict | None,
-                  model_dir: Path) -> dict[str, Any]:
-    """An MP-x linear model (``svm`` or ``logistic`` on a mean-pooled feature), chosen and fitted by
-    scikit-learn, written as the ``linear`` torch model that inference runs."""
-    if recipe.model == "majority" or recipe.model_options.get("pooling") != "mean":
-        raise SerkitError("serkit train builds a classical model only as MP-x: svm or logistic with "
-                          f"model_options {{pooling: mean}}, not {recipe.model} {recipe.model_options}")
-    choices = [(values, choose_classical(c, select_layer(c, data))) for values, c in recipe.candidates()]
-    chosen, choice = max(choices, key=lambda vc: vc[1].validation_ua or float("-inf"))
-    weights, bias = linear_weights(choice.estimator(), list(corpus.labels))
-    model = build_model("linear", weights.shape[1], len(corpus.labels), dropout=0.0)
-    state = {"classifier.weight": torch.tensor(weights, dtype=torch.float32),
-             "classifier.bias": torch.tensor(bias, dtype=torch.float32)}
-    model.load_state_dict(state)
-    info = {
-        **model_metadata(choice.recipe, model, corpus.labels, normaliser=None),
-        # scikit-learn's scaler is folded into the weights, and MP-x pools whole utterances
-        "normalisation": "none", "fixed_frames": None, "segments": None,
-        "task": UtteranceClassification(corpus.labels).to_dict(),
-        "training": {"classical": recipe.model, "c": choice.cost, "chosen": chosen,
-                     "chosen_by": "inner-loso" if recipe.inner_cv else "validation"},
-    }
-    model_dir.mkdir(parents=True, exist_ok=True)
-    save_model(model_dir, model.state_dict(), info)
-    training = {"fitted_by": f"scikit-learn {recipe.model}, folded into a linear layer",
-                "chosen_on_validation": {**chosen, "c": choice.cost}, "chosen_by": info["training"]["chosen_by"],
-                "validation_ua": choice.validation_ua}
-    return _write_card(model_card(recipe, corpus, fold, training, crossval, model_dir), choice.recipe, model_dir)
+    card = model_card(recipe, corpus, fold, training, crossval, model_dir)
+    return _write_card(card, search.fitter.recipe, model_dir)
 
 
 def _write_card(card: dict[str, Any], chosen: Recipe, model_dir: Path) -> dict[str, Any]:

@@ -1,0 +1,203 @@
+"""Neural models on a fold: normalise, shape, train an ensemble of seeds, predict.
+
+Everything fitted or chosen -- the normaliser's statistics, the weights, the
+stopping epoch -- sees the training and validation parts only.  The declared
+``per-speaker`` variant normalises every speaker by their own statistics, the
+test speakers' included, when the test part is predicted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from serkit.audio import load_audio
+from serkit.errors import SerkitError
+from serkit.evaluation import unweighted_average_recall
+from serkit.experiments.fitters import Progress
+from serkit.experiments.fold_data import Part, select_layer, selected_feature
+from serkit.experiments.recipe import Recipe
+from serkit.features.normalise import GlobalNormaliser, SpeakerNormaliser, normalise_utterance
+from serkit.features.shaping import SegmentRule, fix_length
+from serkit.models import build_model, model_config
+from serkit.training import (
+    FeatureDataset,
+    FitResult,
+    Recording,
+    Trainer,
+    UtteranceClassification,
+    WaveformDataset,
+    build_seeded,
+)
+
+Transform = Callable[[np.ndarray], np.ndarray]
+#: What ``serkit train`` copies from the chosen member's saved model.
+MODEL_FILES = ("model.safetensors", "model.json")
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+    """One seed of an ensemble: its trainer (holding the kept weights) and how it was fitted."""
+
+    seed: int
+    trainer: Trainer
+    fit: FitResult
+    folder: Path
+
+    def record(self) -> dict[str, Any]:
+        fit = self.fit
+        return {"seed": self.seed, "chosen_epoch": fit.chosen_epoch, "selection": fit.selection,
+                "stop_reason": fit.stop_reason, "epochs_run": fit.epochs_run,
+                "earlier_seconds": fit.earlier_seconds, "history": list(fit.history)}
+
+
+class NeuralFitter:
+    """``recipe.ensemble`` models from consecutive seeds, their class scores averaged."""
+
+    def __init__(self, recipe: Recipe, labels: tuple[str, ...], out_dir: Path, *, threads: int | None = None,
+                 progress: Progress | None = None):
+        self.recipe = recipe
+        self.labels = tuple(labels)
+        self.out_dir = Path(out_dir)
+        self.threads = threads
+        self.progress = progress
+        self.task = UtteranceClassification(self.labels)
+        self.feature = selected_feature(recipe)
+        self.validation_ua: float | None = None
+        self.members: list[Member] = []
+        self._seen: list[Part] = []
+        self._transform: Transform | None = None
+        self._normaliser: dict[str, Any] | None = None
+
+    def fit(self, train: Part, validation: Part) -> NeuralFitter:
+        train, validation = select_layer(self.recipe, train), select_layer(self.recipe, validation)
+        self._seen = [train, validation]
+        self._fit_normalisation(train)
+        train_set = self._dataset(train, training=True)
+        if self.recipe.train.waveform_augment.active:
+            train_set = self._waveform_dataset(train)
+        validation_set = self._dataset(validation, training=False)
+        dims = train_set.example(0).features.shape[0]
+        for seed in range(self.recipe.seed, self.recipe.seed + self.recipe.ensemble):
+            self.members.append(self._train_member(seed, dims, train_set, validation_set))
+        if validation_set is not None:  # the ensemble as it will predict: members' scores averaged
+            predicted = np.asarray(self.labels)[np.argmax(self._mean_scores(validation_set, validation.ids), axis=1)]
+            self.validation_ua = unweighted_average_recall(validation.labels, list(predicted),
+                                                           labels=list(self.labels))
+        return self
+
+    def predict(self, test: Part) -> np.ndarray:
+        test = select_layer(self.recipe, test)
+        return self._mean_scores(self._dataset(test, training=False), test.ids)
+
+    def record(self) -> dict[str, Any]:
+        members = [member.record() for member in self.members]
+        return {"chosen_epoch": members[0]["chosen_epoch"], "selection": members[0]["selection"],
+                "validation_ua": self.validation_ua, "members": members}
+
+    def save(self, model_dir: Path) -> dict[str, Any]:
+        if len(self.members) != 1:
+            raise SerkitError(f"an ensemble of {len(self.members)} cannot be saved as one model; use ensemble: 1")
+        member = self.members[0]
+        for name in MODEL_FILES:
+            shutil.copy2(member.folder / "model" / name, model_dir / name)
+        fit = member.fit
+        validation = {k: v for k, v in fit.history[fit.chosen_epoch - 1].items() if k.startswith("validation_")}
+        return {"chosen_epoch": fit.chosen_epoch, "selection": fit.selection, "epochs_run": fit.epochs_run,
+                "validation_at_chosen_epoch": validation, "seconds": round(fit.total_seconds, 1)}
+
+    # -- steps ------------------------------------------------------------------
+
+    def _train_member(self, seed: int, dims: int, train: Any, validation: FeatureDataset | None) -> Member:
+        recipe = self.recipe
+        config = dataclasses.replace(recipe.train, seed=seed)
+        model = build_seeded(lambda: build_model(recipe.model, dims, self.task.n_classes, **recipe.model_options),
+                             seed)
+        folder = self.out_dir / f"seed{seed}"
+        trainer = Trainer(model, self.task, config, out_dir=folder, metadata=self._metadata(model),
+                          progress=self.progress, threads=self.threads)
+        return Member(seed, trainer, trainer.fit(train, validation), folder)
+
+    def _metadata(self, model: torch.nn.Module) -> dict[str, Any]:
+        """What inference needs beside the weights: the model, the feature, normalisation, input shaping, labels."""
+        recipe = self.recipe
+        return {
+            "model": model_config(model),
+            "features": self.feature.to_dict(),
+            "feature_preset": recipe.features,
+            "normalisation": recipe.normalisation,
+            "normaliser": self._normaliser,
+            "fixed_frames": recipe.fixed_frames,
+            "segments": dataclasses.asdict(recipe.segments) if recipe.segments else None,
+            "labels": list(self.labels),
+        }
+
+    def _fit_normalisation(self, train: Part) -> None:
+        kind = self.recipe.normalisation
+        if kind == "global":  # fitted on the training part only
+            fitted = GlobalNormaliser().fit(train.arrays)
+            self._transform, self._normaliser = fitted.transform, fitted.to_dict()
+        elif kind == "utterance":
+            self._transform = normalise_utterance
+
+    def _normalised(self, part: Part) -> list[np.ndarray]:
+        if self.recipe.normalisation == "per-speaker":
+            # The declared variant: each speaker by their own statistics, over every part seen so far.
+            seen = [p for p in self._seen if p is not part] + [part]
+            by_speaker = SpeakerNormaliser().fit([x for p in seen for x in p.arrays],
+                                                 [s for p in seen for s in p.speakers])
+            return [by_speaker.transform(x, s) for x, s in zip(part.arrays, part.speakers)]
+        if self._transform is None:
+            return part.arrays
+        return [self._transform(x) for x in part.arrays]
+
+    def _dataset(self, part: Part, training: bool) -> FeatureDataset | None:
+        """The part as model inputs (fixed length or windows, as the recipe says); None if empty."""
+        if not len(part):
+            return None
+        recipe = self.recipe
+        arrays = self._normalised(part)
+        if recipe.fixed_frames:
+            arrays = [fix_length(x, recipe.fixed_frames) for x in arrays]
+        dataset = FeatureDataset.from_arrays(arrays, self.task.encode(part.labels), part.ids)
+        if recipe.segments is None:
+            return dataset
+        hop = recipe.segments.train_hop if training else recipe.segments.test_hop
+        window, hop_frames = SegmentRule(recipe.segments.window, hop).frames(self.feature.grid)
+        return dataset.windows(window, hop_frames)
+
+    def _waveform_dataset(self, part: Part) -> WaveformDataset:
+        """Training signals whose features are computed after augmentation (never cached)."""
+        recipe, feature = self.recipe, self.feature
+        if recipe.normalisation == "per-speaker":
+            raise SerkitError("waveform augmentation cannot be combined with per-speaker normalisation")
+        transform = self._transform
+
+        def shaped(x: np.ndarray) -> np.ndarray:
+            x = x if transform is None else transform(x)
+            return fix_length(x, recipe.fixed_frames) if recipe.fixed_frames else x
+
+        recordings = [Recording(load_audio(path, feature.sample_rate), target, path)
+                      for path, target in zip(part.ids, self.task.encode(part.labels))]
+        dataset = WaveformDataset(recordings, feature.process_signal, feature.sample_rate, transform=shaped)
+        if recipe.segments is None:
+            return dataset
+        return dataset.windows(recipe.segments.window, recipe.segments.train_hop)
+
+    def _mean_scores(self, dataset: FeatureDataset | None, ids: Sequence[str]) -> np.ndarray:
+        """Class scores of each item of ``ids``, averaged over the members."""
+        total = np.zeros((len(ids), self.task.n_classes))
+        if dataset is None:
+            return total
+        for member in self.members:
+            predicted = member.trainer.predict(dataset)
+            order = {i: k for k, i in enumerate(predicted.ids)}
+            total += np.stack([predicted.scores[order[i]] for i in ids])
+        return total / len(self.members)
+

@@ -1,0 +1,68 @@
+"""A fold's parts as fitters take them: arrays, labels, ids and speakers, row-aligned."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from serkit.errors import SerkitError
+from serkit.experiments.recipe import Recipe
+from serkit.features.base import Feature
+from serkit.features.presets import get_preset
+from serkit.features.whisper import layer_block
+from serkit.protocols import Fold
+
+
+@dataclasses.dataclass(frozen=True)
+class Part:
+    """One part of a fold: feature arrays, labels, ids (paths) and speakers, row-aligned."""
+
+    arrays: list[np.ndarray]
+    labels: list[str]
+    ids: list[str]
+    speakers: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclasses.dataclass(frozen=True)
+class FoldData:
+    train: Part
+    validation: Part
+    test: Part
+    labels: tuple[str, ...]
+
+    @classmethod
+    def from_fold(
+        cls, table: pd.DataFrame, fold: Fold, features: dict[str, np.ndarray], labels: Sequence[str]
+    ) -> FoldData:
+        def part(rows: Sequence[int]) -> Part:
+            sub = table.iloc[list(rows)]
+            paths = list(sub["path"])
+            return Part([features[p] for p in paths], list(sub["label"]), paths, list(sub["speaker"]))
+
+        return cls(part(fold.train), part(fold.validation), part(fold.test), tuple(labels))
+
+
+def selected_feature(recipe: Recipe) -> Feature:
+    """The extractor whose output the model reads: the preset's, narrowed to ``recipe.layer``."""
+    feature = get_preset(recipe.features).feature
+    if recipe.layer is None:
+        return feature
+    if getattr(feature.config, "layer", 0) is not None:
+        raise SerkitError(f"layer: {recipe.layer} needs a feature that stacks every layer, "
+                          f"not {recipe.features}")
+    return type(feature)(feature.config, layer=recipe.layer)
+
+
+def select_layer(recipe: Recipe, part: Part) -> Part:
+    """The part with only layer ``recipe.layer`` of an all-layers feature (as it is otherwise)."""
+    if recipe.layer is None:
+        return part
+    selected_feature(recipe)  # checks that the feature stacks layers
+    n_layers = get_preset(recipe.features).feature.n_layers
+    return dataclasses.replace(part, arrays=[layer_block(x, recipe.layer, n_layers) for x in part.arrays])
