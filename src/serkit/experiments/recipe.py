@@ -13,16 +13,21 @@ import dataclasses
 import hashlib
 import itertools
 import json
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
-from serkit.errors import SerkitError
-from serkit.models.classical import CLASSICAL_MODELS
-from serkit.training.config import TrainConfig
+from serkit.errors import ConfigError, SerkitError
+from serkit.models.classical import CLASSICAL_MODELS, SVMConfig
+from serkit.models.registry import config_class
+from serkit.training.config import TrainConfig, check_types
 
-NORMALISATIONS = ("global", "utterance", "per-speaker", "none")
+Normalisation = Literal["global", "utterance", "per-speaker", "none"]
+NORMALISATIONS: tuple[str, ...] = typing.get_args(Normalisation)
+#: The options each classical model takes (``majority`` takes none).
+_CLASSICAL_OPTIONS = {"svm": SVMConfig, "logistic": SVMConfig}
 #: Recipe fields added after runs were recorded, with their unset values (see ``config_hash``).
 _ADDED_LATER = {"layer": None, "search": {}, "inner_cv": False}
 
@@ -51,7 +56,7 @@ class Recipe:
     features: str = "logmel-seed001"
     #: ``global``: statistics fitted on the training part; ``utterance``: each input
     #: on its own; ``per-speaker``: a declared variant (test speakers' own statistics).
-    normalisation: str = "global"
+    normalisation: Normalisation = "global"
     #: Pad or crop every input to this many frames (seed 000's 251), or None.
     fixed_frames: int | None = None
     model: str = "cnn_blstm"
@@ -81,7 +86,13 @@ class Recipe:
         for key, values in self.search.items():
             if not isinstance(values, (list, tuple)) or not values:
                 raise SerkitError(f"search.{key}: give a non-empty list of candidate values")
-            _set_path(self.to_dict(), key, values[0])  # fails early for an unknown field
+            for value in values:  # fails early for an unknown field or a candidate of the wrong type
+                data = self.to_dict()
+                _set_path(data, key, value)
+                try:
+                    _check_recipe_types(data)
+                except ConfigError as e:
+                    raise ConfigError(f"search.{key}: {e}") from None
 
     def candidates(self) -> list[tuple[dict[str, Any], Recipe]]:
         """``(values, recipe)`` for every combination of the searched settings (one, unsearched,
@@ -141,11 +152,24 @@ class Recipe:
         unknown = set(data) - known
         if unknown:
             raise SerkitError(f"unknown recipe keys {sorted(unknown)}; known: {', '.join(sorted(known))}")
-        values = dict(data)
+        values = {k: v for k, v in data.items() if not (k == "train" and v is None)}  # an empty section
+        _check_recipe_types(values)
         if values.get("segments") is not None:
             values["segments"] = Segments(**values["segments"])
-        values["train"] = TrainConfig.from_dict(values.get("train") or {})
+        values["train"] = TrainConfig.from_dict(values.get("train", {}))
         return cls(**values)
+
+
+def _check_recipe_types(data: dict[str, Any]) -> None:
+    """Every value's type against its field, the model's options against the model's configuration
+    (an unknown model or option is refused, naming the known ones, when the model is built)."""
+    check_types(Recipe, data)
+    model = data.get("model", Recipe.model)
+    try:
+        options_class = _CLASSICAL_OPTIONS.get(model) or config_class(model)
+    except SerkitError:
+        return
+    check_types(options_class, data.get("model_options") or {}, "model_options.")
 
 
 def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
@@ -170,7 +194,11 @@ def load_recipe(path: str | Path) -> Recipe:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
         raise SerkitError(f"{path}: not valid YAML ({e})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a recipe is a mapping of settings, not {type(data).__name__}")
     try:
         return Recipe.from_dict(data)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
     except (TypeError, SerkitError) as e:
         raise SerkitError(f"{path}: {e}") from None

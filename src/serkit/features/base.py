@@ -203,17 +203,23 @@ class Preset:
 
 def feature_from_dict(data: dict[str, Any]) -> Feature:
     """Rebuild an extractor from :meth:`Feature.to_dict` output."""
-    import serkit.features.presets  # noqa: F401  (imports every family, registering it)
-
     family = data.get("family")
-    cls = Feature._families.get(family)
-    if cls is None:
-        raise SerkitError(f"unknown feature family {family!r}; known: {sorted(Feature._families)}")
+    cls = feature_class(family)
     fields = {f.name for f in dataclasses.fields(cls.Config)}
     unknown = set(data.get("config", {})) - fields
     if unknown:
         raise SerkitError(f"{family}: unknown configuration keys {sorted(unknown)}")
     return cls(_config_from_dict(cls.Config, data.get("config", {})))
+
+
+def feature_class(family: Any) -> type[Feature]:
+    """The extractor class of feature family ``family`` (its ``Config`` names its settings)."""
+    import serkit.features.presets  # noqa: F401  (imports every family, registering it)
+
+    cls = Feature._families.get(family)
+    if cls is None:
+        raise SerkitError(f"unknown feature family {family!r}; known: {sorted(Feature._families)}")
+    return cls
 
 
 def load_feature(path: str | Path) -> Feature:

@@ -12,17 +12,19 @@
 from __future__ import annotations
 
 import warnings
-
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from serkit.errors import SerkitError
-from serkit.inference.predictor import InferenceConfig, ModelSpec, Predictor
+from serkit.errors import ConfigError, SerkitError
+from serkit.inference.predictor import InferenceConfig, ModelSpec, Predictor, one_line
 from serkit.inference.registry import SHIPPED_MODELS, default_model_path, read_card, shipped_model_path, shipped_models
 from serkit.models import UtteranceModel, model_from_config
-from serkit.training.checkpoint import load_weights, read_model_info
+from serkit.models.registry import check_model_config, config_class
+from serkit.training.checkpoint import INFO, load_weights, read_model_info
+from serkit.training.config import check_types
 
 
 class TorchBackend:
@@ -59,15 +61,28 @@ def load_model(
     if backend not in ("auto", "torch"):
         raise SerkitError(f"backend must be 'auto' or 'torch', not {backend!r}")
     if backend == "auto":
+        # The folder's own settings must hold whichever backend runs: a broken model.json is a
+        # broken folder, even while an export from the same weights could still run.
+        read_model_folder_info(path)
+        read_card(path)
         # A folder that carries its own up-to-date export runs it: onnxruntime is several times
         # faster than PyTorch here (docs/benchmarks.md), with outputs equal within 1e-4 (tested).
-        from serkit.inference.onnx import folder_export, load_onnx
+        from serkit.inference.onnx import load_onnx
 
-        exported = folder_export(path)
+        exported = _folder_export(path)
         if exported is not None:
             return load_onnx(exported, config)
     spec, model = load_torch_model(path)
     return Predictor(spec, TorchBackend(model), config)
+
+
+def _folder_export(path: Path) -> Path | None:
+    from serkit.inference.onnx import FOLDER_EXPORT, folder_export
+
+    try:
+        return folder_export(path)
+    except Exception as error:  # onnx raises protobuf's decode errors, which it does not export
+        raise SerkitError(f"{path / FOLDER_EXPORT}: not a readable ONNX model ({one_line(error)})") from None
 
 
 def resolve_model(name_or_path: str | Path | None, models_dir: Path = SHIPPED_MODELS) -> Path:
@@ -93,13 +108,31 @@ def resolve_model(name_or_path: str | Path | None, models_dir: Path = SHIPPED_MO
 def load_torch_model(model_dir: str | Path) -> tuple[ModelSpec, UtteranceModel]:
     """A model folder's specification and its network, weights loaded, in evaluation mode."""
     model_dir = Path(model_dir)
-    info = read_model_info(model_dir)
+    info = read_model_folder_info(model_dir)
     spec = ModelSpec.from_info(info, read_card(model_dir), str(model_dir))
     model = model_from_config(info["model"])
     try:
         model.load_state_dict(load_weights(model_dir))
-    except RuntimeError as error:  # names or shapes that do not match model.json
-        raise SerkitError(f"{model_dir}: weights do not fit the model in model.json ({error})") from None
+    except RuntimeError as error:  # names or shapes that do not match model.json, one line each
+        problems = [line.strip() for line in str(error).splitlines()[1:] if line.strip()] or [str(error)]
+        more = f"; and {len(problems) - 1} more" if len(problems) > 1 else ""
+        raise SerkitError(f"{model_dir}: weights do not fit the model in model.json ({problems[0]}{more})") from None
     if len(spec.labels) != model.n_classes:
         raise SerkitError(f"{model_dir}: {len(spec.labels)} labels for a model of {model.n_classes} classes")
     return spec, model.eval()
+
+
+def read_model_folder_info(model_dir: str | Path) -> dict[str, Any]:
+    """A model folder's ``model.json``, its model section checked before anything is built: each
+    setting's type against the model's configuration, and its size against the models' limit."""
+    path = Path(model_dir) / INFO
+    info = read_model_info(model_dir)
+    model = info.get("model") if isinstance(info, dict) else None
+    if not isinstance(model, dict) or not isinstance(model.get("config"), dict):
+        raise ConfigError(f"{path}: no model section (a mapping with the model's name and config)")
+    try:
+        check_types(config_class(model.get("name")), model["config"], "model.config.")
+        check_model_config(model)
+    except SerkitError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    return info

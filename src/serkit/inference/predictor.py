@@ -36,11 +36,14 @@ from typing import Any, Protocol
 import numpy as np
 
 from serkit.audio.io import check_signal, info, load_audio, resample
-from serkit.errors import AudioError, SerkitError
-from serkit.features.base import Feature, ProgressCallback, feature_from_dict, find_audio
+from serkit.errors import AudioError, ConfigError, SerkitError
+from serkit.features.base import Feature, ProgressCallback, feature_class, feature_from_dict, find_audio
 from serkit.features.normalise import PER_SPEAKER, GlobalNormaliser, normalise_utterance
 from serkit.features.shaping import SegmentRule, fix_length, segment
+from serkit.features.whisper import WhisperLayers
+from serkit.features.whisper.registry import RECOGNIZERS, checkpoint_in_folder
 from serkit.inference.segmentation import SegmentationConfig, SpeechDetector, speech_detector, speech_segments
+from serkit.training.config import check_types
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +172,7 @@ class ModelSpec:
             if normalisation not in ("global", "utterance", "none"):
                 raise SerkitError(f"{source}: unknown normalisation {normalisation!r}")
             normaliser = GlobalNormaliser.from_dict(info["normaliser"]) if normalisation == "global" else None
-            feature = feature_from_dict(info["features"])
+            feature = _model_feature(info["features"], source)
             if not feature.frame_level:
                 raise SerkitError(f"{source}: the models take frame-level features, not {feature.family}")
             segments = info.get("segments")
@@ -177,8 +180,12 @@ class ModelSpec:
             labels = tuple(info["labels"])
             n_dims = int(info["model"]["config"]["n_dims"])
             fixed = info.get("fixed_frames")
-        except (KeyError, TypeError) as error:
+        except KeyError as error:
             raise SerkitError(f"{source}: incomplete model settings (missing {error})") from None
+        except (TypeError, ValueError, AttributeError) as error:  # a section of the wrong kind
+            raise SerkitError(f"{source}: malformed model settings ({error})") from None
+        if normaliser is not None and normaliser.mean is not None and len(normaliser.mean) != n_dims:
+            raise SerkitError(f"{source}: a normaliser of {len(normaliser.mean)} dimensions for a model of {n_dims}")
         return cls(labels, feature, normalisation, normaliser, None if fixed is None else int(fixed), windows,
                    n_dims, dict(card or {}), source)
 
@@ -197,6 +204,37 @@ class ModelSpec:
         # windows keep their true length, as training's do: padding is the batch's, and masked
         return [np.ascontiguousarray(features[:, s : min(s + window, total)], dtype=np.float32)
                 for s in segment(features, window, hop, last="shift").starts.tolist()]
+
+
+def _model_feature(data: dict[str, Any], source: str) -> Feature:
+    """The feature extractor a model's settings describe, settings checked against its
+    configuration.  A recognizer checkpoint it names must lie inside the model's folder (the
+    folder of an ``.onnx`` file), and is read now: an unreadable one fails once, at loading,
+    rather than once for each file predicted."""
+    try:
+        check_types(feature_class(data["family"]).Config, data["config"], "features.config.")
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
+    recognizer = data["config"].get("model", WhisperLayers.Config.model)
+    if data["family"] != WhisperLayers.family or recognizer in RECOGNIZERS:
+        return feature_from_dict(data)
+    place = Path(source)
+    checkpoint = checkpoint_in_folder(recognizer, place if place.is_dir() else place.parent)
+    feature = feature_from_dict({**data, "config": {**data["config"], "model": checkpoint}})
+    try:
+        feature.encoder  # noqa: B018  (loads it)
+    except SerkitError:
+        raise
+    except Exception as error:  # torch.load on arbitrary bytes fails with whatever the unpickler meets
+        raise SerkitError(f"{checkpoint}: unreadable Whisper checkpoint ({one_line(error)})") from None
+    return feature
+
+
+def one_line(error: BaseException) -> str:
+    """An exception from a third-party reader as one line: its type and its message's first line
+    (torch's unpickler, for one, explains itself over a dozen lines)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 class Backend(Protocol):

@@ -61,9 +61,12 @@ def read_card(model_dir: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        return json.loads(path.read_text())
+        card = json.loads(path.read_text())
     except (OSError, ValueError) as error:
         raise SerkitError(f"{path}: unreadable model card ({error})") from None
+    if not isinstance(card, dict):
+        raise SerkitError(f"{path}: a model card is a JSON object, not {type(card).__name__}")
+    return card
 
 
 def card_summary(card: dict[str, Any]) -> str:

@@ -11,9 +11,12 @@ freshly initialised model from it, into which saved weights load.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
-from serkit.errors import SerkitError
+import torch
+
+from serkit.errors import ConfigError, SerkitError
 from serkit.models.base import UtteranceModel
 from serkit.models.blstm import BLSTM
 from serkit.models.cnn import CNN
@@ -26,6 +29,11 @@ FAMILIES: dict[str, type[UtteranceModel]] = {
     cls.name: cls
     for cls in (CNN, BLSTM, CNNBLSTM, CNNTF, LinearProbe, LayerWeightedProbe, GRUProbe)
 }
+
+#: Largest model (parameters and buffers) built from a configuration: 400 MB of float32, forty
+#: times the largest recipe's (seed 000's cnn_blstm on spectrograms, 2.4 M), so that a mistyped
+#: width is refused before it allocates gigabytes.
+MAX_PARAMETERS = 100_000_000
 
 ALIASES: dict[str, tuple[str, dict[str, Any]]] = {
     f"cnn_tf_{head}": ("cnn_tf", {"head": head}) for head in HEADS
@@ -53,7 +61,12 @@ def build_model(name: str, n_dims: int, n_classes: int, **options: Any) -> Utter
             )
     options = {**fixed, **options}
     _check_fields(family, {"n_dims", "n_classes", *options})
-    return family(n_dims, n_classes, **_tuples(options))
+    return _sized(family, lambda: family(n_dims, n_classes, **_tuples(options)))
+
+
+def config_class(name: str) -> type:
+    """The configuration dataclass of model ``name`` (a family or an alias)."""
+    return _resolve(name)[0].Config
 
 
 def model_config(model: UtteranceModel) -> dict[str, Any]:
@@ -65,13 +78,53 @@ def model_config(model: UtteranceModel) -> dict[str, Any]:
 
 def model_from_config(data: dict[str, Any]) -> UtteranceModel:
     """Rebuild a model (freshly initialised) from :func:`model_config` output."""
+    family, config = _family_config(data)
+    return _sized(family, lambda: family.from_config(config))
+
+
+def check_model_config(data: dict[str, Any]) -> None:
+    """Raise what :func:`model_from_config` would for ``data``, without building the model."""
+    family, config = _family_config(data)
+    _check_size(family, lambda: family.from_config(config))
+
+
+def _family_config(data: dict[str, Any]) -> tuple[type[UtteranceModel], Any]:
     family, fixed = _resolve(data.get("name"))
     values = {**fixed, **_tuples(dict(data.get("config", {})))}
     _check_fields(family, set(values))
     missing = {"n_dims", "n_classes"} - set(values)
     if missing:
         raise SerkitError(f"model {family.name}: configuration lacks {', '.join(sorted(missing))}")
-    return family.from_config(family.Config(**values))
+    try:
+        return family, family.Config(**values)
+    except (TypeError, ValueError) as error:  # a value of the wrong type reaches the checks
+        raise ConfigError(f"model {family.name}: unusable configuration ({error})") from None
+
+
+def parameter_count(build: Callable[[], UtteranceModel]) -> int:
+    """Parameters and buffers of the model ``build()`` makes, counted without allocating them
+    (built on PyTorch's ``meta`` device, which records shapes only and draws no random numbers)."""
+    with torch.device("meta"):
+        model = build()
+    return sum(t.numel() for t in (*model.parameters(), *model.buffers()))
+
+
+def _sized(family: type[UtteranceModel], build: Callable[[], UtteranceModel]) -> UtteranceModel:
+    """``build()``, once the model's size is known to be within :data:`MAX_PARAMETERS`."""
+    _check_size(family, build)
+    return build()
+
+
+def _check_size(family: type[UtteranceModel], build: Callable[[], UtteranceModel]) -> None:
+    try:
+        count = parameter_count(build)
+    except (TypeError, ValueError, OverflowError, RuntimeError) as error:  # what torch's layers refuse
+        raise ConfigError(f"model {family.name}: cannot be built from its configuration ({error})") from None
+    if count > MAX_PARAMETERS:
+        raise ConfigError(
+            f"model {family.name}: {count:,} parameters, more than the {MAX_PARAMETERS:,} serkit builds "
+            "(a width or size in its configuration is far too large)"
+        )
 
 
 def _resolve(name: Any) -> tuple[type[UtteranceModel], dict[str, Any]]:

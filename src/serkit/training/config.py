@@ -23,12 +23,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, Literal
 
-from serkit.errors import SerkitError
+from serkit.errors import ConfigError, SerkitError
 
-OPTIMISERS = ("adam", "rmsprop", "sgd")
-SCHEDULES = ("none", "step", "plateau")
+Optimiser = Literal["adam", "rmsprop", "sgd"]
+Schedule = Literal["none", "step", "plateau"]
+OPTIMISERS: tuple[str, ...] = typing.get_args(Optimiser)
+SCHEDULES: tuple[str, ...] = typing.get_args(Schedule)
 
 
 def _check(ok: bool, message: str) -> None:
@@ -46,7 +51,7 @@ class OptimiserConfig:
     ``weight_decay`` is the L2 penalty as PyTorch's optimisers apply it.
     """
 
-    name: str = "adam"
+    name: Optimiser = "adam"
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
     momentum: float | None = None
@@ -81,7 +86,7 @@ class ScheduleConfig:
     (seed 003 stops at 1e-6).
     """
 
-    kind: str = "none"
+    kind: Schedule = "none"
     milestones: tuple[int, ...] = ()
     gamma: float = 0.1
     patience: int = 2
@@ -220,6 +225,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        check_types(cls, data)
         return _from_dict(cls, data)
 
 
@@ -261,3 +267,124 @@ def _from_dict(cls: type, data: dict[str, Any]) -> Any:
             value = tuple(value)
         values[name] = value
     return cls(**values)
+
+
+# -- types ------------------------------------------------------------------------------
+# YAML and JSON say nothing of types: ``epochs: ten`` reaches ``__post_init__`` as a string and
+# fails there as a comparison of str with int.  Each value is checked against its field's
+# annotation first, so that the error names the setting, what it takes and what it got.
+
+
+class _Mismatch(Exception):
+    def __init__(self, key: str, expected: str, value: Any):
+        super().__init__(f"{key} must be {expected}, got {value!r}")
+        self.key = key
+
+
+def check_types(cls: type, data: Mapping[str, Any], where: str = "") -> None:
+    """Raise :class:`ConfigError` for the first value of ``data`` that does not fit the annotation
+    of ``cls``'s field of that name (``where`` prefixes the key in the message: ``"train."``).
+
+    Checks ``int`` (not ``bool``), ``float`` (``int`` too), ``bool``, ``str``, ``Literal``,
+    tuples and lists (YAML and JSON lists), dicts, unions and ``None``, and nested dataclasses
+    (given as mappings); unknown keys are left to the caller, which lists the known ones.
+    """
+    try:
+        _check_fields(cls, data, where)
+    except _Mismatch as mismatch:
+        raise ConfigError(str(mismatch)) from None
+
+
+def _check_fields(cls: type, data: Mapping[str, Any], where: str) -> None:
+    hints = typing.get_type_hints(cls)
+    for name, value in data.items():
+        if name in hints:
+            _check_value(hints[name], value, f"{where}{name}")
+
+
+def _check_value(hint: Any, value: Any, key: str) -> None:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        _check_union(hint, args, value, key)
+    elif dataclasses.is_dataclass(hint):
+        if isinstance(value, hint):
+            return
+        if not isinstance(value, Mapping):
+            raise _Mismatch(key, describe_type(hint), value)
+        _check_fields(hint, value, f"{key}.")
+    elif origin in (tuple, list):
+        _check_sequence(hint, args, value, key)
+    elif origin is dict:
+        if not isinstance(value, Mapping):
+            raise _Mismatch(key, describe_type(hint), value)
+        for item_key, item in value.items():
+            _check_value(args[1] if args else Any, item, f"{key}.{item_key}")
+    elif not _fits_scalar(hint, args, value):
+        raise _Mismatch(key, describe_type(hint), value)
+
+
+def _check_union(hint: Any, args: tuple[Any, ...], value: Any, key: str) -> None:
+    options = [a for a in args if a is not type(None)]
+    if value is None and len(options) < len(args):
+        return
+    mismatches = []
+    for option in options:
+        try:
+            _check_value(option, value, key)
+            return
+        except _Mismatch as mismatch:
+            mismatches.append(mismatch)
+    if len(options) == 1 and mismatches[0].key != key:
+        raise mismatches[0]  # a nested value is wrong: its own message names it
+    raise _Mismatch(key, describe_type(hint), value)
+
+
+def _check_sequence(hint: Any, args: tuple[Any, ...], value: Any, key: str) -> None:
+    if not isinstance(value, (list, tuple)):
+        raise _Mismatch(key, describe_type(hint), value)
+    if typing.get_origin(hint) is list or (len(args) == 2 and args[1] is Ellipsis):
+        items = [args[0] if args else Any] * len(value)
+    elif len(value) != len(args):
+        raise _Mismatch(key, describe_type(hint), value)
+    else:
+        items = list(args)
+    for index, (item_hint, item) in enumerate(zip(items, value)):
+        _check_value(item_hint, item, f"{key}[{index}]")
+
+
+def _fits_scalar(hint: Any, args: tuple[Any, ...], value: Any) -> bool:
+    if hint is Any:
+        return True
+    if typing.get_origin(hint) is Literal:
+        return any(value == choice and type(value) is type(choice) for choice in args)
+    if hint is float:  # YAML reads 1 as an int; a float setting takes it
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:  # bool is an int to Python, never to a configuration
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def describe_type(hint: Any) -> str:
+    """What ``hint`` takes, in words: ``an integer``, ``one of 'adam', 'sgd'``, ``a list of 2 numbers``."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [describe_type(a) for a in args if a is not type(None)]
+        return " or ".join(options + (["null"] if type(None) in args else []))
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if dataclasses.is_dataclass(hint):
+        return f"a mapping of {hint.__name__} settings"
+    if origin in (tuple, list):
+        if origin is list or (len(args) == 2 and args[1] is Ellipsis):
+            return f"a list of {_plural(args[0])}" if args and args[0] is not Any else "a list"
+        return f"a list of {len(args)} {_plural(args[0])}"
+    if origin is dict:
+        return "a mapping"
+    return _NAMES.get(hint, f"a {getattr(hint, '__name__', hint)}")
+
+
+_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string", Any: "anything"}
+
+
+def _plural(hint: Any) -> str:
+    return {int: "integers", float: "numbers", bool: "booleans", str: "strings"}.get(hint, "values")

@@ -20,7 +20,7 @@ import importlib.util
 import logging
 from pathlib import Path
 
-from serkit.errors import SerkitError
+from serkit.errors import ConfigError, SerkitError
 from serkit.features.whisper.checkpoints import load_encoder
 from serkit.features.whisper.encoder import WhisperEncoder
 
@@ -112,6 +112,30 @@ def load_recognizer(name: str) -> WhisperEncoder:
         raise SerkitError(f"unknown recognizer {name!r}: neither one of {known} nor a path that exists")
     log.info("loading a user checkpoint from %s (not checked against a known hash)", path)
     return load_encoder(path)
+
+
+def checkpoint_in_folder(name: str, folder: str | Path) -> str:
+    """The recognizer a model folder's settings name: a known one, or the absolute path of a
+    checkpoint inside ``folder``.
+
+    A model folder is a unit that is copied, shipped and served, so what it needs must lie
+    inside it: never an absolute path, a ``..`` or a symbolic link leading out, and never a
+    path resolved against the working directory of whoever loads it.
+    """
+    if name in RECOGNIZERS:
+        return name
+    root = Path(folder).resolve()
+    given = Path(name)
+    where = f"{folder}: recognizer checkpoint {name!r}"
+    if given.is_absolute() or ".." in given.parts or name.startswith("~"):
+        raise ConfigError(f"{where}: must be one of {', '.join(RECOGNIZERS)} or a path inside the model folder")
+    path = (root / given).resolve()
+    if not path.exists():
+        raise ConfigError(f"{where}: no such file or folder in the model folder")
+    inside = [path, *(path.rglob("*") if path.is_dir() else ())]
+    if any(not p.resolve().is_relative_to(root) for p in inside):
+        raise ConfigError(f"{where}: a symbolic link leads out of the model folder")
+    return str(path)
 
 
 def checkpoint_digest(name: str) -> str:
