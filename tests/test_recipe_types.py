@@ -11,7 +11,8 @@ import yaml
 
 from serkit.errors import ConfigError, SerkitError
 from serkit.experiments.recipe import Recipe, load_recipe
-from serkit.training.config import TrainConfig, check_types
+from serkit.configs import check_types
+from serkit.training.config import TrainConfig
 
 RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").rglob("*.yaml"))
 BASE = next(p for p in RECIPES if p.name == "seed002-cnn_tf-gap.yaml")

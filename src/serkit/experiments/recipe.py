@@ -19,17 +19,16 @@ from typing import Any, Literal
 
 import yaml
 
+from serkit.configs import added_later, check_types, from_dict, to_dict
 from serkit.errors import ConfigError, SerkitError
 from serkit.models.classical import CLASSICAL_MODELS, SVMConfig
 from serkit.models.registry import config_class
-from serkit.training.config import TrainConfig, check_types
+from serkit.training.config import TrainConfig
 
 Normalisation = Literal["global", "utterance", "per-speaker", "none"]
 NORMALISATIONS: tuple[str, ...] = typing.get_args(Normalisation)
 #: The options each classical model takes (``majority`` takes none).
 _CLASSICAL_OPTIONS = {"svm": SVMConfig, "logistic": SVMConfig}
-#: Recipe fields added after runs were recorded, with their unset values (see ``config_hash``).
-_ADDED_LATER = {"layer": None, "search": {}, "inner_cv": False}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,14 +64,14 @@ class Recipe:
     #: Models trained per fold with seeds seed, seed+1, ...; their scores are averaged.
     ensemble: int = 1
     #: For a feature that stacks every layer of a recognizer (``whisper-base``): use this layer.
-    layer: int | None = None
+    layer: int | None = added_later(None)
     #: Settings each fold chooses on its validation part: a recipe field (dotted for nested
     #: ones) to its candidate values, e.g. ``{layer: [2, 3, 4], train.weight_decay: [0, 1e-4]}``.
-    search: dict[str, list[Any]] = dataclasses.field(default_factory=dict)
+    search: dict[str, list[Any]] = added_later({})
     #: Classical models: score the searched settings and the cost by leave-one-speaker-out over
     #: the training side's speakers (training and validation parts together), rather than on
     #: the validation part alone: the same rule (the test part never chooses), less noise.
-    inner_cv: bool = False
+    inner_cv: bool = added_later(False)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
@@ -123,18 +122,15 @@ class Recipe:
         return "per-speaker normalisation" if self.normalisation == "per-speaker" else None
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data["train"] = self.train.to_dict()
-        return data
+        """Every setting, the fields added later included (a search sets them by path)."""
+        return {**dataclasses.asdict(self), "train": self.train.to_dict()}
 
     def config_hash(self) -> str:
-        """Hash of everything that changes results (not the name, the root or the paper note)."""
-        data = self.to_dict()
+        """Hash of everything that changes results (not the name, the root or the paper note);
+        fields :func:`~serkit.configs.added_later` count only once set, as older runs' hashes did."""
+        data = to_dict(self)
         for key in ("name", "reproduces", "root"):
             data.pop(key)
-        for key, unset in _ADDED_LATER.items():  # unset, they leave older runs' hashes as they were
-            if data.get(key) == unset:
-                data.pop(key)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def override(self, **values: Any) -> Recipe:
@@ -148,22 +144,21 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recipe:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise SerkitError(f"unknown recipe keys {sorted(unknown)}; known: {', '.join(sorted(known))}")
         values = {k: v for k, v in data.items() if not (k == "train" and v is None)}  # an empty section
-        _check_recipe_types(values)
-        if values.get("segments") is not None:
-            values["segments"] = Segments(**values["segments"])
-        values["train"] = TrainConfig.from_dict(values.get("train", {}))
-        return cls(**values)
+        recipe = from_dict(cls, values, what="recipe keys")
+        _check_model_options(values)
+        return recipe
 
 
 def _check_recipe_types(data: dict[str, Any]) -> None:
-    """Every value's type against its field, the model's options against the model's configuration
-    (an unknown model or option is refused, naming the known ones, when the model is built)."""
+    """Every value's type against its field, and the model's options (:func:`_check_model_options`)."""
     check_types(Recipe, data)
+    _check_model_options(data)
+
+
+def _check_model_options(data: dict[str, Any]) -> None:
+    """The model's options against the model's configuration (an unknown model or option is
+    refused, naming the known ones, when the model is built)."""
     model = data.get("model", Recipe.model)
     try:
         options_class = _CLASSICAL_OPTIONS.get(model) or config_class(model)

@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from serkit.audio.io import DEFAULT_SAMPLE_RATE, check_signal, load_audio, resample
+from serkit.configs import from_dict, to_dict
 from serkit.errors import ConfigError, SerkitError
 
 log = logging.getLogger(__name__)
@@ -164,7 +165,8 @@ class Feature(ABC):
     # -- configuration ------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return {"family": self.family, "config": dataclasses.asdict(self.config)}
+        # settings added later leave older cache keys and model files valid while unset
+        return {"family": self.family, "config": to_dict(self.config)}
 
     def config_hash(self) -> str:
         """Stable hash of family and configuration: part of every cache key."""
@@ -205,11 +207,10 @@ def feature_from_dict(data: dict[str, Any]) -> Feature:
     """Rebuild an extractor from :meth:`Feature.to_dict` output."""
     family = data.get("family")
     cls = feature_class(family)
-    fields = {f.name for f in dataclasses.fields(cls.Config)}
-    unknown = set(data.get("config", {})) - fields
-    if unknown:
-        raise SerkitError(f"{family}: unknown configuration keys {sorted(unknown)}")
-    return cls(_config_from_dict(cls.Config, data.get("config", {})))
+    try:
+        return cls(from_dict(cls.Config, data.get("config", {}), "config.", "configuration keys"))
+    except ConfigError as e:
+        raise ConfigError(f"{family}: {e}") from None
 
 
 def feature_class(family: Any) -> type[Feature]:
@@ -225,12 +226,6 @@ def feature_class(family: Any) -> type[Feature]:
 def load_feature(path: str | Path) -> Feature:
     """Read an extractor written by :meth:`Feature.save`."""
     return feature_from_dict(json.loads(Path(path).read_text()))
-
-
-def _config_from_dict(config_cls: type, values: dict[str, Any]) -> Any:
-    # JSON turns tuples into lists; frozen configs keep tuples so they stay hashable.
-    fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-    return config_cls(**fixed)
 
 
 def find_audio(root: str | Path, suffixes: tuple[str, ...] = AUDIO_SUFFIXES) -> list[Path]:

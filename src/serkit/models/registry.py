@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from serkit.configs import field_values
 from serkit.errors import ConfigError, SerkitError
 from serkit.models.base import UtteranceModel
 from serkit.models.blstm import BLSTM
@@ -59,9 +60,8 @@ def build_model(name: str, n_dims: int, n_classes: int, **options: Any) -> Utter
             raise SerkitError(
                 f"model {name} means {key}={value!r}, but {key}={options[key]!r} was given"
             )
-    options = {**fixed, **options}
-    _check_fields(family, {"n_dims", "n_classes", *options})
-    return _sized(family, lambda: family(n_dims, n_classes, **_tuples(options)))
+    values = _checked(family, {**fixed, **options, "n_dims": n_dims, "n_classes": n_classes})
+    return _sized(family, lambda: family(**values))
 
 
 def config_class(name: str) -> type:
@@ -90,15 +90,24 @@ def check_model_config(data: dict[str, Any]) -> None:
 
 def _family_config(data: dict[str, Any]) -> tuple[type[UtteranceModel], Any]:
     family, fixed = _resolve(data.get("name"))
-    values = {**fixed, **_tuples(dict(data.get("config", {})))}
-    _check_fields(family, set(values))
+    values = {**fixed, **dict(data.get("config", {}))}
     missing = {"n_dims", "n_classes"} - set(values)
     if missing:
         raise SerkitError(f"model {family.name}: configuration lacks {', '.join(sorted(missing))}")
+    values = _checked(family, values)
     try:
         return family, family.Config(**values)
-    except (TypeError, ValueError) as error:  # a value of the wrong type reaches the checks
+    except (TypeError, ValueError) as error:  # what the configuration's own checks refuse
         raise ConfigError(f"model {family.name}: unusable configuration ({error})") from None
+
+
+def _checked(family: type[UtteranceModel], values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` checked against ``family.Config``'s fields, lists made tuples (the error names
+    the model); the family's own checks come when it is built."""
+    try:
+        return field_values(family.Config, values, what="option(s)")
+    except ConfigError as error:
+        raise ConfigError(f"model {family.name}: {error}") from None
 
 
 def parameter_count(build: Callable[[], UtteranceModel]) -> int:
@@ -134,21 +143,6 @@ def _resolve(name: Any) -> tuple[type[UtteranceModel], dict[str, Any]]:
     if name in FAMILIES:
         return FAMILIES[name], {}
     raise SerkitError(f"unknown model {name!r}; known: {', '.join(list_models())}")
-
-
-def _check_fields(family: type[UtteranceModel], names: set[str]) -> None:
-    fields = [f.name for f in dataclasses.fields(family.Config)]
-    unknown = sorted(names - set(fields))
-    if unknown:
-        raise SerkitError(
-            f"model {family.name}: unknown option(s) {', '.join(unknown)}; "
-            f"it takes: {', '.join(fields)}"
-        )
-
-
-def _tuples(values: dict[str, Any]) -> dict[str, Any]:
-    # JSON and YAML give lists; frozen configs hold tuples so that they stay hashable.
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
 
 
 def _lists(value: Any) -> Any:

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import types
 import typing
-from collections.abc import Mapping
 from typing import Any, Literal
 
-from serkit.errors import ConfigError, SerkitError
+from serkit.configs import added_later, from_dict, to_dict
+from serkit.configs import check_types, describe_type  # noqa: F401  (moved there; still imported from here)
+from serkit.errors import SerkitError
 
 Optimiser = Literal["adam", "rmsprop", "sgd"]
 Schedule = Literal["none", "step", "plateau"]
@@ -204,7 +204,9 @@ class TrainConfig:
     monitor: str | None = None
     eval_batch_size: int = 32
     checkpoint_every: int | None = None
-    recalibrate_batch_norm: bool = False
+    #: Added after runs and checkpoints were recorded: unset, it stays out of ``to_dict``, so that
+    #: older recipes keep their hashes and older checkpoints resume.
+    recalibrate_batch_norm: bool = added_later(False)
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, f"epochs must be at least 1, not {self.epochs}")
@@ -214,24 +216,14 @@ class TrainConfig:
         _check(self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint_every must be >= 1")
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        for key, unset in _ADDED_LATER.items():  # unset, they leave older runs' settings as they were
-            if data[key] == unset:
-                del data[key]
-        return data
+        return to_dict(self)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        check_types(cls, data)
-        return _from_dict(cls, data)
-
-
-#: Settings added after runs and checkpoints were recorded, with their unset values: left out of
-#: ``to_dict`` while unset, so that older recipes keep their hashes and older checkpoints resume.
-_ADDED_LATER = {"recalibrate_batch_norm": False}
+    def from_dict(cls, data: dict[str, Any], where: str = "") -> TrainConfig:
+        return from_dict(cls, data, where)
 
 SEED000 = TrainConfig()
 SEED002 = TrainConfig(
@@ -250,141 +242,3 @@ SEED003 = TrainConfig(
     waveform_augment=WaveformAugmentConfig(gain_db=(-3.0, 6.0), tempo=(0.85, 1.15)),
     monitor="loss",
 )
-
-
-def _from_dict(cls: type, data: dict[str, Any]) -> Any:
-    """Rebuild a (nested) config dataclass from ``dataclasses.asdict`` output."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(data) - set(fields)
-    if unknown:
-        raise SerkitError(f"{cls.__name__}: unknown settings {sorted(unknown)}")
-    values = {}
-    for name, value in data.items():
-        default = fields[name].default
-        if dataclasses.is_dataclass(default) and isinstance(value, dict):
-            value = _from_dict(type(default), value)
-        elif isinstance(value, list):  # JSON has no tuples; frozen configs keep them hashable
-            value = tuple(value)
-        values[name] = value
-    return cls(**values)
-
-
-# -- types ------------------------------------------------------------------------------
-# YAML and JSON say nothing of types: ``epochs: ten`` reaches ``__post_init__`` as a string and
-# fails there as a comparison of str with int.  Each value is checked against its field's
-# annotation first, so that the error names the setting, what it takes and what it got.
-
-
-class _Mismatch(Exception):
-    def __init__(self, key: str, expected: str, value: Any):
-        super().__init__(f"{key} must be {expected}, got {value!r}")
-        self.key = key
-
-
-def check_types(cls: type, data: Mapping[str, Any], where: str = "") -> None:
-    """Raise :class:`ConfigError` for the first value of ``data`` that does not fit the annotation
-    of ``cls``'s field of that name (``where`` prefixes the key in the message: ``"train."``).
-
-    Checks ``int`` (not ``bool``), ``float`` (``int`` too), ``bool``, ``str``, ``Literal``,
-    tuples and lists (YAML and JSON lists), dicts, unions and ``None``, and nested dataclasses
-    (given as mappings); unknown keys are left to the caller, which lists the known ones.
-    """
-    try:
-        _check_fields(cls, data, where)
-    except _Mismatch as mismatch:
-        raise ConfigError(str(mismatch)) from None
-
-
-def _check_fields(cls: type, data: Mapping[str, Any], where: str) -> None:
-    hints = typing.get_type_hints(cls)
-    for name, value in data.items():
-        if name in hints:
-            _check_value(hints[name], value, f"{where}{name}")
-
-
-def _check_value(hint: Any, value: Any, key: str) -> None:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        _check_union(hint, args, value, key)
-    elif dataclasses.is_dataclass(hint):
-        if isinstance(value, hint):
-            return
-        if not isinstance(value, Mapping):
-            raise _Mismatch(key, describe_type(hint), value)
-        _check_fields(hint, value, f"{key}.")
-    elif origin in (tuple, list):
-        _check_sequence(hint, args, value, key)
-    elif origin is dict:
-        if not isinstance(value, Mapping):
-            raise _Mismatch(key, describe_type(hint), value)
-        for item_key, item in value.items():
-            _check_value(args[1] if args else Any, item, f"{key}.{item_key}")
-    elif not _fits_scalar(hint, args, value):
-        raise _Mismatch(key, describe_type(hint), value)
-
-
-def _check_union(hint: Any, args: tuple[Any, ...], value: Any, key: str) -> None:
-    options = [a for a in args if a is not type(None)]
-    if value is None and len(options) < len(args):
-        return
-    mismatches = []
-    for option in options:
-        try:
-            _check_value(option, value, key)
-            return
-        except _Mismatch as mismatch:
-            mismatches.append(mismatch)
-    if len(options) == 1 and mismatches[0].key != key:
-        raise mismatches[0]  # a nested value is wrong: its own message names it
-    raise _Mismatch(key, describe_type(hint), value)
-
-
-def _check_sequence(hint: Any, args: tuple[Any, ...], value: Any, key: str) -> None:
-    if not isinstance(value, (list, tuple)):
-        raise _Mismatch(key, describe_type(hint), value)
-    if typing.get_origin(hint) is list or (len(args) == 2 and args[1] is Ellipsis):
-        items = [args[0] if args else Any] * len(value)
-    elif len(value) != len(args):
-        raise _Mismatch(key, describe_type(hint), value)
-    else:
-        items = list(args)
-    for index, (item_hint, item) in enumerate(zip(items, value)):
-        _check_value(item_hint, item, f"{key}[{index}]")
-
-
-def _fits_scalar(hint: Any, args: tuple[Any, ...], value: Any) -> bool:
-    if hint is Any:
-        return True
-    if typing.get_origin(hint) is Literal:
-        return any(value == choice and type(value) is type(choice) for choice in args)
-    if hint is float:  # YAML reads 1 as an int; a float setting takes it
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:  # bool is an int to Python, never to a configuration
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, hint) if isinstance(hint, type) else True
-
-
-def describe_type(hint: Any) -> str:
-    """What ``hint`` takes, in words: ``an integer``, ``one of 'adam', 'sgd'``, ``a list of 2 numbers``."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = [describe_type(a) for a in args if a is not type(None)]
-        return " or ".join(options + (["null"] if type(None) in args else []))
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in args)
-    if dataclasses.is_dataclass(hint):
-        return f"a mapping of {hint.__name__} settings"
-    if origin in (tuple, list):
-        if origin is list or (len(args) == 2 and args[1] is Ellipsis):
-            return f"a list of {_plural(args[0])}" if args and args[0] is not Any else "a list"
-        return f"a list of {len(args)} {_plural(args[0])}"
-    if origin is dict:
-        return "a mapping"
-    return _NAMES.get(hint, f"a {getattr(hint, '__name__', hint)}")
-
-
-_NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string", Any: "anything"}
-
-
-def _plural(hint: Any) -> str:
-    return {int: "integers", float: "numbers", bool: "booleans", str: "strings"}.get(hint, "values")

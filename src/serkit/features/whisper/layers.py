@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from serkit.configs import added_later
 from serkit.errors import ConfigError
 from serkit.features.base import Feature, Preset
 from serkit.features.whisper.encoder import WhisperEncoder
@@ -55,8 +56,9 @@ class WhisperLayersConfig:
     model: str = "whisper-tiny.en"
     layer: int | None = None
     padded: bool = True
-    #: 320 (the encoder's own 20 ms frames) or 160 (the spectral features' 10 ms grid).
-    hop: int = ENCODER_HOP
+    #: 320 (the encoder's own 20 ms frames) or 160 (the spectral features' 10 ms grid); added
+    #: later: unset, it keeps older cache keys and model files valid.
+    hop: int = added_later(ENCODER_HOP)
 
 
 class WhisperLayers(Feature):
@@ -131,12 +133,6 @@ class WhisperLayers(Feature):
             states = self.encoder(mel, upto=self.config.layer)
         keep = states[-1:] if self.config.layer is not None else states
         return torch.cat([s[0, :frames].T for s in keep]).numpy()
-
-    def to_dict(self) -> dict[str, Any]:
-        data = super().to_dict()
-        if self.config.hop == ENCODER_HOP:  # added later: unset, it keeps older cache keys and files valid
-            del data["config"]["hop"]
-        return data
 
     def config_hash(self) -> str:
         """A known recognizer's weights are pinned by its name; a checkpoint path's are
