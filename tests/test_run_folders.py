@@ -237,7 +237,7 @@ def test_a_killed_train_leaves_no_half_model_and_resumes(emodb_root, tmp_path):
             "--cache", str(tmp_path / "cache"), "--out", str(model)]
     process = subprocess.Popen([SERKIT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     staging = staging_folder(model)
-    started = wait_for(lambda: list(staging.glob("training/checkpoints/latest.json")), timeout=120)
+    started = wait_for(lambda: list(staging.glob("training/**/checkpoints/latest.json")), timeout=120)
     process.kill()
     process.wait()
     assert started, "training never wrote a checkpoint"
