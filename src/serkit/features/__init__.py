@@ -5,6 +5,6 @@ extractor; :mod:`serkit.features.base` documents the frame convention every
 frame-level feature shares.
 """
 
-from serkit.features.base import Feature, FrameGrid, feature_from_dict, load_feature
+from serkit.features.base import Feature, FrameGrid, StftConfig, feature_from_dict, load_feature
 
-__all__ = ["Feature", "FrameGrid", "feature_from_dict", "load_feature"]
+__all__ = ["Feature", "FrameGrid", "StftConfig", "feature_from_dict", "load_feature"]

@@ -57,6 +57,22 @@ class FrameGrid:
         return np.arange(n_frames) * (self.hop / self.sample_rate)
 
 
+@dataclasses.dataclass(frozen=True)
+class StftConfig(FrameGrid):
+    """The short-time Fourier transform settings every spectral family shares: the frame grid,
+    the analysis window (``window`` kind, ``win_length`` samples) and the FFT size.
+
+    Each spectral family's configuration derives from it and restates only the defaults its
+    paper changes.  These fields come first, in this order, as each family listed them before
+    they were shared, so that its ``to_dict`` and its hash (a cache key) are what they were.
+    ``power`` and ``pad_mode`` stay with each family: their defaults differ and they sit later.
+    """
+
+    win_length: int = 400
+    n_fft: int = 512
+    window: str = "hann"
+
+
 class Feature(ABC):
     """A configured feature extractor.
 

@@ -26,8 +26,7 @@ import functools
 
 import numpy as np
 
-from serkit.audio.io import DEFAULT_SAMPLE_RATE
-from serkit.features.base import Feature, Preset
+from serkit.features.base import Feature, Preset, StftConfig
 from serkit.features.stft import REVISION, FilterBank, ShortTimeSpectrum, check_log, compress, default_amin
 
 KALDI_WINDOWS = ("povey", "hanning", "hamming", "sine", "rectangular", "blackman")
@@ -36,11 +35,7 @@ FLT_EPSILON = float(np.finfo(np.float32).eps)
 
 
 @dataclasses.dataclass(frozen=True)
-class LogMelConfig:
-    sample_rate: int = DEFAULT_SAMPLE_RATE
-    hop: int = 160
-    win_length: int = 400
-    n_fft: int = 512
+class LogMelConfig(StftConfig):
     window: str = "hamming"
     n_mels: int = 40
     fmin: float = 0.0
@@ -101,13 +96,10 @@ class LogMel(Feature):
 
 
 @dataclasses.dataclass(frozen=True)
-class KaldiFbankConfig:
-    sample_rate: int = DEFAULT_SAMPLE_RATE
-    hop: int = 160
-    #: Kaldi's frame_length (25 ms).
-    win_length: int = 400
-    #: Kaldi's padded window: the frame length rounded up to a power of two.
-    n_fft: int = 512
+class KaldiFbankConfig(StftConfig):
+    """``win_length`` is Kaldi's frame_length (25 ms), ``n_fft`` its padded window (the frame
+    length rounded up to a power of two)."""
+
     window: str = "povey"
     n_mels: int = 40
     low_freq: float = 20.0

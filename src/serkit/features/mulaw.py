@@ -25,15 +25,12 @@ import math
 
 import numpy as np
 
-from serkit.audio.io import DEFAULT_SAMPLE_RATE
-from serkit.features.base import Feature, Preset
+from serkit.features.base import Feature, Preset, StftConfig
 from serkit.features.stft import ShortTimeSpectrum
 
 
 @dataclasses.dataclass(frozen=True)
-class MuLawConfig:
-    sample_rate: int = DEFAULT_SAMPLE_RATE
-    hop: int = 160
+class MuLawConfig(StftConfig):
     win_length: int = 640
     n_fft: int = 1600
     window: str = "hamming"

@@ -13,18 +13,14 @@ import functools
 
 import numpy as np
 
-from serkit.audio.io import DEFAULT_SAMPLE_RATE
-from serkit.features.base import Feature, Preset
+from serkit.features.base import Feature, Preset, StftConfig
 from serkit.features.stft import REVISION, ShortTimeSpectrum, check_log, compress, default_amin
 
 
 @dataclasses.dataclass(frozen=True)
-class SpectrogramConfig:
-    sample_rate: int = DEFAULT_SAMPLE_RATE
-    hop: int = 160
+class SpectrogramConfig(StftConfig):
     win_length: int = 256
     n_fft: int = 256
-    window: str = "hann"
     #: 1: magnitude, 2: power.
     power: float = 1.0
     #: "none", "db" or "ln".
