@@ -132,3 +132,15 @@ def test_the_recipes_are_found():
 def test_every_committed_recipe_still_loads(path):
     recipe = load_recipe(path)
     assert recipe.name == path.stem
+
+
+def test_normalisation_is_an_enum_whose_values_are_the_recipes_strings():
+    from serkit.features.normalise import Normalisation
+
+    recipe = Recipe.from_dict({"normalisation": "per-speaker"})
+    assert recipe.normalisation is Normalisation.PER_SPEAKER and recipe.variant
+    assert Recipe().override(normalisation="utterance").normalisation is Normalisation.UTTERANCE
+    assert recipe.to_dict()["normalisation"] == "per-speaker"
+    assert type(recipe.to_dict()["normalisation"]) is str  # YAML and JSON see the plain string
+    with pytest.raises(SerkitError, match="choose from global, utterance, per-speaker, none"):
+        Recipe(normalisation="globl")

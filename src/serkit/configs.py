@@ -52,13 +52,17 @@ def is_added_later(field: dataclasses.Field) -> bool:
     return bool(field.metadata.get(_ADDED_LATER))
 
 
-def to_dict(config: Any) -> dict[str, Any]:
+def to_dict(config: Any, *, complete: bool = False) -> dict[str, Any]:
     """``dataclasses.asdict(config)``, less every :func:`added_later` field at its unset value
-    (nested dataclasses likewise), enums as their values."""
+    (nested dataclasses likewise), enums as their values.
+
+    ``complete`` keeps ``config``'s own added-later fields whatever they hold (a recipe's search
+    sets them by path); nested configurations still follow their rule.
+    """
     data = {}
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
-        if is_added_later(field) and value == _default(field):
+        if not complete and is_added_later(field) and value == _default(field):
             continue
         data[field.name] = _plain(value)
     return data

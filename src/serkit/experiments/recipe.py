@@ -13,20 +13,19 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 
 from serkit.configs import added_later, check_types, from_dict, to_dict
 from serkit.errors import ConfigError, SerkitError
+from serkit.features.normalise import Normalisation
 from serkit.models.classical import CLASSICAL_MODELS, SVMConfig
 from serkit.models.registry import config_class
 from serkit.training.config import TrainConfig
 
-Normalisation = Literal["global", "utterance", "per-speaker", "none"]
-NORMALISATIONS: tuple[str, ...] = typing.get_args(Normalisation)
+NORMALISATIONS: tuple[str, ...] = tuple(kind.value for kind in Normalisation)
 #: The options each classical model takes (``majority`` takes none).
 _CLASSICAL_OPTIONS = {"svm": SVMConfig, "logistic": SVMConfig}
 
@@ -55,7 +54,7 @@ class Recipe:
     features: str = "logmel-seed001"
     #: ``global``: statistics fitted on the training part; ``utterance``: each input
     #: on its own; ``per-speaker``: a declared variant (test speakers' own statistics).
-    normalisation: Normalisation = "global"
+    normalisation: Normalisation = Normalisation.GLOBAL
     #: Pad or crop every input to this many frames (seed 000's 251), or None.
     fixed_frames: int | None = None
     model: str = "cnn_blstm"
@@ -77,6 +76,8 @@ class Recipe:
     def __post_init__(self) -> None:
         if self.normalisation not in NORMALISATIONS:
             raise SerkitError(f"normalisation {self.normalisation!r}: choose from {', '.join(NORMALISATIONS)}")
+        # a recipe built in code or by ``override`` may name it by its string
+        object.__setattr__(self, "normalisation", Normalisation(self.normalisation))
         if self.ensemble < 1:
             raise SerkitError("ensemble must be at least 1")
         if self.inner_cv and not self.classical:
@@ -119,11 +120,11 @@ class Recipe:
     @property
     def variant(self) -> str | None:
         """A declared protocol variant that every result of this recipe must carry."""
-        return "per-speaker normalisation" if self.normalisation == "per-speaker" else None
+        return "per-speaker normalisation" if self.normalisation == Normalisation.PER_SPEAKER else None
 
     def to_dict(self) -> dict[str, Any]:
         """Every setting, the fields added later included (a search sets them by path)."""
-        return {**dataclasses.asdict(self), "train": self.train.to_dict()}
+        return to_dict(self, complete=True)
 
     def config_hash(self) -> str:
         """Hash of everything that changes results (not the name, the root or the paper note);

@@ -24,6 +24,7 @@ in the training data) is only centred, never divided by ~0.
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 from collections.abc import Iterable, Sequence
@@ -36,7 +37,23 @@ from serkit.errors import SerkitError
 
 log = logging.getLogger(__name__)
 
-PER_SPEAKER = "per-speaker"
+
+
+class Normalisation(enum.StrEnum):
+    """Which normalisation a recipe asks for: whose statistics.
+
+    The values are the strings recipes, model files, results and configuration hashes hold
+    (a str-enum member is equal to, formats as and JSON-encodes as its value, so none of them
+    changed when the bare strings became this enum).
+    """
+
+    GLOBAL = "global"  #: statistics fitted on the training part (:class:`GlobalNormaliser`)
+    UTTERANCE = "utterance"  #: each input by its own (:class:`UtteranceNormaliser`)
+    PER_SPEAKER = "per-speaker"  #: each speaker by its own: a declared variant (:class:`SpeakerNormaliser`)
+    NONE = "none"
+
+
+PER_SPEAKER = Normalisation.PER_SPEAKER
 DEFAULT_EPS = 1e-8
 
 
