@@ -61,3 +61,4 @@ def test_a_field_added_later_is_left_out_while_unset_and_kept_once_set():
 def test_to_dict_reads_back_to_an_equal_configuration():
     config = _Outer(inner=_Inner((3,), (1.0, 2.0)), kind=_Kind.B, later=2)
     assert from_dict(_Outer, to_dict(config)) == config
+

@@ -14,9 +14,11 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+from rich.progress import Progress as Bars
 
 from serkit.errors import SerkitError
+from serkit.progress import Progress, StageProgress
 
 # Piped output is not cut to 80 columns: tables stay whole in logs and files.
 out = Console(width=None if sys.stdout.isatty() else 200)
@@ -38,9 +40,9 @@ def friendly_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+def progress_bar(description: str) -> Iterator[Progress]:
     """A rich progress bar, handed to the library as a ``progress(done, total)`` callback."""
-    with Progress(
+    with Bars(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -58,9 +60,9 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
 
 
 @contextmanager
-def stage_progress() -> Iterator[Callable[[str, int, int], None]]:
+def stage_progress() -> Iterator[StageProgress]:
     """One bar per stage (features, each fold), for ``progress(stage, done, total)`` callbacks."""
-    with Progress(
+    with Bars(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         console=err, transient=True, disable=not err.is_terminal,
     ) as bar:

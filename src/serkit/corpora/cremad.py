@@ -21,9 +21,10 @@ from pathlib import Path
 import pandas as pd
 
 from serkit.corpora.labels import map_label
-from serkit.corpora.scan import Progress, build_table, corpus_root, find_files
+from serkit.corpora.scan import build_table, corpus_root, find_files
 from serkit.corpora.table import GENDERS
 from serkit.errors import CorpusError
+from serkit.progress import Progress
 
 NAME = "cremad"
 LAYOUT = "AudioWAV/1001_DFA_ANG_XX.wav, optional VideoDemographics.csv"

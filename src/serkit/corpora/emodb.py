@@ -21,8 +21,9 @@ from pathlib import Path
 import pandas as pd
 
 from serkit.corpora.labels import map_label
-from serkit.corpora.scan import Progress, build_table, corpus_root, find_files
+from serkit.corpora.scan import build_table, corpus_root, find_files
 from serkit.errors import CorpusError
+from serkit.progress import Progress
 
 NAME = "emodb"
 LAYOUT = "wav/SSTTTEV.wav (03a01Wa.wav), optional lablaut/SSTTTEVxx.lablaut"

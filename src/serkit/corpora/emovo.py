@@ -19,8 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 from serkit.corpora.labels import map_label
-from serkit.corpora.scan import Progress, read_tree
+from serkit.corpora.scan import read_tree
 from serkit.errors import CorpusError
+from serkit.progress import Progress
 
 NAME = "emovo"
 LAYOUT = "<actor>/<emotion>-<actor>-<sentence>.wav (f1/dis-f1-b1.wav)"

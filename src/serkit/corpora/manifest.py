@@ -34,9 +34,10 @@ import numpy as np
 import pandas as pd
 
 from serkit.corpora.labels import corpus_codes, vocabulary
-from serkit.corpora.scan import Progress, build_table
+from serkit.corpora.scan import build_table
 from serkit.corpora.table import COLUMNS
 from serkit.errors import CorpusError
+from serkit.progress import Progress
 
 NAME = "manifest"
 LAYOUT = "a CSV/TSV file (or a folder with manifest.csv/.tsv): path, speaker[, label, gender, ...]"

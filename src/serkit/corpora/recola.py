@@ -37,8 +37,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from serkit.corpora.scan import Progress, build_table, corpus_root, find_files
+from serkit.corpora.scan import build_table, corpus_root, find_files
 from serkit.errors import CorpusError
+from serkit.progress import Progress
 
 NAME = "recola"
 LAYOUT = "recordings_audio/train_1.wav, ratings_gold_standard/{arousal,valence}/train_1.arff (AVEC 2016)"

@@ -22,8 +22,8 @@ from serkit.corpora import (
     tess,
     timit,
 )
-from serkit.corpora.scan import Progress
 from serkit.errors import CorpusError
+from serkit.progress import Progress
 
 # Each reader module declares NAME, LAYOUT (one line) and read(root, *, skip_bad, progress, ...).
 _READERS: dict[str, ModuleType] = {

@@ -21,8 +21,9 @@ from pathlib import Path
 import pandas as pd
 
 from serkit.corpora.labels import map_label
-from serkit.corpora.scan import Progress, read_tree
+from serkit.corpora.scan import read_tree
 from serkit.errors import CorpusError
+from serkit.progress import Progress
 
 NAME = "savee"
 LAYOUT = "AudioData/DC/a01.wav or DC_a01.wav (speakers DC JE JK KL; a d f h n sa su)"

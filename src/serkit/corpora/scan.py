@@ -22,10 +22,9 @@ import pandas as pd
 from serkit.audio.io import check_complete, info
 from serkit.corpora.table import make_table
 from serkit.errors import AudioError, CorpusError
+from serkit.progress import Progress
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[int, int], None]
 
 def corpus_root(root: str | Path, corpus: str) -> Path:
     """``root`` as an absolute path, checked to be a folder."""

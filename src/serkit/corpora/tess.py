@@ -24,8 +24,9 @@ from pathlib import Path
 import pandas as pd
 
 from serkit.corpora.labels import map_label
-from serkit.corpora.scan import Progress, read_tree
+from serkit.corpora.scan import read_tree
 from serkit.errors import CorpusError
+from serkit.progress import Progress
 
 NAME = "tess"
 LAYOUT = "<speaker>_<emotion>/<speaker>_<word>_<emotion>.wav (OAF_angry/OAF_back_angry.wav)"

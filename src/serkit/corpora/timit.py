@@ -25,8 +25,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from serkit.corpora.scan import Progress, build_table, corpus_root, find_files
+from serkit.corpora.scan import build_table, corpus_root, find_files
 from serkit.errors import CorpusError
+from serkit.progress import Progress
 
 NAME = "timit"
 LAYOUT = "TRAIN|TEST/DRn/[FM]XXXn/SA1.WAV (NIST SPHERE) with .PHN, .WRD, .TXT"

@@ -27,7 +27,7 @@ import hashlib
 import json
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -36,6 +36,7 @@ import numpy as np
 from serkit.audio.io import DEFAULT_SAMPLE_RATE, check_signal, load_audio, resample
 from serkit.configs import from_dict, to_dict
 from serkit.errors import ConfigError, SerkitError
+from serkit.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -252,5 +253,5 @@ def find_audio(root: str | Path, suffixes: tuple[str, ...] = AUDIO_SUFFIXES) -> 
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
 
 
-ProgressCallback = Callable[[int, int], None]
-"""``callback(done, total)``: how library code reports progress without printing."""
+#: The former name of :data:`serkit.progress.Progress`, for the modules that still import it.
+ProgressCallback = Progress

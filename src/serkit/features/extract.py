@@ -40,7 +40,8 @@ import numpy as np
 import threadpoolctl
 
 from serkit.errors import AudioError
-from serkit.features.base import Feature, ProgressCallback
+from serkit.features.base import Feature
+from serkit.progress import Progress
 from serkit.features.cache import FeatureCache
 from serkit.workers import exit_with_parent
 
@@ -72,7 +73,7 @@ def extract(
     cache: FeatureCache | None = None,
     workers: int | None = None,
     skip_bad: bool = False,
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
     start_method: str | None = None,
 ) -> Extraction:
     """Run ``feature`` over ``paths``; see the module docstring for the rules.
