@@ -8,8 +8,13 @@ status 1, never a traceback.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
 import json
 import logging
+import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -246,47 +251,89 @@ ThreadsOpt = Annotated[int | None, typer.Option(help="Torch threads for training
 CacheOpt = Annotated[Path | None, typer.Option("--cache", help="Feature cache folder.")]
 
 
-def _recipe(config: Path | None, root: Path | None, **overrides: Any) -> Any:
-    from serkit.experiments import Recipe, load_recipe
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """The options ``cv`` and ``train`` share: a recipe, what overrides it, and how to run.
 
-    recipe = load_recipe(config) if config else Recipe()
-    return recipe.override(root=str(root) if root else None, **overrides)
+    Each field's annotation is its command-line option; :func:`run_options` adds them all to
+    a command, which receives them as one ``options`` argument.
+    """
+
+    config: ConfigOpt = None
+    corpus: OptCorpus = None
+    root: OptRoot = None
+    classes: ClassesOpt = None
+    validation: ValidationOpt = None
+    model: ModelOpt = None
+    features: FeaturesOpt = None
+    normalisation: NormOpt = None
+    epochs: EpochsOpt = None
+    seed: SeedOpt = None
+    workers: WorkersOpt = None
+    threads: ThreadsOpt = None
+    cache_dir: CacheOpt = None
+
+    def recipe(self, **more: Any) -> Any:
+        """The recipe of ``--config`` (or the default one), with every option given overriding it."""
+        from serkit.experiments import Recipe, load_recipe
+
+        recipe = load_recipe(self.config) if self.config else Recipe()
+        overrides = {name: getattr(self, name) for name in _RECIPE_OVERRIDES}
+        return recipe.override(root=str(self.root) if self.root else None, **overrides, **more)
+
+    def cache(self) -> Any:
+        from serkit.features.cache import FeatureCache
+
+        return FeatureCache(self.cache_dir)
+
+
+_RECIPE_OVERRIDES = ("corpus", "classes", "validation", "model", "features", "normalisation", "epochs", "seed")
+
+
+def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``command`` with :class:`RunOptions`' fields as keyword options of its own, handed to it
+    gathered as ``options`` (typer reads options from a function's signature, one by one)."""
+    hints = typing.get_type_hints(RunOptions, include_extras=True)
+    shared = [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=hints[f.name])
+        for f in dataclasses.fields(RunOptions)
+    ]
+    own_hints = typing.get_type_hints(command, include_extras=True)
+    own = [p.replace(annotation=own_hints[p.name])
+           for p in inspect.signature(command).parameters.values() if p.name != "options"]
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        options = RunOptions(**{p.name: kwargs.pop(p.name) for p in shared})
+        return command(*args, options=options, **kwargs)
+
+    run.__signature__ = inspect.Signature(own + shared)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in own + shared}
+    return run
 
 
 @app.command("cv")
 @friendly_errors
+@run_options
 def cv(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run folder; rerunning on it resumes fold by fold.")],
-    config: ConfigOpt = None,
-    corpus: OptCorpus = None,
-    root: OptRoot = None,
-    classes: ClassesOpt = None,
     protocol: Annotated[
         str | None,
         typer.Option(help="loso | speaker-kfold:K | random-kfold:K | loso-session | speaker-sentence:KxL | predefined."),
     ] = None,
-    validation: ValidationOpt = None,
-    model: ModelOpt = None,
-    features_kind: FeaturesOpt = None,
-    normalisation: NormOpt = None,
-    epochs: EpochsOpt = None,
-    seed: SeedOpt = None,
-    workers: WorkersOpt = None,
-    threads: ThreadsOpt = None,
     jobs: Annotated[
         int, typer.Option(help="Folds fitted at once, each in its own process (use --threads 1 with several).")
     ] = 1,
-    cache_dir: CacheOpt = None,
+    *,
+    options: RunOptions,
 ) -> None:
     """Cross-validate a model on a corpus and write results.json, plots and report.md."""
     from serkit.experiments import run_cv
-    from serkit.features.cache import FeatureCache
 
-    recipe = _recipe(config, root, corpus=corpus, classes=classes, protocol=protocol, validation=validation,
-                     model=model, features=features_kind, normalisation=normalisation, epochs=epochs, seed=seed)
+    recipe = options.recipe(protocol=protocol)
     with stage_progress() as progress:
-        summary = run_cv(recipe, out_dir, cache=FeatureCache(cache_dir), workers=workers,
-                         threads=threads, jobs=jobs, progress=progress)
+        summary = run_cv(recipe, out_dir, cache=options.cache(), workers=options.workers,
+                         threads=options.threads, jobs=jobs, progress=progress)
     pooled, mean = summary["pooled"], summary["mean"]
     out.print(
         f"[bold]{summary['model']} / {summary['features']}[/] on {summary['corpus']} {summary['class_set']}, "
@@ -299,34 +346,22 @@ def cv(
 
 @app.command("train")
 @friendly_errors
+@run_options
 def train(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write.")],
-    config: ConfigOpt = None,
-    corpus: OptCorpus = None,
-    root: OptRoot = None,
-    classes: ClassesOpt = None,
-    validation: ValidationOpt = None,
-    model: ModelOpt = None,
-    features_kind: FeaturesOpt = None,
-    normalisation: NormOpt = None,
-    epochs: EpochsOpt = None,
-    seed: SeedOpt = None,
     cv_results: Annotated[
         Path | None, typer.Option("--cv-results", help="results.json of `serkit cv` with the same recipe, for the card.")
     ] = None,
-    workers: WorkersOpt = None,
-    threads: ThreadsOpt = None,
-    cache_dir: CacheOpt = None,
+    *,
+    options: RunOptions,
 ) -> None:
     """Train one model on a whole corpus (validation speakers choose the epoch) and write its card."""
     from serkit.experiments.train import train_model
-    from serkit.features.cache import FeatureCache
 
-    recipe = _recipe(config, root, corpus=corpus, classes=classes, validation=validation, model=model,
-                     features=features_kind, normalisation=normalisation, epochs=epochs, seed=seed)
+    recipe = options.recipe()
     with stage_progress() as progress:
-        card = train_model(recipe, out_dir, cv_results=cv_results, cache=FeatureCache(cache_dir),
-                           workers=workers, threads=threads, progress=progress)
+        card = train_model(recipe, out_dir, cv_results=cv_results, cache=options.cache(),
+                           workers=options.workers, threads=options.threads, progress=progress)
     training = card["training"]
     chosen = [f"epoch {training['chosen_epoch']}"] if "chosen_epoch" in training else []
     chosen += [f"{k} {'all' if v is None else v}" for k, v in training.get("chosen_on_validation", {}).items()]
