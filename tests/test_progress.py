@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from serkit.features.base import ProgressCallback
 from serkit.progress import Progress, for_stage
 

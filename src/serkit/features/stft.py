@@ -25,6 +25,11 @@ signal to signal (:class:`_WorkBuffer`).  Any other FFT size goes through
 reference written from the definitions (``tests/test_features_spectral.py``);
 the filterbank touches only each band's non-zero bins.  ``docs/benchmarks.md``
 says what made the kernel faster and what did not.
+
+**Why one long module.**  It is the one module past 400 lines that
+``tests/test_architecture.py`` allows: the numba kernel's passes (gather,
+radix-4 butterflies, unpacking, banding) share one work buffer, one layout of
+planes and one set of twiddle tables, and read as one piece only together.
 """
 
 from __future__ import annotations
