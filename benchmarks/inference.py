@@ -30,7 +30,7 @@ import torch
 
 from serkit.experiments.train import card_markdown
 from serkit.inference import load_model, resolve_model
-from serkit.inference.onnx import export_onnx
+from serkit.inference.export import export_onnx
 from machine import DOC, cpu_model, write_section  # benchmarks/machine.py
 
 REPO = Path(__file__).resolve().parents[1]

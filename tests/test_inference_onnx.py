@@ -11,8 +11,9 @@ import soundfile as sf
 
 from serkit.errors import SerkitError
 from serkit.inference import load_model
+from serkit.inference.export import EXAMPLE_FRAMES, export_onnx
 from serkit.inference.model import TorchBackend, load_torch_model
-from serkit.inference.onnx import EXAMPLE_FRAMES, MODEL_KEY, OnnxBackend, export_onnx
+from serkit.inference.onnx import MODEL_KEY, OnnxBackend
 from serkit.inference.predictor import pad_batch
 from test_inference_predict import SPEAKERS, train_tiny_model
 
@@ -86,7 +87,8 @@ def test_a_model_folder_runs_its_own_up_to_date_export(exported, tmp_path, emodb
     import shutil
 
     import serkit
-    from serkit.inference.onnx import FOLDER_EXPORT, export_onnx
+    from serkit.inference.export import export_onnx
+    from serkit.inference.onnx import FOLDER_EXPORT
 
     folder = tmp_path / "model"
     shutil.copytree(exported[0], folder)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -12,12 +13,12 @@ import soundfile as sf
 import soxr
 
 import serkit
+from serkit.artifacts import read_model_info
 from serkit.errors import AudioError, SerkitError
 from serkit.experiments.recipe import Recipe
 from serkit.experiments.train import train_model
 from serkit.inference import AudioTooLongError, InferenceConfig, ModelSpec, Prediction, load_model, shipped_models
 from serkit.inference.registry import card_summary
-from serkit.training.checkpoint import read_model_info
 
 SPEAKERS = ("03", "08", "09")
 
@@ -156,7 +157,7 @@ def test_predict_folder_is_recursive_and_sorted(predictor, clips, tmp_path):
 def test_per_speaker_models_and_broken_folders_are_refused(tiny_model, tmp_path):
     copy = tmp_path / "per-speaker"
     shutil.copytree(tiny_model, copy, ignore=shutil.ignore_patterns("training"))
-    info = read_model_info(copy)
+    info = read_model_info(copy).to_dict()
     (copy / "model.json").write_text(json.dumps({**info, "normalisation": "per-speaker", "normaliser": None}))
     with pytest.raises(SerkitError, match="per speaker"):
         load_model(copy)
@@ -182,8 +183,8 @@ def test_the_registry_finds_shipped_models_by_name(tiny_model, tmp_path, clips):
 
 
 def test_windowed_models_score_the_windows_of_training(tiny_model):
-    info = read_model_info(tiny_model)
-    info["segments"] = {"window": 2.0, "train_hop": 1.0, "test_hop": 0.4}
+    info = dataclasses.replace(read_model_info(tiny_model),
+                               segments={"window": 2.0, "train_hop": 1.0, "test_hop": 0.4})
     spec = ModelSpec.from_info(info, None, "windowed")
     features = np.random.default_rng(1).standard_normal((40, 530)).astype(np.float32)
     windows = spec.model_inputs(features)

@@ -152,7 +152,7 @@ CASES = {
     "n_mels string": ("default", n_mels_string, contained("", "features.config.n_mels must be an integer, got '40'")),
     "short normaliser": ("default", normaliser_short, contained("", "a normaliser of 39 dimensions for a model of 40")),
     "invalid JSON": ("default", json_invalid, contained("model.json", "unreadable model settings")),
-    "JSON list": ("default", json_not_a_mapping, contained("model.json", "no model section")),
+    "JSON list": ("default", json_not_a_mapping, contained("model.json", "a JSON object of model settings")),
     "garbage onnx": ("default", onnx_garbage, contained("model.onnx", "not a readable ONNX model")),
     "card list": ("default", card_not_a_mapping, contained("card.json", "a model card is a JSON object, not str")),
 }

@@ -158,18 +158,17 @@ def test_a_separable_problem_is_learned():
 def test_onnx_export_through_serkits_exporter(name, options, cls, tmp_path):
     """A model folder of the probe exports with dynamic axes and predicts as PyTorch does."""
     from serkit.inference import load_model
-    from serkit.inference.onnx import export_onnx
-    from serkit.training.checkpoint import save_model
+    from serkit.inference.export import export_onnx
+    from serkit.artifacts import ModelInfo, write_model
 
     model = build(name, options).eval()
-    info = {
-        "labels": LABELS,
+    info = ModelInfo(
+        labels=tuple(LABELS),
         # a stand-in: only the model's graph and its input width matter here
-        "features": {"family": "logmel", "config": {"n_mels": N_DIMS}},
-        "normalisation": "none",
-        "model": model_config(model),
-    }
-    save_model(tmp_path / "model", model.state_dict(), info)
+        features={"family": "logmel", "config": {"n_mels": N_DIMS}},
+        model=model_config(model),
+    )
+    write_model(tmp_path / "model", model.state_dict(), info)
     path = export_onnx(tmp_path / "model", tmp_path / f"{name}.onnx")
     backend = load_model(path).backend
     for lengths in ([131, 90, 17, 1], [400, 3]):

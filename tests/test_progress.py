@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from serkit.features.base import ProgressCallback
-from serkit.progress import Progress, for_stage
+from serkit.progress import for_stage
 
 
 def test_one_progress_type_and_its_per_stage_form():
@@ -11,4 +10,3 @@ def test_one_progress_type_and_its_per_stage_form():
     report = for_stage(lambda stage, done, total: calls.append((stage, done, total)), "features")
     report(2, 5)
     assert calls == [("features", 2, 5)] and for_stage(None, "x") is None
-    assert ProgressCallback is Progress  # the former name, kept for the modules that import it

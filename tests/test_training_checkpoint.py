@@ -8,6 +8,7 @@ import os
 import pytest
 import torch
 
+from serkit.artifacts import ModelInfo, load_weights, read_model_info, write_model
 from serkit.errors import SerkitError
 from serkit.training import checkpoint as ckpt
 
@@ -21,7 +22,7 @@ def _weights(seed: int) -> dict[str, torch.Tensor]:
 def _write(root, seed: int):
     state = {"sampler": {"epoch": seed, "batch": 2}, "rng": {"torch": torch.get_rng_state()}}
     return ckpt.write_checkpoint(
-        root, weights=_weights(seed), best_weights=_weights(seed + 100), info={"seed": seed}, state=state
+        root, weights=_weights(seed), best_weights=_weights(seed + 100), info=ModelInfo(training={"seed": seed}), state=state
     )
 
 
@@ -30,7 +31,7 @@ def _assert_complete(root, seed: int) -> None:
     for key, value in _weights(seed).items():
         assert torch.equal(loaded.weights[key], value)
     assert torch.equal(loaded.best_weights["a.weight"], _weights(seed + 100)["a.weight"])
-    assert loaded.info == {"seed": seed}
+    assert loaded.info == ModelInfo(training={"seed": seed})
     assert loaded.state["sampler"] == {"epoch": seed, "batch": 2}
 
 
@@ -47,7 +48,7 @@ def test_a_checkpoint_reads_back_what_was_written_and_only_the_latest_is_kept(tm
 @pytest.mark.parametrize("failing_file", [ckpt.WEIGHTS, ckpt.BEST_WEIGHTS, ckpt.STATE])
 def test_a_crash_while_writing_a_file_leaves_the_previous_checkpoint(tmp_path, monkeypatch, failing_file):
     _write(tmp_path, 1)
-    real_write = ckpt._write_file
+    real_write = ckpt.write_flushed
 
     def crash(path, data):
         if path.name == failing_file:
@@ -55,11 +56,11 @@ def test_a_crash_while_writing_a_file_leaves_the_previous_checkpoint(tmp_path, m
             raise KeyboardInterrupt
         real_write(path, data)
 
-    monkeypatch.setattr(ckpt, "_write_file", crash)
+    monkeypatch.setattr(ckpt, "write_flushed", crash)
     with pytest.raises(KeyboardInterrupt):
         _write(tmp_path, 2)
     _assert_complete(tmp_path, 1)
-    monkeypatch.setattr(ckpt, "_write_file", real_write)
+    monkeypatch.setattr(ckpt, "write_flushed", real_write)
     _write(tmp_path, 3)  # the next write sweeps the leftovers
     _assert_complete(tmp_path, 3)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(ckpt.TEMPORARY_PREFIX)]
@@ -94,12 +95,12 @@ def test_a_broken_pointer_or_file_is_an_error_that_names_it(tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not safetensors")
     with pytest.raises(SerkitError, match="bad.safetensors"):
-        ckpt.load_weights(bad)
+        load_weights(bad)
 
 
 def test_a_saved_model_round_trips(tmp_path):
     weights = _weights(5)
-    ckpt.save_model(tmp_path / "model", weights, {"task": {"labels": ["a", "b"]}})
-    loaded = ckpt.load_weights(tmp_path / "model")
+    write_model(tmp_path / "model", weights, ModelInfo(task={"labels": ["a", "b"]}))
+    loaded = load_weights(tmp_path / "model")
     assert all(torch.equal(loaded[k], v) for k, v in weights.items())
-    assert ckpt.read_model_info(tmp_path / "model") == {"task": {"labels": ["a", "b"]}}
+    assert read_model_info(tmp_path / "model") == ModelInfo(task={"labels": ["a", "b"]})

@@ -39,9 +39,8 @@ from serkit.training import (
     WaveformAugmentConfig,
     WaveformDataset,
     build_seeded,
-    load_weights,
-    read_model_info,
 )
+from serkit.artifacts import load_weights, read_model_info
 from serkit.training import engine
 from serkit.training.checkpoint import latest_checkpoint, read_checkpoint
 from serkit.training.tasks import inverse_frequency_weights
@@ -287,7 +286,7 @@ def test_without_validation_nothing_stops_and_the_last_epoch_is_kept(tmp_path):
     )
     assert (result.selection, result.chosen_epoch, result.epochs_run) == ("last-epoch", 3, 3)
     assert result.monitor is None and result.best_score is None
-    assert read_model_info(tmp_path / "model")["selection"]["rule"] == "last-epoch"
+    assert read_model_info(tmp_path / "model").selection["rule"] == "last-epoch"
     last = read_checkpoint(latest_checkpoint(tmp_path / "checkpoints"))
     assert last.best_weights is None
     assert_same_weights(load_weights(tmp_path / "model"), last.weights)
@@ -333,7 +332,7 @@ def test_class_weights_come_from_training_labels(tmp_path):
     model = build_seeded(lambda: UtteranceNet(4, 3), 0)
     config = TrainConfig(epochs=1, class_weights=True)
     Trainer(model, UtteranceClassification(LABELS), config, out_dir=tmp_path, threads=1).fit(train)
-    saved = read_model_info(tmp_path / "model")["task"]["class_weights"]
+    saved = read_model_info(tmp_path / "model").task["class_weights"]
     counts = np.bincount(train.targets, minlength=3)
     assert saved == pytest.approx(inverse_frequency_weights(counts).tolist())
     assert saved[0] < saved[1]  # the frequent class counts less
@@ -436,7 +435,7 @@ def run_child(out_dir: str) -> None:
 def _checkpoint_position(out_dir: Path) -> dict | None:
     try:
         path = latest_checkpoint(out_dir / "checkpoints")
-        return None if path is None else json.loads((path / "model.json").read_text())["position"]
+        return None if path is None else json.loads((path / "model.json").read_text())["checkpoint"]["position"]
     except (OSError, ValueError, SerkitError):  # pruned or being written just then
         return None
 

@@ -7,6 +7,10 @@ holds the folder's lock (:func:`owned_folder`) for as long as it writes there:
 a second process on the same folder is refused instead of interleaving its
 checkpoints with the first one's.  The lock is an ``flock`` on ``DIR/.lock``,
 which the kernel drops when its holder dies, even by ``kill -9``.
+
+Every file is written atomically (:func:`atomic_write_bytes`): into a
+temporary file beside its target, flushed, then renamed over it, so a kill
+leaves the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
@@ -106,3 +110,23 @@ def sweep_temporaries(root: Path) -> int:
     if leftovers:
         log.info("%s: removed %d leftovers of interrupted writes", root, len(leftovers))
     return len(leftovers)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, flush it, and move it into place."""
+    path = Path(path)
+    temporary = path.with_name(f"{TEMPORARY_PREFIX}{path.name}-{os.getpid()}")
+    write_flushed(temporary, data)
+    os.replace(temporary, path)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def write_flushed(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` and flush it to disk (a rename is durable only after this)."""
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())

@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Export a model as one self-contained ONNX file that `serkit predict --model` accepts."""
         from serkit.inference import resolve_model
-        from serkit.inference.onnx import export_onnx
+        from serkit.inference.export import export_onnx
 
         if export_format != "onnx":
             raise SerkitError(f"--format: only onnx is supported, not {export_format!r}")

@@ -22,7 +22,7 @@ import logging
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from serkit.artifacts import CvResults, FoldResult
 from serkit.corpora import class_set, read_corpus, select_classes
 from serkit.errors import SerkitError
 from serkit.evaluation import FoldPredictions, summarise_folds
@@ -39,9 +40,9 @@ from serkit.experiments.search import fit_best
 from serkit.features.cache import FeatureCache
 from serkit.features.extract import available_cores, extract
 from serkit.features.presets import get_preset
-from serkit.outputs import owned_folder
+from serkit.outputs import atomic_write_text, owned_folder
+from serkit.progress import Progress, StageProgress, for_stage
 from serkit.protocols import Fold, audio_hashes, make_folds
-from serkit.training.checkpoint import atomic_write_text
 from serkit.workers import exit_with_parent
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,6 @@ log = logging.getLogger(__name__)
 #: What a run records on its first start and keeps when it resumes.
 RUN_RECORD = "run.json"
 
-FoldProgress = Callable[[str, int, int], None]
-"""``progress(stage, done, total)``: stage is ``features`` or ``fold NN``."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +83,7 @@ def run_cv(
     workers: int | None = None,
     threads: int | None = None,
     jobs: int = 1,
-    progress: FoldProgress | None = None,
+    progress: StageProgress | None = None,
 ) -> dict[str, Any]:
     """Cross-validate ``recipe`` into ``out_dir`` (resuming what is there); returns results.json's dict.
 
@@ -110,19 +109,16 @@ def run_cv(
         job = _FoldJob(recipe, corpus, features, folder, threads)
         if jobs <= 1 or len(pending) <= 1:
             for fold in pending:
-                report = (lambda d, t, s=f"fold {fold.index:02d}": progress(s, d, t)) if progress else None
-                job.fit(fold, report)
+                job.fit(fold, for_stage(progress, f"fold {fold.index:02d}"))
         else:
             _fit_in_parallel(job, pending, jobs, progress)
-        results = [json.loads(_predictions(folder, fold).read_text()) for fold in folds]
-
-        text = json.dumps({**summarise(recipe, corpus, folds, results), "threads": threads}, indent=2)
-        summary = json.loads(text)  # what is returned is exactly what was written
-        atomic_write_text(folder / "results.json", text + "\n")
+        results = [FoldResult.read(_predictions(folder, fold)) for fold in folds]
+        summary = summarise(recipe, corpus, folds, results, threads)
+        summary.write(folder)
         from serkit.experiments.report import write_report
 
         write_report(folder, summary, results)
-        return summary
+        return summary.to_dict()
 
 
 def _run_threads(out_dir: Path, requested: int | None, jobs: int) -> int:
@@ -158,7 +154,7 @@ class _FoldJob:
     out_dir: Path
     threads: int | None
 
-    def fit(self, fold: Fold, report: Callable[[int, int], None] | None = None) -> None:
+    def fit(self, fold: Fold, report: Progress | None = None) -> None:
         """Fit, choose and predict one fold; its predictions.json is written atomically."""
         data = FoldData.from_fold(self.corpus.table, fold, self.features, self.corpus.labels)
         started = time.perf_counter()
@@ -167,10 +163,9 @@ class _FoldJob:
         outcome = {**fold_predictions(data, search.fitter.predict(data.test)), **search.record()}
         # A fit resumed after a kill counts its earlier calls too (up to their last checkpoint).
         earlier = sum(member.get("earlier_seconds", 0.0) for member in outcome.get("members", []))
-        result = {"fold": fold.to_dict(), **outcome, "seconds": time.perf_counter() - started + earlier}
-        done = _predictions(self.out_dir, fold)
-        done.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(done, json.dumps(result, indent=1) + "\n")
+        result = FoldResult.from_dict({"fold": fold.to_dict(), **outcome,
+                                       "seconds": time.perf_counter() - started + earlier}, fold.name)
+        result.write(_predictions(self.out_dir, fold))
         log.info("fold %s: test UA %.3f", fold.name, _fold_ua(result, self.corpus.labels))
 
 
@@ -186,7 +181,7 @@ def fold_predictions(data: FoldData, scores: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _fit_in_parallel(job: _FoldJob, folds: Sequence[Fold], jobs: int, progress: FoldProgress | None) -> None:
+def _fit_in_parallel(job: _FoldJob, folds: Sequence[Fold], jobs: int, progress: StageProgress | None) -> None:
     # Spawned, not forked: the parent may have run torch (Whisper features), whose
     # OpenMP pool does not survive a fork.  The job is pickled once per worker.
     context = multiprocessing.get_context("spawn")
@@ -215,24 +210,21 @@ def _fit_in_worker(fold: Fold) -> None:
     _worker_job.fit(fold)
 
 
-def summarise(
-    recipe: Recipe, corpus: Corpus, folds: Sequence[Fold], results: Sequence[dict[str, Any]]
-) -> dict[str, Any]:
+def summarise(recipe: Recipe, corpus: Corpus, folds: Sequence[Fold], results: Sequence[FoldResult],
+              threads: int | None = None) -> CvResults:
     """results.json: figures over folds plus everything needed to trust and reproduce them."""
-    predictions = [
-        FoldPredictions(r["y_true"], r["y_pred"], r["speakers"], name=r["fold"]["name"]) for r in results
-    ]
+    predictions = [FoldPredictions(r.y_true, r.y_pred, r.speakers, name=r.fold["name"]) for r in results]
     figures = summarise_folds(predictions, labels=list(corpus.labels))
     first = folds[0]
     protocol = first.protocol + (f" + {recipe.variant}" if recipe.variant else "")
     for row, result in zip(figures["folds"], results):
-        row["chosen_epoch"] = result.get("chosen_epoch")
-        row["selection"] = result.get("selection")
-        row["validation_ua"] = validation_ua(result)
-        if "search" in result:  # what this fold chose on its training side
-            row["chosen"] = result["search"]["chosen"]
-    chosen_on = [row["validation_ua"] for row in figures["folds"]]
-    return {
+        row["chosen_epoch"] = result.chosen_epoch
+        row["selection"] = result.selection
+        row["validation_ua"] = result.validation_ua
+        if result.search:  # what this fold chose on its training side
+            row["chosen"] = result.search["chosen"]
+    chosen_on = [r.validation_ua for r in results]
+    summary = {
         "recipe": recipe.name,
         "reproduces": recipe.reproduces,
         "corpus": recipe.corpus,
@@ -243,28 +235,19 @@ def summarise(
         "validation": first.validation_strategy,
         "model": recipe.model,
         "features": recipe.features,
-        "normalisation": recipe.normalisation,
-        "n_utterances": int(sum(len(r["y_true"]) for r in results)),
+        "normalisation": str(recipe.normalisation),
+        "n_utterances": int(sum(len(r.y_true) for r in results)),
         **figures,
         # What configurations may be compared on: never the test figures above.
         "validation_ua": None if None in chosen_on else float(np.mean(chosen_on)),
         "config_hash": recipe.config_hash(),
         "data_hash": corpus.data_hash,
-        "seconds": float(sum(r["seconds"] for r in results)),
+        "seconds": float(sum(r.seconds for r in results)),
         "config": recipe.to_dict(),
+        "threads": threads,
     }
-
-
-def validation_ua(result: dict[str, Any]) -> float | None:
-    """UA on the fold's validation speakers of what was kept (epoch or SVM cost), if any."""
-    if "validation_ua" in result:
-        return result["validation_ua"]
-    if "members" in result:  # runs written before the ensemble's own validation UA was recorded
-        scores = [m["history"][m["chosen_epoch"] - 1].get("validation_ua") for m in result["members"]]
-        return None if None in scores else float(np.mean(scores))
-    chosen = result.get("chosen", {})
-    figures = chosen.get("validation_ua") or {}
-    return figures.get(str(chosen.get("c")))
+    # through JSON, so that what is returned is exactly what is written (plain types, no numpy)
+    return CvResults.from_dict(json.loads(json.dumps(summary)), "results.json")
 
 
 def corpus_features(
@@ -272,11 +255,12 @@ def corpus_features(
     table: pd.DataFrame,
     cache: FeatureCache | None,
     workers: int | None,
-    progress: FoldProgress | None,
+    progress: StageProgress | None,
 ) -> dict[str, np.ndarray]:
     feature = get_preset(recipe.features).feature
-    report = (lambda d, t: progress("features", d, t)) if progress else None
-    return extract(feature, list(table["path"]), cache=cache, workers=workers, progress=report).features
+    extraction = extract(feature, list(table["path"]), cache=cache, workers=workers,
+                         progress=for_stage(progress, "features"))
+    return extraction.features
 
 
 def _claim(out_dir: Path, recipe: Recipe) -> None:
@@ -293,7 +277,7 @@ def _claim(out_dir: Path, recipe: Recipe) -> None:
     atomic_write_text(marker, json.dumps({"config_hash": recipe.config_hash(), **recipe.to_dict()}, indent=2))
 
 
-def _fold_ua(result: dict[str, Any], labels: Sequence[str]) -> float:
+def _fold_ua(result: FoldResult, labels: Sequence[str]) -> float:
     from serkit.evaluation import unweighted_average_recall
 
-    return unweighted_average_recall(result["y_true"], result["y_pred"], labels=list(labels))
+    return unweighted_average_recall(result.y_true, result.y_pred, labels=list(labels))

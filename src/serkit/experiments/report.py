@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
@@ -14,19 +13,20 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 
-from serkit.training.checkpoint import atomic_write_bytes, atomic_write_text  # noqa: E402
+from serkit.artifacts import CvResults, FoldResult  # noqa: E402
+from serkit.outputs import atomic_write_bytes, atomic_write_text  # noqa: E402
 
 
-def write_report(out_dir: Path, summary: dict[str, Any], results: Sequence[dict[str, Any]]) -> None:
+def write_report(out_dir: Path, summary: CvResults, results: Sequence[FoldResult]) -> None:
     plot_confusion(out_dir / "confusion.png", summary)
     plot_curves(out_dir / "curves.png", results, summary)
     atomic_write_text(out_dir / "report.md", report_markdown(summary))
 
 
-def plot_confusion(path: Path, summary: dict[str, Any]) -> None:
+def plot_confusion(path: Path, summary: CvResults) -> None:
     """Pooled confusion, row-normalised colours with counts written in each cell."""
-    counts = np.asarray(summary["confusion"]["counts"], dtype=float)
-    labels = summary["confusion"]["labels"]
+    counts = np.asarray(summary.confusion["counts"], dtype=float)
+    labels = summary.confusion["labels"]
     rows = counts.sum(axis=1, keepdims=True)
     share = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
     fig, ax = plt.subplots(figsize=(1.2 * len(labels) + 2, 1.1 * len(labels) + 1.5))
@@ -40,19 +40,19 @@ def plot_confusion(path: Path, summary: dict[str, Any]) -> None:
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlabel("predicted")
     ax.set_ylabel("reference")
-    pooled = summary["pooled"]
-    ax.set_title(f"{summary['model']} / {summary['features']}\n{summary['protocol']}: "
+    pooled = summary.pooled
+    ax.set_title(f"{summary.model} / {summary.features}\n{summary.protocol}: "
                  f"UA {pooled['ua']:.3f}, WA {pooled['wa']:.3f}", fontsize=9)
     _save(fig, path)
 
 
-def plot_curves(path: Path, results: Sequence[dict[str, Any]], summary: dict[str, Any]) -> None:
+def plot_curves(path: Path, results: Sequence[FoldResult], summary: CvResults) -> None:
     """Training and validation accuracy per epoch, one faint line per fold and their mean
     (seed 000, Fig. 3).  Classical baselines have no epochs: the plot says so."""
     fig, ax = plt.subplots(figsize=(6, 4))
     curves: dict[str, list[list[float]]] = {"train_wa": [], "validation_wa": []}
     for result in results:
-        for member in result.get("members", []):
+        for member in result.members or []:
             for key in curves:
                 values = [row.get(key) for row in member["history"]]
                 if values and all(v is not None for v in values):
@@ -67,7 +67,7 @@ def plot_curves(path: Path, results: Sequence[dict[str, Any]], summary: dict[str
             mean = [np.mean([r[e] for r in runs if len(r) > e]) for e in range(longest)]
             ax.plot(range(1, longest + 1), mean, color=colour, linewidth=2, label=f"{name} (mean of folds)")
     if not any(curves.values()):
-        ax.text(0.5, 0.5, f"{summary['model']}: no training epochs", ha="center", va="center",
+        ax.text(0.5, 0.5, f"{summary.model}: no training epochs", ha="center", va="center",
                 transform=ax.transAxes)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
@@ -76,7 +76,7 @@ def plot_curves(path: Path, results: Sequence[dict[str, Any]], summary: dict[str
     ax.grid(alpha=0.3)
     if any(curves.values()):
         ax.legend(loc="lower right")
-    ax.set_title(f"{summary['model']} / {summary['features']} ({summary['protocol']})", fontsize=9)
+    ax.set_title(f"{summary.model} / {summary.features} ({summary.protocol})", fontsize=9)
     _save(fig, path)
 
 
@@ -89,23 +89,23 @@ def _save(fig: plt.Figure, path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def report_markdown(summary: dict[str, Any]) -> str:
-    mean, std, pooled, ci = summary["mean"], summary["std"], summary["pooled"], summary["ci95"]
+def report_markdown(summary: CvResults) -> str:
+    mean, std, pooled, ci = summary.mean, summary.std, summary.pooled, summary.ci95
 
     def sd(key: str) -> str:
         return "-" if std.get(key) is None else f"{std[key]:.3f}"
 
     lines = [
-        f"# {summary['recipe']}: {summary['model']} on {summary['features']}",
+        f"# {summary.recipe}: {summary.model} on {summary.features}",
         "",
-        f"- reproduces: {summary.get('reproduces') or '-'}",
-        f"- corpus: {summary['corpus']}, classes ({summary['class_set']}): {', '.join(summary['classes'])}",
-        f"- protocol: **{summary['protocol']}**"
-        + (" (speaker-dependent: speakers shared between training and test)" if summary["speaker_dependent"] else ""),
-        f"- validation: {summary['validation']}; normalisation: {summary['normalisation']}",
-        f"- utterances tested: {summary['n_utterances']} in {len(summary['folds'])} folds; "
-        f"{summary['seconds'] / 60:.1f} minutes",
-        f"- config hash {summary['config_hash']}, data hash {summary['data_hash']}",
+        f"- reproduces: {summary.reproduces or '-'}",
+        f"- corpus: {summary.corpus}, classes ({summary.class_set}): {', '.join(summary.classes)}",
+        f"- protocol: **{summary.protocol}**"
+        + (" (speaker-dependent: speakers shared between training and test)" if summary.speaker_dependent else ""),
+        f"- validation: {summary.validation}; normalisation: {summary.normalisation}",
+        f"- utterances tested: {summary.n_utterances} in {len(summary.folds)} folds; "
+        f"{summary.seconds / 60:.1f} minutes",
+        f"- config hash {summary.config_hash}, data hash {summary.data_hash}",
         "",
         "| figure | pooled | 95% CI (speaker bootstrap) | mean over folds | std |",
         "| --- | --- | --- | --- | --- |",
@@ -114,7 +114,7 @@ def report_markdown(summary: dict[str, Any]) -> str:
         low, high = ci[key]
         lines.append(f"| {name} | {pooled[key]:.3f} | {low:.3f}-{high:.3f} | {mean[key]:.3f} | {sd(key)} |")
     lines += ["", "| fold | test speakers | n | WA | UA | F1 | chosen epoch |", "| --- | --- | --- | --- | --- | --- | --- |"]
-    for fold in summary["folds"]:
+    for fold in summary.folds:
         lines.append(
             f"| {fold['name']} | {' '.join(map(str, fold['test_speakers']))} | {fold['n_test']} | "
             f"{fold['wa']:.3f} | {fold['ua']:.3f} | {fold['f1']:.3f} | {fold.get('chosen_epoch') or '-'} |"

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from serkit.errors import SerkitError
-from serkit.experiments.fitters import Fitter, Progress, make_fitter
+from serkit.experiments.fitters import Fitter, make_fitter
 from serkit.experiments.fold_data import Part
 from serkit.experiments.recipe import Recipe
+from serkit.progress import Progress
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,15 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from serkit import __version__
+from serkit.artifacts import CARD, CvResults
 from serkit.errors import SerkitError
-from serkit.experiments.cv import Corpus, FoldProgress, corpus_features, load_corpus
+from serkit.experiments.cv import Corpus, corpus_features, load_corpus
 from serkit.experiments.fold_data import FoldData
 from serkit.experiments.recipe import Recipe
 from serkit.experiments.search import fit_best
 from serkit.features.cache import FeatureCache
 from serkit.outputs import LOCK, TEMPORARY_PREFIX, owned_folder
+from serkit.progress import StageProgress, for_stage
 from serkit.protocols import make_folds
-from serkit.training.checkpoint import atomic_write_text
+from serkit.outputs import atomic_write_text
 
 #: ``serkit train --out M`` builds the model in ``M.partial``, then renames it to ``M``.
 STAGING_SUFFIX = ".partial"
@@ -38,7 +40,7 @@ def train_model(
     cache: FeatureCache | None = None,
     workers: int | None = None,
     threads: int | None = None,
-    progress: FoldProgress | None = None,
+    progress: StageProgress | None = None,
 ) -> dict[str, Any]:
     """Train ``recipe`` on its whole corpus into ``model_dir``; returns the model card.
 
@@ -77,15 +79,14 @@ def publish(staging: Path, model_dir: Path) -> None:
         shutil.rmtree(replaced, ignore_errors=True)
 
 
-def _train(recipe: Recipe, model_dir: Path, crossval: dict | None, cache: FeatureCache | None,
-           workers: int | None, threads: int | None, progress: FoldProgress | None) -> dict[str, Any]:
+def _train(recipe: Recipe, model_dir: Path, crossval: CvResults | None, cache: FeatureCache | None,
+           workers: int | None, threads: int | None, progress: StageProgress | None) -> dict[str, Any]:
     corpus = load_corpus(recipe)
     fold = make_folds(corpus.table, "all", recipe.validation, seed=recipe.seed, hashes=corpus.hashes)[0]
     features = corpus_features(recipe, corpus.table, cache, workers, progress)
     data = FoldData.from_fold(corpus.table, fold, features, corpus.labels)
-    report = (lambda d, t: progress("training", d, t)) if progress else None
     search = fit_best(recipe, data.labels, data.train, data.validation, model_dir / "training",
-                      threads=threads, progress=report)
+                      threads=threads, progress=for_stage(progress, "training"))
     training = search.fitter.save(model_dir)
     chosen = {**search.chosen, **({"c": training.pop("c")} if "c" in training else {})}
     if chosen:
@@ -97,12 +98,12 @@ def _train(recipe: Recipe, model_dir: Path, crossval: dict | None, cache: Featur
 def _write_card(card: dict[str, Any], chosen: Recipe, model_dir: Path) -> dict[str, Any]:
     if chosen.layer is not None:
         card["features"] = f"{chosen.features}, layer {chosen.layer}"
-    atomic_write_text(model_dir / "card.json", json.dumps(card, indent=2) + "\n")
+    atomic_write_text(model_dir / CARD, json.dumps(card, indent=2) + "\n")
     atomic_write_text(model_dir / "README.md", card_markdown(card))
     return card
 
 
-def model_card(recipe: Recipe, corpus: Corpus, fold: Any, training: dict[str, Any], crossval: dict | None,
+def model_card(recipe: Recipe, corpus: Corpus, fold: Any, training: dict[str, Any], crossval: CvResults | None,
                model_dir: Path) -> dict:
     table = corpus.table
     return {
@@ -123,11 +124,11 @@ def model_card(recipe: Recipe, corpus: Corpus, fold: Any, training: dict[str, An
         },
         "training": training,
         "cross_validation": None if crossval is None else {
-            "protocol": crossval["protocol"],
-            "pooled": crossval["pooled"],
-            "mean": crossval["mean"],
-            "ci95": {k: crossval["ci95"][k] for k in ("wa", "ua", "f1")},
-            "config_hash": crossval["config_hash"],
+            "protocol": crossval.protocol,
+            "pooled": crossval.pooled,
+            "mean": crossval.mean,
+            "ci95": {k: crossval.ci95[k] for k in ("wa", "ua", "f1")},
+            "config_hash": crossval.config_hash,
         },
         "size_bytes": (model_dir / "model.safetensors").stat().st_size,
         "config_hash": recipe.config_hash(),
@@ -168,16 +169,11 @@ def card_markdown(card: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _read_results(path: str | Path, recipe: Recipe) -> dict[str, Any]:
-    try:
-        results = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as error:
-        raise SerkitError(f"--cv-results {path}: unreadable ({getattr(error, 'strerror', None) or error})") from None
-    if not isinstance(results, dict):
-        raise SerkitError(f"--cv-results {path}: not a results.json of `serkit cv`")
-    if results.get("config_hash") != recipe.config_hash():
+def _read_results(path: str | Path, recipe: Recipe) -> CvResults:
+    results = CvResults.read(path)
+    if results.config_hash != recipe.config_hash():
         raise SerkitError(
-            f"{path} cross-validated another configuration ({results.get('config_hash')}, "
+            f"{path} cross-validated another configuration ({results.config_hash}, "
             f"this recipe is {recipe.config_hash()}): its figures would not describe this model"
         )
     return results

@@ -36,7 +36,6 @@ import numpy as np
 from serkit.audio.io import DEFAULT_SAMPLE_RATE, check_signal, load_audio, resample
 from serkit.configs import from_dict, to_dict
 from serkit.errors import ConfigError, SerkitError
-from serkit.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +250,3 @@ def find_audio(root: str | Path, suffixes: tuple[str, ...] = AUDIO_SUFFIXES) -> 
     if not root.is_dir():
         raise SerkitError(f"{root}: not a folder")
     return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
-
-
-#: The former name of :data:`serkit.progress.Progress`, for the modules that still import it.
-ProgressCallback = Progress

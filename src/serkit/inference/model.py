@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
+from serkit.artifacts import INFO, ModelInfo, load_weights, read_model_info
+from serkit.configs import check_types
 from serkit.errors import ConfigError, SerkitError
 from serkit.inference.predictor import InferenceConfig, ModelSpec, Predictor, one_line
 from serkit.inference.registry import SHIPPED_MODELS, default_model_path, read_card, shipped_model_path, shipped_models
 from serkit.models import UtteranceModel, model_from_config
 from serkit.models.registry import check_model_config, config_class
-from serkit.training.checkpoint import INFO, load_weights, read_model_info
-from serkit.training.config import check_types
 
 
 class TorchBackend:
@@ -110,7 +109,7 @@ def load_torch_model(model_dir: str | Path) -> tuple[ModelSpec, UtteranceModel]:
     model_dir = Path(model_dir)
     info = read_model_folder_info(model_dir)
     spec = ModelSpec.from_info(info, read_card(model_dir), str(model_dir))
-    model = model_from_config(info["model"])
+    model = model_from_config(info.model)
     try:
         model.load_state_dict(load_weights(model_dir))
     except RuntimeError as error:  # names or shapes that do not match model.json, one line each
@@ -122,12 +121,12 @@ def load_torch_model(model_dir: str | Path) -> tuple[ModelSpec, UtteranceModel]:
     return spec, model.eval()
 
 
-def read_model_folder_info(model_dir: str | Path) -> dict[str, Any]:
+def read_model_folder_info(model_dir: str | Path) -> ModelInfo:
     """A model folder's ``model.json``, its model section checked before anything is built: each
     setting's type against the model's configuration, and its size against the models' limit."""
     path = Path(model_dir) / INFO
     info = read_model_info(model_dir)
-    model = info.get("model") if isinstance(info, dict) else None
+    model = info.model
     if not isinstance(model, dict) or not isinstance(model.get("config"), dict):
         raise ConfigError(f"{path}: no model section (a mapping with the model's name and config)")
     try:

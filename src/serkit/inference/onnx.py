@@ -1,28 +1,23 @@
-"""ONNX export, and an onnxruntime backend behind the same predictor.
+"""The onnxruntime backend behind the same predictor, for files :mod:`serkit.inference.export` writes.
 
-:func:`export_onnx` writes the network with dynamic batch and time axes
-(inputs ``features`` ``(batch, dims, frames)`` float32 and ``lengths``
-``(batch,)`` int64, output ``logits`` ``(batch, classes)``), and puts the
-model folder's ``model.json`` (labels, feature configuration, normaliser,
-fixed length, windows) and ``card.json`` into the graph's
-``metadata_props``, so that the file alone is enough to predict.  The legacy
-TorchScript exporter (``dynamo=False``) is used: the models are written to
-trace (no data-dependent control flow, see :mod:`serkit.models.masking`).
+An export carries its model folder's ``model.json`` and ``card.json`` in the
+graph's ``metadata_props`` (under :data:`MODEL_KEY` and :data:`CARD_KEY`), so
+that the file alone is enough to predict; :data:`WEIGHTS_KEY` records the
+weights it came from, so that a folder's own ``model.onnx`` is run only while
+it matches the folder's weights.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import warnings
 from pathlib import Path
 
 import numpy as np
 
+from serkit.artifacts import WEIGHTS, ModelInfo
 from serkit.errors import SerkitError
 from serkit.inference.predictor import InferenceConfig, ModelSpec, Predictor
-from serkit.outputs import TEMPORARY_PREFIX, output_file
 
 log = logging.getLogger(__name__)
 
@@ -34,65 +29,12 @@ WEIGHTS_KEY = "serkit.weights_sha256"
 FORMAT = "1"
 #: A model folder may carry its own export under this name; ``load_model`` then runs it.
 FOLDER_EXPORT = "model.onnx"
-OPSET = 17
-#: Length in frames of the example batch traced at export; longer inputs work as well.
-EXAMPLE_FRAMES = (300, 200)
-
-
-def export_onnx(model_dir: str | Path, out: str | Path, opset: int = OPSET) -> Path:
-    """Write the model folder ``model_dir`` as one self-contained ONNX file ``out``."""
-    model_dir, out = Path(model_dir), output_file(out)
-    # Written beside ``out`` and renamed into place: a kill never leaves half a model there.
-    staging = out.with_name(f"{TEMPORARY_PREFIX}{out.name}-{os.getpid()}")
-    try:
-        _write_onnx(model_dir, staging, opset)
-        os.replace(staging, out)
-    finally:
-        staging.unlink(missing_ok=True)
-    log.info("exported %s to %s", model_dir, out)
-    return out
-
-
-def _write_onnx(model_dir: Path, path: Path, opset: int) -> None:
-    import onnx
-    import torch
-
-    from serkit.inference.model import load_torch_model
-    from serkit.inference.registry import read_card
-    from serkit.training.checkpoint import read_model_info
-
-    spec, model = load_torch_model(model_dir)
-    # Two items of different lengths, so that the trace keeps the masking of padding.
-    lengths = torch.tensor(EXAMPLE_FRAMES, dtype=torch.int64)
-    example = torch.zeros(len(EXAMPLE_FRAMES), spec.n_dims, max(EXAMPLE_FRAMES))
-    with warnings.catch_warnings():
-        # The legacy exporter's deprecation notice, and its LSTM batch-size caution, which does
-        # not apply: the models start their LSTMs from zero states built from the batch itself.
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model, (example, lengths), str(path),
-            input_names=["features", "lengths"], output_names=["logits"],
-            dynamic_axes={"features": {0: "batch", 2: "frames"}, "lengths": {0: "batch"}, "logits": {0: "batch"}},
-            opset_version=opset, dynamo=False,
-        )
-    graph = onnx.load(str(path))
-    metadata = {
-        MODEL_KEY: json.dumps(read_model_info(model_dir), sort_keys=True),
-        CARD_KEY: json.dumps(read_card(model_dir) or spec.card, sort_keys=True),
-        FORMAT_KEY: FORMAT,
-        WEIGHTS_KEY: weights_digest(model_dir),
-    }
-    del graph.metadata_props[:]
-    for key, value in metadata.items():
-        graph.metadata_props.add(key=key, value=value)
-    onnx.checker.check_model(graph)
-    onnx.save(graph, str(path))
 
 
 def weights_digest(model_dir: str | Path) -> str:
     from serkit.audio.io import content_hash
 
-    return content_hash(Path(model_dir) / "model.safetensors")
+    return content_hash(Path(model_dir) / WEIGHTS)
 
 
 def folder_export(model_dir: Path) -> Path | None:
@@ -120,7 +62,7 @@ class OnnxBackend:
 
 
 def load_onnx(path: str | Path, config: InferenceConfig | None = None) -> Predictor:
-    """A predictor for an ONNX file written by :func:`export_onnx`."""
+    """A predictor for an ONNX file written by :func:`serkit.inference.export.export_onnx`."""
     import onnxruntime
 
     path = Path(path)
@@ -134,7 +76,7 @@ def load_onnx(path: str | Path, config: InferenceConfig | None = None) -> Predic
     if metadata.get(FORMAT_KEY) != FORMAT:
         raise SerkitError(f"{path}: serkit ONNX format {metadata.get(FORMAT_KEY)!r}, this serkit reads {FORMAT!r}")
     try:
-        info = json.loads(metadata[MODEL_KEY])
+        info = ModelInfo.from_dict(json.loads(metadata[MODEL_KEY]), path)
         card = json.loads(metadata.get(CARD_KEY, "{}"))
     except ValueError as error:
         raise SerkitError(f"{path}: unreadable serkit metadata ({error})") from None

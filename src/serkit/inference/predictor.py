@@ -35,15 +35,17 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from serkit.artifacts import ModelInfo
 from serkit.audio.io import check_signal, info, load_audio, resample
+from serkit.configs import check_types
 from serkit.errors import AudioError, ConfigError, SerkitError
-from serkit.features.base import Feature, ProgressCallback, feature_class, feature_from_dict, find_audio
-from serkit.features.normalise import PER_SPEAKER, GlobalNormaliser, normalise_utterance
+from serkit.features.base import Feature, feature_class, feature_from_dict, find_audio
+from serkit.features.normalise import GlobalNormaliser, Normalisation, normalise_utterance
 from serkit.features.shaping import SegmentRule, fix_length, segment
 from serkit.features.whisper import WhisperLayers
 from serkit.features.whisper.registry import RECOGNIZERS, checkpoint_in_folder
 from serkit.inference.segmentation import SegmentationConfig, SpeechDetector, speech_detector, speech_segments
-from serkit.training.config import check_types
+from serkit.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +149,7 @@ class ModelSpec:
 
     labels: tuple[str, ...]
     feature: Feature
-    normalisation: str
+    normalisation: Normalisation
     normaliser: GlobalNormaliser | None
     fixed_frames: int | None
     #: Window and test hop in seconds, when the model scores an utterance by its windows.
@@ -157,43 +159,41 @@ class ModelSpec:
     source: str
 
     @classmethod
-    def from_info(cls, info: dict[str, Any], card: dict[str, Any] | None, source: str) -> ModelSpec:
-        """Read and check ``model.json``'s settings; refuses what cannot predict one file."""
+    def from_info(cls, info: ModelInfo, card: dict[str, Any] | None, source: str) -> ModelSpec:
+        """Check ``model.json``'s settings; refuses what cannot predict one file."""
+        kind = (info.task or {}).get("kind", "utterance-classification")
+        if kind != "utterance-classification":
+            raise SerkitError(f"{source}: a {kind} model; serkit predict needs an utterance classifier")
+        if info.normalisation == Normalisation.PER_SPEAKER:
+            raise SerkitError(
+                f"{source}: normalised per speaker, which needs each speaker's own recordings: "
+                "it cannot predict a single file (train it with global normalisation)"
+            )
+        missing = [name for name in ("model", "features") if getattr(info, name) is None]
+        if missing or not info.labels:
+            raise SerkitError(f"{source}: incomplete model settings (missing {', '.join(missing or ['labels'])})")
         try:
-            task = info.get("task") or {}
-            if task.get("kind", "utterance-classification") != "utterance-classification":
-                raise SerkitError(f"{source}: a {task.get('kind')} model; serkit predict needs an utterance classifier")
-            normalisation = info.get("normalisation", "none")
-            if normalisation == PER_SPEAKER:
-                raise SerkitError(
-                    f"{source}: normalised per speaker, which needs each speaker's own recordings: "
-                    "it cannot predict a single file (train it with global normalisation)"
-                )
-            if normalisation not in ("global", "utterance", "none"):
-                raise SerkitError(f"{source}: unknown normalisation {normalisation!r}")
-            normaliser = GlobalNormaliser.from_dict(info["normaliser"]) if normalisation == "global" else None
-            feature = _model_feature(info["features"], source)
-            if not feature.frame_level:
-                raise SerkitError(f"{source}: the models take frame-level features, not {feature.family}")
-            segments = info.get("segments")
-            windows = SegmentRule(segments["window"], segments["test_hop"]) if segments else None
-            labels = tuple(info["labels"])
-            n_dims = int(info["model"]["config"]["n_dims"])
-            fixed = info.get("fixed_frames")
+            kind = Normalisation(info.normalisation)
+            normaliser = GlobalNormaliser.from_dict(info.normaliser) if kind == Normalisation.GLOBAL else None
+            feature = _model_feature(info.features, source)
+            windows = SegmentRule(info.segments["window"], info.segments["test_hop"]) if info.segments else None
+            n_dims = int(info.model["config"]["n_dims"])
         except KeyError as error:
             raise SerkitError(f"{source}: incomplete model settings (missing {error})") from None
         except (TypeError, ValueError, AttributeError) as error:  # a section of the wrong kind
             raise SerkitError(f"{source}: malformed model settings ({error})") from None
+        if not feature.frame_level:
+            raise SerkitError(f"{source}: the models take frame-level features, not {feature.family}")
         if normaliser is not None and normaliser.mean is not None and len(normaliser.mean) != n_dims:
             raise SerkitError(f"{source}: a normaliser of {len(normaliser.mean)} dimensions for a model of {n_dims}")
-        return cls(labels, feature, normalisation, normaliser, None if fixed is None else int(fixed), windows,
+        return cls(info.labels, feature, kind, normaliser, info.fixed_frames, windows,
                    n_dims, dict(card or {}), source)
 
     def model_inputs(self, features: np.ndarray) -> list[np.ndarray]:
         """An utterance's ``(dims, frames)`` features as the model's inputs, as in training."""
         if self.normaliser is not None:
             features = self.normaliser.transform(features)
-        elif self.normalisation == "utterance":
+        elif self.normalisation == Normalisation.UTTERANCE:
             features = normalise_utterance(features)
         if self.fixed_frames:
             features = fix_length(features, self.fixed_frames)
@@ -312,7 +312,7 @@ class Predictor:
         self,
         paths: Iterable[str | Path],
         batch_size: int | None = None,
-        progress: ProgressCallback | None = None,
+        progress: Progress | None = None,
     ) -> list[Prediction]:
         """Predictions of many files, in order, batched across files.
 
@@ -339,7 +339,7 @@ class Predictor:
         return results
 
     def predict_folder(
-        self, root: str | Path, batch_size: int | None = None, progress: ProgressCallback | None = None
+        self, root: str | Path, batch_size: int | None = None, progress: Progress | None = None
     ) -> list[Prediction]:
         """Predictions of every audio file below ``root`` (recursive, sorted)."""
         return self.predict_files(find_audio(root), batch_size=batch_size, progress=progress)

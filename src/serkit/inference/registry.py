@@ -13,11 +13,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from serkit.artifacts import CARD
 from serkit.errors import SerkitError
 
 SHIPPED_MODELS = Path(__file__).parent / "models"
 DEFAULT_MODEL = "default"
-CARD = "card.json"
 
 
 @dataclasses.dataclass(frozen=True)

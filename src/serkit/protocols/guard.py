@@ -30,7 +30,7 @@ import pandas as pd
 
 from serkit.audio.io import content_hash
 from serkit.errors import LeakageError, SerkitError
-from serkit.features.base import ProgressCallback
+from serkit.progress import Progress
 from serkit.protocols.fold import PARTS, Fold, group_values
 
 HASH_COLUMN = "content_hash"
@@ -41,7 +41,7 @@ _PART_NAMES = {"train": "training", "validation": "validation", "test": "test"}
 
 
 def audio_hashes(
-    table: pd.DataFrame, hashes: Hashes | None = None, progress: ProgressCallback | None = None
+    table: pd.DataFrame, hashes: Hashes | None = None, progress: Progress | None = None
 ) -> np.ndarray:
     """Content hash of each row's audio, in row order.
 
@@ -166,7 +166,7 @@ def _check_apart(table: pd.DataFrame, fold: Fold, what: str, values: np.ndarray)
         raise LeakageError(f"{_where(fold)}: {reason}{more}")
 
 
-def _hash_files(paths: list[str], progress: ProgressCallback | None) -> np.ndarray:
+def _hash_files(paths: list[str], progress: Progress | None) -> np.ndarray:
     unique = list(dict.fromkeys(paths))
     digests: dict[str, str] = {}
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from serkit.errors import SerkitError
-from serkit.features.base import ProgressCallback
+from serkit.progress import Progress
 from serkit.protocols.base import Protocol
 from serkit.protocols.crossed import SpeakerSentenceCrossed
 from serkit.protocols.fold import Fold, build_fold
@@ -84,7 +84,7 @@ def make_folds(
     validation: str | ValidationStrategy = "speakers",
     seed: int = 0,
     hashes: Hashes | None = None,
-    progress: ProgressCallback | None = None,
+    progress: Progress | None = None,
 ) -> list[Fold]:
     """Every fold of ``protocol`` over ``table``, each checked by :func:`check_fold`.
 

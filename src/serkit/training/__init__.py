@@ -5,11 +5,10 @@
   utterance classification, frame classification and regression;
 * :mod:`~serkit.training.data`: in-memory datasets, windows, padded batches, the resumable sampler;
 * :mod:`~serkit.training.augment`: gain and tempo on waveforms, SpecAugment masks on features;
-* :mod:`~serkit.training.checkpoint`: atomic checkpoints and saved models;
+* :mod:`~serkit.training.checkpoint`: atomic, resumable checkpoints;
 * :mod:`~serkit.training.engine`: the :class:`Trainer`.
 """
 
-from serkit.training.checkpoint import load_weights, read_model_info
 from serkit.training.config import (
     SEED000,
     SEED002,
@@ -52,6 +51,4 @@ __all__ = [
     "WaveformAugmentConfig",
     "WaveformDataset",
     "build_seeded",
-    "load_weights",
-    "read_model_info",
 ]

@@ -1,8 +1,4 @@
-"""Checkpoints and saved models, written atomically.
-
-A saved model is a folder with ``model.safetensors`` (weights and buffers)
-and ``model.json`` (model, feature and normalisation settings, the task with
-its label set, the training settings and how the weights were chosen).
+"""Checkpoints, written atomically (a saved model folder is :mod:`serkit.artifacts`'s).
 
 A run's ``checkpoints/`` folder holds::
 
@@ -36,22 +32,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
 from torch import Tensor
 
+from serkit.artifacts import INFO, WEIGHTS, ModelInfo, json_text, load_weights, weights_bytes
 from serkit.errors import SerkitError
+from serkit.outputs import TEMPORARY_PREFIX, atomic_write_bytes, sweep_temporaries, write_flushed
 
 log = logging.getLogger(__name__)
 
-WEIGHTS = "model.safetensors"
 BEST_WEIGHTS = "best.safetensors"
-INFO = "model.json"
 STATE = "state.pt"
 LATEST = "latest.json"
 PREFIX = "ckpt-"
-TEMPORARY_PREFIX = ".tmp-"
 FORMAT = 1
 
 
@@ -62,7 +54,7 @@ class Checkpoint:
     path: Path
     weights: dict[str, Tensor]
     best_weights: dict[str, Tensor] | None
-    info: dict[str, Any]
+    info: ModelInfo
     state: dict[str, Any]
 
 
@@ -71,28 +63,28 @@ def write_checkpoint(
     *,
     weights: dict[str, Tensor],
     best_weights: dict[str, Tensor] | None,
-    info: dict[str, Any],
+    info: ModelInfo,
     state: dict[str, Any],
 ) -> Path:
     """Write a checkpoint under ``root`` atomically and make it the latest; returns its folder."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    _sweep_temporaries(root)
+    sweep_temporaries(root)
     numbers = [int(p.name.removeprefix(PREFIX)) for p in root.glob(f"{PREFIX}*") if p.is_dir()]
     name = f"{PREFIX}{max(numbers, default=-1) + 1:06d}"
     staging = root / f"{TEMPORARY_PREFIX}{name}-{os.getpid()}"
     staging.mkdir()
-    _write_file(staging / WEIGHTS, weights_bytes(weights))
+    write_flushed(staging / WEIGHTS, weights_bytes(weights))
     if best_weights is not None:
-        _write_file(staging / BEST_WEIGHTS, weights_bytes(best_weights))
-    _write_file(staging / INFO, _json_bytes(info))
+        write_flushed(staging / BEST_WEIGHTS, weights_bytes(best_weights))
+    write_flushed(staging / INFO, json_text(info.to_dict()).encode())
     buffer = io.BytesIO()
     torch.save({"format": FORMAT, **state}, buffer)
-    _write_file(staging / STATE, buffer.getvalue())
+    write_flushed(staging / STATE, buffer.getvalue())
     final = root / name
     os.replace(staging, final)
     _fsync_directory(root)
-    atomic_write_bytes(root / LATEST, _json_bytes({"name": name}))
+    atomic_write_bytes(root / LATEST, json_text({"name": name}).encode())
     for old in root.glob(f"{PREFIX}*"):
         if old.name != name:
             shutil.rmtree(old, ignore_errors=True)
@@ -124,62 +116,11 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
             path=path,
             weights=load_weights(path / WEIGHTS),
             best_weights=load_weights(best) if best.is_file() else None,
-            info=json.loads((path / INFO).read_text()),
+            info=ModelInfo.from_dict(json.loads((path / INFO).read_text()), path / INFO),
             state=state,
         )
     except (OSError, RuntimeError, ValueError, pickle.UnpicklingError) as error:
         raise SerkitError(f"{path}: unreadable checkpoint ({error})") from None
-
-
-def save_model(directory: str | Path, weights: dict[str, Tensor], info: dict[str, Any]) -> None:
-    """Write a model folder: ``model.safetensors`` and ``model.json``, each atomically."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(directory / WEIGHTS, weights_bytes(weights))
-    atomic_write_bytes(directory / INFO, _json_bytes(info))
-
-
-def read_model_info(directory: str | Path) -> dict[str, Any]:
-    path = Path(directory) / INFO
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise SerkitError(f"{path}: unreadable model settings ({error})") from None
-
-
-def load_weights(path: str | Path) -> dict[str, Tensor]:
-    """Tensors of a safetensors file (a model folder's ``model.safetensors``)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / WEIGHTS
-    try:
-        return load_safetensors(path.read_bytes())
-    except (OSError, SafetensorError) as error:
-        raise SerkitError(f"{path}: unreadable weights ({error})") from None
-
-
-def weights_bytes(weights: dict[str, Tensor]) -> bytes:
-    """safetensors bytes of a state dict (copied to contiguous CPU tensors, so shared ones save)."""
-    return save_safetensors({k: v.detach().to("cpu").contiguous().clone() for k, v in weights.items()})
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, flush it, and move it into place."""
-    path = Path(path)
-    temporary = path.with_name(f"{TEMPORARY_PREFIX}{path.name}-{os.getpid()}")
-    _write_file(temporary, data)
-    os.replace(temporary, path)
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    with open(path, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def _fsync_directory(path: Path) -> None:
@@ -189,15 +130,3 @@ def _fsync_directory(path: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
-
-
-def _sweep_temporaries(root: Path) -> None:
-    for leftover in root.glob(f"{TEMPORARY_PREFIX}*"):
-        if leftover.is_dir():
-            shutil.rmtree(leftover, ignore_errors=True)
-        else:
-            leftover.unlink(missing_ok=True)
-
-
-def _json_bytes(data: dict[str, Any]) -> bytes:
-    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()

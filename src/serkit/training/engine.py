@@ -54,16 +54,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from serkit.artifacts import ModelInfo, write_model
 from serkit.errors import SerkitError
-from serkit.features.base import ProgressCallback
+from serkit.outputs import atomic_write_text
+from serkit.progress import Progress
 from serkit.training.augment import augment_waveform, spec_augment
-from serkit.training.checkpoint import (
-    atomic_write_text,
-    latest_checkpoint,
-    read_checkpoint,
-    save_model,
-    write_checkpoint,
-)
+from serkit.training.checkpoint import latest_checkpoint, read_checkpoint, write_checkpoint
 from serkit.training.config import OptimiserConfig, ScheduleConfig, TrainConfig
 from serkit.training.data import (
     SPEC_STREAM,
@@ -184,9 +180,9 @@ class _Run:
 class Trainer:
     """Fits ``model`` to ``task`` under ``config``; see the module docstring.
 
-    ``metadata`` (JSON-able: model, feature and normalisation settings) is
-    written with every checkpoint and saved model, beside the task (its label
-    set) and the training settings.  ``out_dir`` None trains in memory only.
+    ``metadata`` (model, feature and normalisation settings) is written with
+    every checkpoint and saved model, completed with the task (its label set),
+    the training settings and how the weights were chosen.  ``out_dir`` None trains in memory only.
     ``threads`` fixes torch's thread count for the run (results can differ
     between thread counts, so a resumed run must use the same).
     """
@@ -198,8 +194,8 @@ class Trainer:
         config: TrainConfig = TrainConfig(),
         *,
         out_dir: str | Path | None = None,
-        metadata: dict[str, Any] | None = None,
-        progress: ProgressCallback | None = None,
+        metadata: ModelInfo | None = None,
+        progress: Progress | None = None,
         device: str | torch.device = "cpu",
         threads: int | None = None,
     ):
@@ -208,7 +204,7 @@ class Trainer:
         self.task = task
         self.config = config
         self.out_dir = None if out_dir is None else Path(out_dir)
-        self.metadata = dict(metadata or {})
+        self.metadata = metadata or ModelInfo()
         self.progress = progress
         self.threads = threads
 
@@ -241,7 +237,7 @@ class Trainer:
                     run.writer.close()
             result = self._choose(run, resumed, time.perf_counter() - started)
         if self.out_dir is not None:
-            save_model(self.out_dir / MODEL_DIR, self.model.state_dict(), self._info(run.task, result))
+            write_model(self.out_dir / MODEL_DIR, self.model.state_dict(), self._info(run.task, result))
         return result
 
     def _check_data(self, train: Dataset, validation: Dataset | None) -> None:
@@ -453,11 +449,8 @@ class Trainer:
             self.out_dir / CHECKPOINTS,
             weights=self.model.state_dict(),
             best_weights=run.best_weights,
-            info={
-                **self._info(run.task, None),
-                "step": run.progress.step,
-                "position": run.sampler.state_dict(),
-            },
+            info=dataclasses.replace(self._info(run.task, None), checkpoint={
+                "step": run.progress.step, "position": run.sampler.state_dict()}),
             state=state,
         )
 
@@ -491,18 +484,17 @@ class Trainer:
             log.info("%s: this run had finished (%s)", path, run.progress.stop_reason)
         return run.progress.step
 
-    def _info(self, task: Task, result: FitResult | None) -> dict[str, Any]:
-        info = {**self.metadata, "task": task.to_dict(), "training": self.config.to_dict()}
-        if result is not None:
-            info["selection"] = {
-                "rule": result.selection,
-                "epoch": result.chosen_epoch,
-                "monitor": result.monitor,
-                "score": result.best_score,
-                "stop_reason": result.stop_reason,
-                "epochs_run": result.epochs_run,
-            }
-        return info
+    def _info(self, task: Task, result: FitResult | None) -> ModelInfo:
+        selection = None if result is None else {
+            "rule": result.selection,
+            "epoch": result.chosen_epoch,
+            "monitor": result.monitor,
+            "score": result.best_score,
+            "stop_reason": result.stop_reason,
+            "epochs_run": result.epochs_run,
+        }
+        return dataclasses.replace(self.metadata, task=task.to_dict(), training=self.config.to_dict(),
+                                   selection=selection)
 
     # -- scoring --------------------------------------------------------------
 

@@ -15,7 +15,6 @@ model folder that inference loads (``serkit train``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,8 +22,7 @@ import numpy as np
 
 from serkit.experiments.fold_data import Part
 from serkit.experiments.recipe import Recipe
-
-Progress = Callable[[int, int], None]
+from serkit.progress import Progress
 
 
 class Fitter(Protocol):

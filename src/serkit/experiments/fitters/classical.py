@@ -17,14 +17,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from serkit.artifacts import ModelInfo, write_model
 from serkit.errors import SerkitError
 from serkit.evaluation import unweighted_average_recall
 from serkit.experiments.fold_data import Part, select_layer, selected_feature
 from serkit.experiments.recipe import Recipe
+from serkit.features.normalise import Normalisation
 from serkit.models import build_model, model_config
 from serkit.models.classical import build_classical, linear_weights
 from serkit.training import UtteranceClassification
-from serkit.training.checkpoint import save_model
 
 #: Costs each classical model chooses from.
 CLASSICAL_COSTS = {"svm": (1e-4, 1e-3, 1e-2, 1e-1), "logistic": (1e-3, 1e-2, 1e-1, 1.0)}
@@ -85,17 +86,17 @@ class ClassicalFitter:
         model = build_model("linear", weights.shape[1], len(self.labels), dropout=0.0)
         model.load_state_dict({"classifier.weight": torch.tensor(weights, dtype=torch.float32),
                                "classifier.bias": torch.tensor(bias, dtype=torch.float32)})
-        info = {
-            "model": model_config(model),
-            "features": selected_feature(recipe).to_dict(),
-            "feature_preset": recipe.features,
+        info = ModelInfo(
+            model=model_config(model),
+            features=selected_feature(recipe).to_dict(),
+            feature_preset=recipe.features,
+            labels=self.labels,
+            task=UtteranceClassification(self.labels).to_dict(),
             # scikit-learn's scaler is folded into the weights, and MP-x pools whole utterances
-            "normalisation": "none", "normaliser": None, "fixed_frames": None, "segments": None,
-            "labels": list(self.labels),
-            "task": UtteranceClassification(self.labels).to_dict(),
-            "training": {"classical": recipe.model, "c": self.cost, "chosen_by": self.chosen_by},
-        }
-        save_model(model_dir, model.state_dict(), info)
+            normalisation=Normalisation.NONE.value,
+            training={"classical": recipe.model, "c": self.cost, "chosen_by": self.chosen_by},
+        )
+        write_model(model_dir, model.state_dict(), info)
         return {"fitted_by": f"scikit-learn {recipe.model}, folded into a linear layer",
                 "c": self.cost, "chosen_by": self.chosen_by, "validation_ua": self.validation_ua}
 

@@ -17,15 +17,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from serkit.artifacts import INFO, WEIGHTS, ModelInfo
 from serkit.audio import load_audio
 from serkit.errors import SerkitError
 from serkit.evaluation import unweighted_average_recall
-from serkit.experiments.fitters import Progress
 from serkit.experiments.fold_data import Part, select_layer, selected_feature
 from serkit.experiments.recipe import Recipe
-from serkit.features.normalise import GlobalNormaliser, SpeakerNormaliser, normalise_utterance
+from serkit.features.normalise import GlobalNormaliser, Normalisation, SpeakerNormaliser, normalise_utterance
 from serkit.features.shaping import SegmentRule, fix_length
 from serkit.models import build_model, model_config
+from serkit.progress import Progress
 from serkit.training import (
     FeatureDataset,
     FitResult,
@@ -38,7 +39,7 @@ from serkit.training import (
 
 Transform = Callable[[np.ndarray], np.ndarray]
 #: What ``serkit train`` copies from the chosen member's saved model.
-MODEL_FILES = ("model.safetensors", "model.json")
+MODEL_FILES = (WEIGHTS, INFO)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,30 +125,30 @@ class NeuralFitter:
                           progress=self.progress, threads=self.threads)
         return Member(seed, trainer, trainer.fit(train, validation), folder)
 
-    def _metadata(self, model: torch.nn.Module) -> dict[str, Any]:
+    def _metadata(self, model: torch.nn.Module) -> ModelInfo:
         """What inference needs beside the weights: the model, the feature, normalisation, input shaping, labels."""
         recipe = self.recipe
-        return {
-            "model": model_config(model),
-            "features": self.feature.to_dict(),
-            "feature_preset": recipe.features,
-            "normalisation": recipe.normalisation,
-            "normaliser": self._normaliser,
-            "fixed_frames": recipe.fixed_frames,
-            "segments": dataclasses.asdict(recipe.segments) if recipe.segments else None,
-            "labels": list(self.labels),
-        }
+        return ModelInfo(
+            model=model_config(model),
+            features=self.feature.to_dict(),
+            feature_preset=recipe.features,
+            labels=self.labels,
+            normalisation=recipe.normalisation.value,
+            normaliser=self._normaliser,
+            fixed_frames=recipe.fixed_frames,
+            segments=dataclasses.asdict(recipe.segments) if recipe.segments else None,
+        )
 
     def _fit_normalisation(self, train: Part) -> None:
         kind = self.recipe.normalisation
-        if kind == "global":  # fitted on the training part only
+        if kind == Normalisation.GLOBAL:  # fitted on the training part only
             fitted = GlobalNormaliser().fit(train.arrays)
             self._transform, self._normaliser = fitted.transform, fitted.to_dict()
-        elif kind == "utterance":
+        elif kind == Normalisation.UTTERANCE:
             self._transform = normalise_utterance
 
     def _normalised(self, part: Part) -> list[np.ndarray]:
-        if self.recipe.normalisation == "per-speaker":
+        if self.recipe.normalisation == Normalisation.PER_SPEAKER:
             # The declared variant: each speaker by their own statistics, over every part seen so far.
             seen = [p for p in self._seen if p is not part] + [part]
             by_speaker = SpeakerNormaliser().fit([x for p in seen for x in p.arrays],
@@ -175,7 +176,7 @@ class NeuralFitter:
     def _waveform_dataset(self, part: Part) -> WaveformDataset:
         """Training signals whose features are computed after augmentation (never cached)."""
         recipe, feature = self.recipe, self.feature
-        if recipe.normalisation == "per-speaker":
+        if recipe.normalisation == Normalisation.PER_SPEAKER:
             raise SerkitError("waveform augmentation cannot be combined with per-speaker normalisation")
         transform = self._transform
 
