@@ -59,8 +59,6 @@ TOP_LEVEL = sorted(p for p in PACKAGE.glob("*.py") if p.name not in ("__init__.p
 #: Longest a module may be; the FFT kernel says in its docstring why it is longer.
 MAX_LINES = 400
 LONG_ALLOWED = {"features/stft.py"}
-#: Modules being split elsewhere: while any is still long, the length test is expected to fail.
-BEING_SPLIT = ("inference/predictor.py", "training/engine.py")
 
 
 def test_the_package_root_is_checked():
@@ -84,10 +82,6 @@ def _too_long() -> list[str]:
     return sorted(f"{name} ({n} lines)" for name, n in lengths.items() if n > MAX_LINES and name not in LONG_ALLOWED)
 
 
-@pytest.mark.xfail(
-    any(len((PACKAGE / p).read_text().splitlines()) > MAX_LINES for p in BEING_SPLIT if (PACKAGE / p).exists()),
-    reason="inference/predictor.py or training/engine.py is still over 400 lines (being split)", strict=False,
-)
 def test_no_module_is_over_400_lines_but_the_fft_kernel():
     assert not _too_long(), f"over {MAX_LINES} lines: {_too_long()}"
 

@@ -353,7 +353,7 @@ def test_epoch_figures_go_to_tensorboard_when_it_is_installed(tmp_path, monkeypa
             self.closed = True
 
     writer = Writer()
-    monkeypatch.setattr(engine, "_tensorboard", lambda out_dir: writer)
+    monkeypatch.setattr(engine, "tensorboard_writer", lambda out_dir: writer)
     model = build_seeded(lambda: UtteranceNet(4, 3), 0)
     trainer = Trainer(model, UtteranceClassification(LABELS), TrainConfig(epochs=2), out_dir=tmp_path)
     trainer.fit(utterance_data(10, 1), utterance_data(6, 2))

@@ -17,16 +17,10 @@ into speech regions and windows and get a timeline (``segments``).
 """
 
 from serkit.inference.model import load_model, resolve_model
-from serkit.inference.predictor import (
-    AudioTooLongError,
-    InferenceConfig,
-    ModelSpec,
-    Prediction,
-    Predictor,
-    Segment,
-)
+from serkit.inference.predictor import AudioTooLongError, InferenceConfig, Prediction, Predictor, Segment
 from serkit.inference.registry import ShippedModel, shipped_models
 from serkit.inference.segmentation import SegmentationConfig
+from serkit.inference.spec import ModelSpec
 
 __all__ = [
     "AudioTooLongError",

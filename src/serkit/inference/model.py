@@ -20,7 +20,8 @@ import torch
 from serkit.artifacts import INFO, ModelInfo, load_weights, read_model_info
 from serkit.configs import check_types
 from serkit.errors import ConfigError, SerkitError
-from serkit.inference.predictor import InferenceConfig, ModelSpec, Predictor, one_line
+from serkit.inference.predictor import InferenceConfig, Predictor
+from serkit.inference.spec import ModelSpec, one_line
 from serkit.inference.registry import SHIPPED_MODELS, default_model_path, read_card, shipped_model_path, shipped_models
 from serkit.models import UtteranceModel, model_from_config
 from serkit.models.registry import check_model_config, config_class

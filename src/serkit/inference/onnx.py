@@ -17,7 +17,8 @@ import numpy as np
 
 from serkit.artifacts import WEIGHTS, ModelInfo
 from serkit.errors import SerkitError
-from serkit.inference.predictor import InferenceConfig, ModelSpec, Predictor
+from serkit.inference.predictor import InferenceConfig, Predictor
+from serkit.inference.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,8 @@
 * :mod:`~serkit.training.data`: in-memory datasets, windows, padded batches, the resumable sampler;
 * :mod:`~serkit.training.augment`: gain and tempo on waveforms, SpecAugment masks on features;
 * :mod:`~serkit.training.checkpoint`: atomic, resumable checkpoints;
+* :mod:`~serkit.training.optim`: seeded models, optimisers, schedules, the deterministic scope;
+* :mod:`~serkit.training.run`: a run's state, its result, and saving and restoring it;
 * :mod:`~serkit.training.engine`: the :class:`Trainer`.
 """
 
@@ -21,7 +23,9 @@ from serkit.training.config import (
     WaveformAugmentConfig,
 )
 from serkit.training.data import Example, FeatureDataset, Recording, WaveformDataset
-from serkit.training.engine import FitResult, Predictions, Trainer, build_seeded
+from serkit.training.engine import Trainer
+from serkit.training.optim import build_seeded
+from serkit.training.run import FitResult, Predictions
 from serkit.training.tasks import (
     FrameClassification,
     Regression,

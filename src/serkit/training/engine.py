@@ -17,14 +17,9 @@ run's seed (inside ``torch.random.fork_rng``, so the caller's generator is
 left as it was), and ``threads`` fixes the thread count.  :func:`build_seeded`
 draws a model's initial weights from a seed the same way.
 
-**Resuming.**  With an output folder, a checkpoint (see
-:mod:`~serkit.training.checkpoint`) is written after every epoch and every
-``checkpoint_every`` steps; ``fit`` on the same folder resumes from the last
-one, to the same end as an uninterrupted run.  It holds the weights, the best
-weights so far, the optimiser and scheduler, early-stopping counters, the
-torch generator, the sampler's position, the running figures of the epoch in
-progress and the history.  Augmentation needs no state of its own: its draws
-are keyed by position.  A checkpoint of other settings or other data is refused.
+**Resuming.**  With an output folder, a checkpoint is written after every
+epoch and every ``checkpoint_every`` steps, and ``fit`` on the same folder
+resumes from the last one, to the same end (:mod:`~serkit.training.run`).
 
 **Output folder.**  ``checkpoints/``; ``log.csv``, one row per epoch: the
 learning rate, the training loss and figures (of the batches as they were
@@ -37,30 +32,25 @@ through ``progress(done, total)`` in optimiser steps, and by logging.
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import dataclasses
 import functools
-import hashlib
-import io
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from serkit.artifacts import ModelInfo, write_model
 from serkit.errors import SerkitError
 from serkit.outputs import atomic_write_text
 from serkit.progress import Progress
 from serkit.training.augment import augment_waveform, spec_augment
-from serkit.training.checkpoint import latest_checkpoint, read_checkpoint, write_checkpoint
-from serkit.training.config import OptimiserConfig, ScheduleConfig, TrainConfig
+from serkit.training.config import TrainConfig
 from serkit.training.data import (
     SPEC_STREAM,
     WAVEFORM_STREAM,
@@ -71,110 +61,35 @@ from serkit.training.data import (
     combine_groups,
     keyed_rng,
 )
-from serkit.training.tasks import LOSS_FIGURE, Task, ClassificationTask
+from serkit.training.optim import (
+    build_optimiser,
+    build_scheduler,
+    recalibrate_batch_norm,
+    run_scope,
+    training_layout,
+)
+from serkit.training.run import (
+    FitResult,
+    Predictions,
+    Run,
+    RunProgress,
+    copy_weights,
+    describe,
+    history_csv,
+    restore_checkpoint,
+    save_checkpoint,
+    tensorboard_writer,
+)
+from serkit.training.tasks import LOSS_FIGURE, ClassificationTask, Task
 
 log = logging.getLogger(__name__)
-
-Model = TypeVar("Model", bound=nn.Module)
 
 CHECKPOINTS = "checkpoints"
 LOG_FILE = "log.csv"
 MODEL_DIR = "model"
-TENSORBOARD_DIR = "tensorboard"
 
 BEST_VALIDATION = "best-validation"
 LAST_EPOCH = "last-epoch"
-
-
-@dataclasses.dataclass(frozen=True)
-class FitResult:
-    """What a fit did: its history and how the kept weights were chosen.
-
-    ``selection`` is ``"best-validation"`` (the epoch with the best
-    ``monitor`` figure on the validation part) or ``"last-epoch"`` (no
-    validation part).  ``stop_reason`` is ``"epochs"``, ``"early-stopping"``
-    or ``"learning-rate-floor"``.  ``seconds`` is this call's wall time;
-    ``earlier_seconds`` that of the calls it resumed, up to their last checkpoint (0 for
-    a fresh run).
-    """
-
-    history: tuple[dict[str, Any], ...]
-    selection: str
-    chosen_epoch: int
-    monitor: str | None
-    best_score: float | None
-    stop_reason: str
-    steps: int
-    resumed_from_step: int | None
-    seconds: float
-    earlier_seconds: float = 0.0
-
-    @property
-    def epochs_run(self) -> int:
-        return len(self.history)
-
-    @property
-    def total_seconds(self) -> float:
-        """Wall time of the whole fit, over every call that worked on it."""
-        return self.seconds + self.earlier_seconds
-
-
-@dataclasses.dataclass(frozen=True)
-class Predictions:
-    """Per utterance (windows combined): ids, scores, decoded predictions and targets."""
-
-    ids: tuple[str, ...]
-    scores: tuple[np.ndarray, ...]
-    predictions: tuple[Any, ...]
-    targets: tuple[Any, ...]
-
-
-@dataclasses.dataclass
-class _Progress:
-    """The mutable part of a run that a checkpoint must carry, besides torch objects."""
-
-    step: int = 0
-    best_score: float | None = None
-    best_epoch: int | None = None
-    bad_epochs: int = 0
-    stop_reason: str | None = None
-    history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    #: wall seconds of training up to this checkpoint, over every call
-    seconds: float = 0.0
-    # running figures of the epoch in progress: loss, and every item trained on so far
-    loss_sum: float = 0.0
-    indices: list[int] = dataclasses.field(default_factory=list)
-    scores: list[np.ndarray] = dataclasses.field(default_factory=list)
-
-    def state_dict(self) -> dict[str, Any]:
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        fields["scores"] = [torch.from_numpy(np.ascontiguousarray(s)) for s in self.scores]
-        return fields
-
-    @classmethod
-    def from_state_dict(cls, state: dict[str, Any]) -> _Progress:
-        return cls(**{**state, "scores": [s.numpy() for s in state["scores"]]})
-
-    def reset_epoch(self) -> None:
-        self.loss_sum, self.indices, self.scores = 0.0, [], []
-
-
-@dataclasses.dataclass(eq=False)
-class _Run:
-    """Everything one call of :meth:`Trainer.fit` works on."""
-
-    task: Task
-    train: Dataset
-    validation: Dataset | None
-    sampler: EpochSampler
-    optimiser: torch.optim.Optimizer
-    scheduler: Any
-    progress: _Progress
-    best_weights: dict[str, Tensor] | None = None
-    writer: Any = None
-    #: when this call started (``time.perf_counter``), and the seconds of the calls it resumed
-    started: float = 0.0
-    earlier_seconds: float = 0.0
 
 
 class Trainer:
@@ -200,7 +115,7 @@ class Trainer:
         threads: int | None = None,
     ):
         self.device = torch.device(device)
-        self.model = _training_layout(model.to(self.device))
+        self.model = training_layout(model.to(self.device))
         self.task = task
         self.config = config
         self.out_dir = None if out_dir is None else Path(out_dir)
@@ -220,7 +135,7 @@ class Trainer:
         self._check_data(train, validation)
         if self.out_dir is not None:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-        with _run_scope(self.threads, self.device):
+        with run_scope(self.threads, self.device):
             run = self._new_run(train, validation)
             run.started = started
             try:
@@ -253,7 +168,7 @@ class Trainer:
             if config.early_stopping.patience is not None:
                 log.warning("no validation part: nothing stops early, the last epoch is kept")
 
-    def _new_run(self, train: Dataset, validation: Dataset | None) -> _Run:
+    def _new_run(self, train: Dataset, validation: Dataset | None) -> Run:
         config = self.config
         task = self.task
         if config.class_weights:
@@ -263,19 +178,19 @@ class Trainer:
             log.info("class weights %s", dict(zip(task.labels, task.class_weights)))
         optimiser = build_optimiser(self.model.parameters(), config.optimiser)
         sizes = [train.size(i) for i in range(len(train))]
-        writer = _tensorboard(self.out_dir)
-        return _Run(
+        writer = tensorboard_writer(self.out_dir)
+        return Run(
             task=task,
             train=train,
             validation=validation,
             sampler=EpochSampler(sizes, config.batch_size, config.seed, config.sort_first_epoch),
             optimiser=optimiser,
             scheduler=build_scheduler(optimiser, config.schedule, self.task.higher_is_better(self.monitor)),
-            progress=_Progress(),
+            progress=RunProgress(),
             writer=writer,
         )
 
-    def _train_epoch(self, run: _Run, total: int) -> None:
+    def _train_epoch(self, run: Run, total: int) -> None:
         config, model, progress = self.config, self.model, run.progress
         model.train()
         epoch = run.sampler.epoch
@@ -314,11 +229,14 @@ class Trainer:
             augment_waveform, sample_rate=train.sample_rate, config=config.waveform_augment, rng=rng
         )
 
-    def _end_epoch(self, run: _Run) -> None:
+    def _end_epoch(self, run: Run) -> None:
         config, progress = self.config, run.progress
         epoch = run.sampler.epoch + 1  # 1-based, as logs and papers count
         if config.recalibrate_batch_norm:
-            self._recalibrate_batch_norm(run)
+            size, items = config.batch_size, len(run.train)
+            batches = (collate([run.train.example(i) for i in range(s, min(s + size, items))], run.task)
+                       for s in range(0, items, size))
+            recalibrate_batch_norm(self.model, batches, self.device)
         train_targets = run.train.targets
         targets = [train_targets[i] for i in progress.indices]
         row: dict[str, Any] = {
@@ -343,7 +261,7 @@ class Trainer:
         progress.reset_epoch()
         progress.stop_reason = self._stop_reason(run, epoch)
         run.sampler.next_epoch()
-        log.info("epoch %d/%d: %s", epoch, config.epochs, _describe(row))
+        log.info("epoch %d/%d: %s", epoch, config.epochs, describe(row))
         if self.out_dir is not None:
             atomic_write_text(self.out_dir / LOG_FILE, history_csv(progress.history))
             if run.writer is not None:
@@ -352,30 +270,7 @@ class Trainer:
                         run.writer.add_scalar(key, value, epoch)
             self._checkpoint(run)
 
-    def _recalibrate_batch_norm(self, run: _Run) -> None:
-        """Running statistics of every batch-norm layer from one pass over the training items
-        (see ``TrainConfig.recalibrate_batch_norm``): their batches' average."""
-        norms = [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-        norms = [m for m in norms if m.track_running_stats]
-        if not norms:
-            return
-        momenta = [m.momentum for m in norms]
-        for norm in norms:
-            norm.reset_running_stats()
-            norm.momentum = None  # a cumulative average over this pass
-        self.model.train()
-        size = self.config.batch_size
-        try:
-            with torch.no_grad():
-                for start in range(0, len(run.train), size):
-                    indices = range(start, min(start + size, len(run.train)))
-                    batch = collate([run.train.example(i) for i in indices], run.task)
-                    self.model(batch.x.to(self.device), batch.lengths.to(self.device))
-        finally:
-            for norm, momentum in zip(norms, momenta):
-                norm.momentum = momentum
-
-    def _record_score(self, run: _Run, score: float, epoch: int) -> bool:
+    def _record_score(self, run: Run, score: float, epoch: int) -> bool:
         """Update the best score and early-stopping counter; True when ``score`` improved."""
         progress = run.progress
         stopping = self.config.early_stopping
@@ -390,12 +285,12 @@ class Trainer:
             improved = score < progress.best_score - stopping.min_delta
         if improved:
             progress.best_score, progress.best_epoch, progress.bad_epochs = score, epoch, 0
-            run.best_weights = _copy_weights(self.model)
+            run.best_weights = copy_weights(self.model)
         else:
             progress.bad_epochs += 1
         return improved
 
-    def _stop_reason(self, run: _Run, epoch: int) -> str | None:
+    def _stop_reason(self, run: Run, epoch: int) -> str | None:
         config = self.config
         patience = config.early_stopping.patience
         if run.validation is not None and patience is not None and run.progress.bad_epochs >= patience:
@@ -407,7 +302,7 @@ class Trainer:
             return "epochs"
         return None
 
-    def _choose(self, run: _Run, resumed: int | None, seconds: float) -> FitResult:
+    def _choose(self, run: Run, resumed: int | None, seconds: float) -> FitResult:
         progress = run.progress
         if run.validation is not None and run.best_weights is not None:
             self.model.load_state_dict(run.best_weights)
@@ -430,59 +325,16 @@ class Trainer:
             earlier_seconds=run.earlier_seconds,
         )
 
-    # -- checkpoints ----------------------------------------------------------
+    def _checkpoint(self, run: Run) -> None:
+        if self.out_dir is not None:
+            save_checkpoint(run, self.out_dir / CHECKPOINTS, self.model, self._info(run.task, None),
+                            self.config.to_dict(), self.device)
 
-    def _checkpoint(self, run: _Run) -> None:
-        if self.out_dir is None:
-            return
-        run.progress.seconds = run.earlier_seconds + time.perf_counter() - run.started
-        state = {
-            "config": self.config.to_dict(),
-            "data": _fingerprints(run.train, run.validation),
-            "sampler": run.sampler.state_dict(),
-            "progress": run.progress.state_dict(),
-            "optimiser": run.optimiser.state_dict(),
-            "scheduler": None if run.scheduler is None else run.scheduler.state_dict(),
-            "rng": _rng_states(self.device),
-        }
-        write_checkpoint(
-            self.out_dir / CHECKPOINTS,
-            weights=self.model.state_dict(),
-            best_weights=run.best_weights,
-            info=dataclasses.replace(self._info(run.task, None), checkpoint={
-                "step": run.progress.step, "position": run.sampler.state_dict()}),
-            state=state,
-        )
-
-    def _resume(self, run: _Run) -> int | None:
+    def _resume(self, run: Run) -> int | None:
         """Restore ``run`` from the latest checkpoint; its step, or None when starting afresh."""
         if self.out_dir is None:
             return None
-        path = latest_checkpoint(self.out_dir / CHECKPOINTS)
-        if path is None:
-            return None
-        checkpoint = read_checkpoint(path)
-        state = checkpoint.state
-        if state["config"] != self.config.to_dict():
-            raise SerkitError(f"{path}: written with other training settings; use a new output folder")
-        if state["data"] != _fingerprints(run.train, run.validation):
-            raise SerkitError(f"{path}: written for other training or validation data")
-        try:
-            self.model.load_state_dict(checkpoint.weights)
-        except RuntimeError as error:
-            raise SerkitError(f"{path}: the weights do not fit this model ({error})") from None
-        run.optimiser.load_state_dict(state["optimiser"])
-        if run.scheduler is not None:
-            run.scheduler.load_state_dict(state["scheduler"])
-        run.sampler.load_state_dict(state["sampler"])
-        run.progress = _Progress.from_state_dict(state["progress"])
-        run.best_weights = checkpoint.best_weights
-        _set_rng_states(state["rng"], self.device)
-        if run.progress.stop_reason is None:
-            log.info("resumed from %s (epoch %d, step %d)", path, run.sampler.epoch + 1, run.progress.step)
-        else:
-            log.info("%s: this run had finished (%s)", path, run.progress.stop_reason)
-        return run.progress.step
+        return restore_checkpoint(run, self.out_dir / CHECKPOINTS, self.model, self.config.to_dict(), self.device)
 
     def _info(self, task: Task, result: FitResult | None) -> ModelInfo:
         selection = None if result is None else {
@@ -540,144 +392,3 @@ class Trainer:
         return ids, combined, [first[g] for g in ids], loss_sum / len(dataset)
 
 
-def build_seeded(factory: Callable[[], Model], seed: int) -> Model:
-    """``factory()`` with torch's generator seeded by ``seed``, and left as it was afterwards.
-
-    Makes a model's initial weights a function of the seed, so the same
-    command twice trains from the same weights.
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return factory()
-
-
-def build_optimiser(parameters: Any, config: OptimiserConfig) -> torch.optim.Optimizer:
-    if config.name == "adam":
-        return torch.optim.Adam(
-            parameters, lr=config.lr, betas=config.betas, eps=config.eps, weight_decay=config.weight_decay
-        )
-    if config.name == "rmsprop":
-        return torch.optim.RMSprop(
-            parameters,
-            lr=config.lr,
-            alpha=config.alpha,
-            eps=config.eps,
-            weight_decay=config.weight_decay,
-            momentum=config.resolved_momentum,
-        )
-    return torch.optim.SGD(
-        parameters,
-        lr=config.lr,
-        momentum=config.resolved_momentum,
-        nesterov=config.resolved_momentum > 0,
-        weight_decay=config.weight_decay,
-    )
-
-
-def build_scheduler(optimiser: torch.optim.Optimizer, config: ScheduleConfig, higher_is_better: bool) -> Any:
-    """A per-epoch schedule, or None.
-
-    Milestones are 1-based epochs where the new rate starts; PyTorch counts
-    completed epochs, hence the ``- 1``.
-    """
-    if config.kind == "step":
-        return torch.optim.lr_scheduler.MultiStepLR(
-            optimiser, milestones=[m - 1 for m in config.milestones], gamma=config.gamma
-        )
-    if config.kind == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimiser,
-            mode="max" if higher_is_better else "min",
-            factor=config.factor,
-            patience=config.patience,
-            min_lr=config.min_lr,
-        )
-    return None
-
-
-def history_csv(history: Sequence[dict[str, Any]]) -> str:
-    """The per-epoch log as CSV text; columns in order of first appearance."""
-    columns: dict[str, None] = {}
-    for row in history:
-        columns.update(dict.fromkeys(row))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(history)
-    return buffer.getvalue()
-
-
-@contextlib.contextmanager
-def _run_scope(threads: int | None, device: torch.device) -> Iterator[None]:
-    """Deterministic algorithms, a fixed thread count and a private torch generator, undone on exit."""
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    previous_threads = torch.get_num_threads()
-    devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        # on CUDA some kernels have no deterministic version; warn rather than fail there
-        torch.use_deterministic_algorithms(True, warn_only=device.type != "cpu")
-        if threads is not None:
-            torch.set_num_threads(threads)
-        try:
-            yield
-        finally:
-            torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
-            torch.set_num_threads(previous_threads)
-
-
-def _rng_states(device: torch.device) -> dict[str, Tensor]:
-    states = {"torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        states["cuda"] = torch.cuda.get_rng_state(device)
-    return states
-
-
-def _set_rng_states(states: dict[str, Tensor], device: torch.device) -> None:
-    torch.set_rng_state(states["torch"])
-    if device.type == "cuda":
-        torch.cuda.set_rng_state(states["cuda"], device)
-
-
-def _copy_weights(model: nn.Module) -> dict[str, Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-
-def _fingerprints(train: Dataset, validation: Dataset | None) -> dict[str, str | None]:
-    """Hashes of the ids of each part, so a checkpoint is never resumed on other data."""
-
-    def digest(dataset: Dataset | None) -> str | None:
-        if dataset is None:
-            return None
-        return hashlib.sha256("\n".join(dataset.ids).encode()).hexdigest()[:16]
-
-    return {"train": digest(train), "validation": digest(validation)}
-
-
-def _tensorboard(out_dir: Path | None) -> Any:
-    """A TensorBoard writer under ``out_dir`` when tensorboard is installed, else None."""
-    if out_dir is None:
-        return None
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        return None
-    return SummaryWriter(str(out_dir / TENSORBOARD_DIR))
-
-
-def _describe(row: dict[str, Any]) -> str:
-    items = (f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items() if k != "epoch")
-    return ", ".join(items)
-
-
-def _training_layout(model: nn.Module) -> nn.Module:
-    """A model with 2-D convolutions in channels-last memory layout, any other as it is.
-
-    oneDNN's convolutions, batch norm and pooling run several times faster on
-    CPU in channels-last than in PyTorch's default layout (about 2x for a
-    whole training step of cnn_tf).  Weights are saved contiguous whatever the
-    layout, so saved models do not depend on it.
-    """
-    if any(isinstance(m, nn.Conv2d) for m in model.modules()):
-        return model.to(memory_format=torch.channels_last)
-    return model
