@@ -21,7 +21,8 @@ import fcntl
 import logging
 import os
 import shutil
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from serkit.errors import SerkitError
@@ -112,16 +113,42 @@ def sweep_temporaries(root: Path) -> int:
     return len(leftovers)
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, flush it, and move it into place."""
+def atomic_write(path: str | Path, write: Callable[[Path], None], *, durable: bool = True) -> None:
+    """Call ``write`` on a temporary file beside ``path``, then move it into place.
+
+    ``durable`` flushes the file to disk before the rename, so that the rename
+    never publishes an empty file after a power cut (a cache entry, which can
+    be recomputed, skips it).  The temporary name is unique per call, so
+    processes and threads writing the same target never share one.
+    """
     path = Path(path)
-    temporary = path.with_name(f"{TEMPORARY_PREFIX}{path.name}-{os.getpid()}")
-    write_flushed(temporary, data)
-    os.replace(temporary, path)
+    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMPORARY_PREFIX}{path.name}-")
+    os.close(descriptor)
+    temporary = Path(name)
+    try:
+        write(temporary)
+        if durable:
+            _fsync_file(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    atomic_write(path, lambda temporary: temporary.write_bytes(data))
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
+
+
+def _fsync_file(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def write_flushed(path: Path, data: bytes) -> None:

@@ -26,15 +26,14 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from serkit.audio.io import content_hash
 from serkit.features.base import Feature
+from serkit.outputs import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +99,8 @@ class FeatureCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         description = self.folder(feature) / "feature.json"
         if not description.exists():
-            _atomic_write(description, feature.save)
-        _atomic_write(path, lambda tmp: _save_npy(tmp, array))
+            atomic_write(description, feature.save, durable=False)
+        atomic_write(path, lambda tmp: _save_npy(tmp, array), durable=False)
         return path
 
     def get(self, feature: Feature, path: str | Path) -> np.ndarray:
@@ -112,19 +111,6 @@ class FeatureCache:
             array = feature.process_file(path)
             self.store(feature, digest, array)
         return array
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write`` on a temporary file beside ``path``, then move it into place."""
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
