@@ -128,7 +128,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], *, durable: bo
     try:
         write(temporary)
         if durable:
-            _fsync_file(temporary)
+            fsync_path(temporary)
         os.replace(temporary, path)
     except BaseException:
         temporary.unlink(missing_ok=True)
@@ -143,7 +143,8 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
-def _fsync_file(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush a file's (or a folder's entries') writes to disk."""
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)

@@ -36,7 +36,7 @@ from torch import Tensor
 
 from serkit.artifacts import INFO, WEIGHTS, ModelInfo, json_text, load_weights, weights_bytes
 from serkit.errors import SerkitError
-from serkit.outputs import TEMPORARY_PREFIX, atomic_write_bytes, sweep_temporaries, write_flushed
+from serkit.outputs import TEMPORARY_PREFIX, atomic_write_bytes, fsync_path, sweep_temporaries, write_flushed
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def write_checkpoint(
     write_flushed(staging / STATE, buffer.getvalue())
     final = root / name
     os.replace(staging, final)
-    _fsync_directory(root)
+    fsync_path(root)  # a rename is durable only once its directory is flushed
     atomic_write_bytes(root / LATEST, json_text({"name": name}).encode())
     for old in root.glob(f"{PREFIX}*"):
         if old.name != name:
@@ -121,12 +121,3 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         )
     except (OSError, RuntimeError, ValueError, pickle.UnpicklingError) as error:
         raise SerkitError(f"{path}: unreadable checkpoint ({error})") from None
-
-
-def _fsync_directory(path: Path) -> None:
-    # a rename is durable only once its directory is flushed
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
