@@ -1,4 +1,5 @@
-"""Emotion labels as data: the vocabulary, each corpus's code map, the class sets.
+"""Emotion labels as data: the vocabulary, each corpus's code map, the class sets,
+and each emotion's place on the arousal/valence plane.
 
 Everything here is read from the package data file ``labels.yaml`` (see
 docs/corpora.md), checked once when first needed, and handed out as
@@ -34,12 +35,40 @@ class ClassSet:
 
 
 @dataclass(frozen=True)
+class Place:
+    """An emotion's place on the arousal/valence plane, on :attr:`Dimensions.scale`."""
+
+    arousal: float
+    valence: float
+    #: the source entry it was rescaled from (``{"word", "valence", "arousal"}``)
+    source_entry: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Dimensions:
+    """The ``dimensions`` section of ``labels.yaml`` (docs/corpora.md)."""
+
+    #: the common scale ``(lo, hi)`` of every place and every rescaled rating
+    scale: tuple[float, float]
+    source: str
+    places: Mapping[str, Place]
+    #: vocabulary names with no place -> why
+    unplaced: Mapping[str, str]
+    #: corpus name -> ``(lo, hi)`` of its own ``arousal``/``valence`` columns
+    corpus_scales: Mapping[str, tuple[float, float]]
+
+
+NO_DIMENSIONS = Dimensions((-1.0, 1.0), "", MappingProxyType({}), MappingProxyType({}), MappingProxyType({}))
+
+
+@dataclass(frozen=True)
 class LabelData:
     """The parsed contents of ``labels.yaml``."""
 
     vocabulary: Mapping[str, str]
     corpora: Mapping[str, Mapping[str, str]]
     class_sets: Mapping[str, ClassSet]
+    dimensions: Dimensions = NO_DIMENSIONS
 
 
 def vocabulary() -> tuple[str, ...]:
@@ -97,8 +126,10 @@ def parse_label_data(raw: Any) -> LabelData:
     A mistake here is a packaging bug, not a user's: it raises
     :class:`~serkit.errors.SerkitError` saying which entry is wrong.
     """
-    if not isinstance(raw, dict) or set(raw) != {"vocabulary", "corpora", "class_sets"}:
-        raise SerkitError("labels.yaml must have exactly: vocabulary, corpora, class_sets")
+    if not isinstance(raw, dict) or not {"vocabulary", "corpora", "class_sets"} <= set(raw) <= {
+        "vocabulary", "corpora", "class_sets", "dimensions"
+    }:
+        raise SerkitError("labels.yaml must have exactly: vocabulary, corpora, class_sets[, dimensions]")
     vocab = _str_map(raw["vocabulary"], "vocabulary")
 
     def known(name: Any, where: str) -> str:
@@ -125,7 +156,71 @@ def parse_label_data(raw: Any) -> LabelData:
         if not set(merge.values()) <= set(classes) or set(merge) & set(classes):
             raise SerkitError(f"labels.yaml: {where} must merge names outside its classes into its classes")
         sets[name] = ClassSet(name, classes, MappingProxyType(merge), str(spec.get("description", "")))
-    return LabelData(MappingProxyType(vocab), MappingProxyType(corpora), MappingProxyType(sets))
+    dimensions = _dimensions(raw["dimensions"], vocab) if "dimensions" in raw else NO_DIMENSIONS
+    return LabelData(MappingProxyType(vocab), MappingProxyType(corpora), MappingProxyType(sets), dimensions)
+
+
+def _dimensions(raw: Any, vocab: Mapping[str, str]) -> Dimensions:
+    """Check the ``dimensions`` section: every vocabulary name placed or declared unplaced,
+    every place inside the scale and equal to its source entry rescaled (x -> lo + x (hi - lo))."""
+    keys = {"scale", "source", "places", "unplaced", "corpus_scales"}
+    if not isinstance(raw, dict) or set(raw) != keys:
+        raise SerkitError(f"labels.yaml: dimensions must have exactly: {', '.join(sorted(keys))}")
+    scale = _range(raw["scale"], "dimensions.scale")
+    places = {}
+    for name, spec in _str_map(raw["places"], "dimensions.places", values=dict).items():
+        where = f"dimensions.places.{name}"
+        entry = spec.get("nrc_vad")
+        if set(spec) != {"arousal", "valence", "nrc_vad"} or not (
+            isinstance(entry, dict) and set(entry) == {"word", "valence", "arousal"}
+        ):
+            raise SerkitError(
+                f"labels.yaml: {where} takes arousal, valence and nrc_vad: {{word, valence, arousal}}"
+            )
+        for dim in ("arousal", "valence"):
+            value, raw_value = spec[dim], entry[dim]
+            if not (_number(value) and _number(raw_value)):
+                raise SerkitError(f"labels.yaml: {where}: {dim} must be numbers")
+            if not (scale[0] <= value <= scale[1] and 0 <= raw_value <= 1):
+                raise SerkitError(
+                    f"labels.yaml: {where}: {dim} {value} is outside {list(scale)} "
+                    f"(or its entry {raw_value} outside [0, 1])"
+                )
+            if abs(value - round(scale[0] + raw_value * (scale[1] - scale[0]), 3)) > 1e-9:
+                raise SerkitError(
+                    f"labels.yaml: {where}: {dim} {value} is not its nrc_vad entry {raw_value} rescaled"
+                )
+        places[name] = Place(float(spec["arousal"]), float(spec["valence"]), MappingProxyType(dict(entry)))
+    unplaced = _str_map(raw["unplaced"], "dimensions.unplaced")
+    for name in [*places, *unplaced]:
+        if name not in vocab:
+            raise SerkitError(f"labels.yaml: dimensions: {name!r} is not in the vocabulary")
+    both = set(places) & set(unplaced)
+    neither = [name for name in vocab if name not in places and name not in unplaced]
+    if both or neither:
+        raise SerkitError(
+            "labels.yaml: dimensions must place or declare unplaced each vocabulary name once: "
+            + ", ".join(sorted(both) + neither)
+        )
+    corpus_scales = {
+        corpus: _range(value, f"dimensions.corpus_scales.{corpus}")
+        for corpus, value in _str_map(raw["corpus_scales"], "dimensions.corpus_scales", values=list).items()
+    }
+    return Dimensions(
+        scale, str(raw["source"]), MappingProxyType(places), MappingProxyType(unplaced),
+        MappingProxyType(corpus_scales),
+    )
+
+
+def _range(value: Any, where: str) -> tuple[float, float]:
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != 2
+        or not all(_number(v) for v in value)
+        or not value[0] < value[1]
+    ):
+        raise SerkitError(f"labels.yaml: {where} must be [lo, hi] with lo < hi")
+    return float(value[0]), float(value[1])
 
 
 def _str_map(value: Any, where: str, values: type = str) -> dict[str, Any]:
@@ -136,3 +231,7 @@ def _str_map(value: Any, where: str, values: type = str) -> dict[str, Any]:
             f"labels.yaml: {where} must map text to {values.__name__} (quote codes such as \"01\")"
         )
     return dict(value)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
