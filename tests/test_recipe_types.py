@@ -47,7 +47,7 @@ def write_recipe(tmp_path: Path, **changes: Any) -> Path:
     ({"model_options": {"n_filters": "8"}}, "model_options.n_filters must be an integer, got '8'"),
     ({"model_options": {"channels": [32, 48.5]}}, r"model_options.channels\[1\] must be an integer, got 48.5"),
     ({"model_options": "wide"}, "model_options must be a mapping, got 'wide'"),
-    ({"features": ["logmel"]}, r"features must be a string, got \['logmel'\]"),
+    ({"features": {"logmel": 1}}, r"features must be a string or a list of strings, got \{'logmel': 1\}"),
     ({"fixed_frames": "251"}, "fixed_frames must be an integer or null, got '251'"),
     ({"normalisation": "globl"}, "normalisation must be one of 'global', 'utterance', 'per-speaker', 'none'"),
     ({"segments": {"window": "2s"}}, "segments.window must be a number, got '2s'"),

@@ -51,7 +51,9 @@ class Recipe:
     classes: str = "4class"
     protocol: str = "loso"
     validation: str = "speakers"
-    features: str = "logmel-seed001"
+    #: A feature preset (``NAME`` or ``NAME:key=value,...``), or a list of frame-level presets on
+    #: one frame grid, stacked (:mod:`serkit.features.combined`); kept as the names joined by ``+``.
+    features: str | tuple[str, ...] = "logmel-seed001"
     #: ``global``: statistics fitted on the training part; ``utterance``: each input
     #: on its own; ``per-speaker``: a declared variant (test speakers' own statistics).
     normalisation: Normalisation = Normalisation.GLOBAL
@@ -74,6 +76,7 @@ class Recipe:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "features", _features_spec(self.features))
         if self.normalisation not in NORMALISATIONS:
             raise SerkitError(f"normalisation {self.normalisation!r}: choose from {', '.join(NORMALISATIONS)}")
         # a recipe built in code or by ``override`` may name it by its string
@@ -149,6 +152,30 @@ class Recipe:
         recipe = from_dict(cls, values, what="recipe keys")
         _check_model_options(values)
         return recipe
+
+
+def _features_spec(value: Any) -> str:
+    """``features`` as one string: a preset as it is (unchecked until it is built, as ever), a list
+    of presets joined by ``+`` (one alone is that preset) and checked now: every part frame-level,
+    all on one frame grid."""
+    from serkit.features import combined
+
+    if isinstance(value, (list, tuple)):
+        if not value or not all(isinstance(v, str) and v for v in value):
+            raise ConfigError(f"features: give a preset name or a list of preset names, got {list(value)!r}")
+        value = combined.SEPARATOR.join(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"features: give a preset name or a list of preset names, got {value!r}")
+    if combined.SEPARATOR not in value:
+        return value
+    from serkit.features.presets import all_presets, get_preset
+
+    if len(combined.split(value, list(all_presets()))) > 1:
+        try:
+            get_preset(value)
+        except SerkitError as e:
+            raise ConfigError(f"features: {e}") from None
+    return value
 
 
 def _check_recipe_types(data: dict[str, Any]) -> None:

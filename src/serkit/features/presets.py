@@ -4,7 +4,9 @@ Each family module declares the presets for the papers' settings in a
 module-level ``PRESETS`` tuple; this module gathers them.  A preset name may
 carry overrides of its configuration, ``NAME:key=value,key=value``
 (``logmel-seed001:n_mels=64``), so that ``serkit features --kind`` and
-``serkit cv --features`` accept the same strings.
+``serkit cv --features`` accept the same strings.  Names joined by ``+``
+(``mfcc-seed003+pitch-seed003``) name the combination of those presets on one
+frame grid (:mod:`serkit.features.combined`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ import dataclasses
 from typing import Any
 
 from serkit.errors import SerkitError
-from serkit.features import filterbank, functionals, mfcc, mulaw, prosody, spectrogram
+from serkit.features import combined, filterbank, functionals, mfcc, mulaw, prosody, spectrogram
 from serkit.features.base import Feature, Preset  # noqa: F401  (Preset re-exported)
 from serkit.features.whisper import layers as whisper_layers
 
-_FAMILY_MODULES = (spectrogram, filterbank, mfcc, mulaw, prosody, functionals, whisper_layers)
+_FAMILY_MODULES = (spectrogram, filterbank, mfcc, mulaw, prosody, functionals, whisper_layers, combined)
 
 
 def all_presets() -> dict[str, Preset]:
@@ -31,15 +33,24 @@ def all_presets() -> dict[str, Preset]:
 
 
 def get_preset(spec: str) -> Preset:
-    """The preset named by ``spec`` (``NAME`` or ``NAME:key=value,...``)."""
-    name, _, rest = spec.partition(":")
+    """The preset named by ``spec`` (``NAME`` or ``NAME:key=value,...``, or several joined by ``+``)."""
     presets = all_presets()
+    parts = combined.split(spec, list(presets))
+    if len(parts) > 1:
+        return _combined_preset(spec, parts)
+    name, _, rest = spec.partition(":")
     if name not in presets:
         raise SerkitError(f"unknown feature kind {name!r}; known: {', '.join(sorted(presets))}")
     preset = presets[name]
     if not rest:
         return preset
     return preset.with_overrides(_parse_overrides(preset.feature, rest))
+
+
+def _combined_preset(spec: str, parts: list[str]) -> Preset:
+    feature = combined.combine(parts)  # checks the grid, naming the parts
+    sources = dict.fromkeys(get_preset(part).source for part in parts)
+    return Preset(spec, feature, "; ".join(sources), f"{', '.join(parts)} stacked on one frame grid")
 
 
 def get_feature(spec: str) -> Feature:
