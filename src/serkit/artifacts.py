@@ -37,6 +37,8 @@ WEIGHTS = "model.safetensors"
 INFO = "model.json"
 CARD = "card.json"
 RESULTS = "results.json"
+#: The models shipped inside the package, a model folder each (``serkit.inference.registry``).
+SHIPPED_MODELS = Path(__file__).parent / "inference" / "models"
 MODEL_SCHEMA = 1
 RESULTS_SCHEMA = 1
 
@@ -71,11 +73,13 @@ class ModelInfo:
     selection: dict[str, Any] | None = None
     #: A checkpoint's copy only: the step and the sampler's position it was written at.
     checkpoint: dict[str, Any] | None = None
+    #: The model it started from (``init``): its folder, the tensors copied, the layers frozen.
+    init: dict[str, Any] | None = None
     schema: int = MODEL_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
         data = to_dict(self)
-        for optional in ("selection", "checkpoint"):
+        for optional in ("selection", "checkpoint", "init"):
             if data[optional] is None:
                 del data[optional]
         return data
@@ -95,6 +99,18 @@ class ModelInfo:
             raise SerkitError(f"{source}: model schema {info.schema} is newer than this serkit reads "
                               f"({MODEL_SCHEMA}); upgrade serkit")
         return info
+
+
+def model_folder(name_or_path: str | Path) -> Path:
+    """A model folder given by its path or by a shipped model's name (``default``, ``accurate``)."""
+    path = Path(name_or_path)
+    if (path / INFO).is_file():
+        return path
+    shipped = SHIPPED_MODELS / str(name_or_path)
+    if "/" not in str(name_or_path) and (shipped / INFO).is_file():
+        return shipped
+    names = ", ".join(sorted(p.parent.name for p in SHIPPED_MODELS.glob(f"*/{INFO}")))
+    raise SerkitError(f"{name_or_path}: neither a model folder (with {INFO}) nor a shipped model ({names})")
 
 
 def read_model_info(directory: str | Path) -> ModelInfo:
@@ -156,6 +172,8 @@ class FoldResult:
     chosen: dict[str, Any] | None = None
     #: a recipe's ``search``: the values chosen and every candidate's validation UA
     search: dict[str, Any] | None = None
+    #: the model it started from (``init``), what was copied and frozen
+    init: dict[str, Any] | None = None
     schema: int = RESULTS_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from serkit.artifacts import CvResults, FoldResult
 from serkit.corpora import class_set, read_corpus, select_classes
 from serkit.errors import SerkitError
 from serkit.evaluation import FoldPredictions, summarise_folds
+from serkit.experiments.fitters.transfer import check_init
 from serkit.experiments.fold_data import FoldData
 from serkit.experiments.recipe import Recipe
 from serkit.experiments.search import fit_best
@@ -99,6 +100,7 @@ def run_cv(
     """
     with owned_folder(out_dir) as folder:
         _claim(folder, recipe)
+        check_init(recipe)
         threads = _run_threads(folder, threads, jobs)
         corpus = load_corpus(recipe)
         folds = make_folds(corpus.table, recipe.protocol, recipe.validation, seed=recipe.seed,

@@ -73,6 +73,13 @@ class Recipe:
     #: the training side's speakers (training and validation parts together), rather than on
     #: the validation part alone: the same rule (the test part never chooses), less noise.
     inner_cv: bool = added_later(False)
+    #: Start from another trained model (a model folder or a shipped model's name): every layer
+    #: whose name and shape match is copied, the output layer is new (``serkit.models.transfer``).
+    init: str | None = added_later(None)
+    #: Freeze the first N layers of the model (as its ``layers()`` lists them); needs ``init``.
+    freeze: int = added_later(0)
+    #: Train the new output layer alone for this many epochs first (seed 001 does one); needs ``init``.
+    head_epochs: int = added_later(0)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
@@ -83,6 +90,12 @@ class Recipe:
         object.__setattr__(self, "normalisation", Normalisation(self.normalisation))
         if self.ensemble < 1:
             raise SerkitError("ensemble must be at least 1")
+        if (self.freeze or self.head_epochs) and self.init is None:
+            raise SerkitError("freeze and head_epochs start from another model's layers: give init")
+        if self.freeze < 0 or self.head_epochs < 0:
+            raise SerkitError("freeze and head_epochs must be 0 or more")
+        if self.init is not None and self.classical:
+            raise SerkitError(f"init: a {self.model} model is fitted by scikit-learn and starts from nothing")
         if self.inner_cv and not self.classical:
             raise SerkitError("inner_cv is for classical models; a neural model stops and chooses on "
                               "its validation part")

@@ -20,7 +20,7 @@ from serkit.outputs import atomic_write_bytes, atomic_write_text  # noqa: E402
 def write_report(out_dir: Path, summary: CvResults, results: Sequence[FoldResult]) -> None:
     plot_confusion(out_dir / "confusion.png", summary)
     plot_curves(out_dir / "curves.png", results, summary)
-    atomic_write_text(out_dir / "report.md", report_markdown(summary))
+    atomic_write_text(out_dir / "report.md", report_markdown(summary, results))
 
 
 def plot_confusion(path: Path, summary: CvResults) -> None:
@@ -89,7 +89,7 @@ def _save(fig: plt.Figure, path: Path) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def report_markdown(summary: CvResults) -> str:
+def report_markdown(summary: CvResults, results: Sequence[FoldResult] = ()) -> str:
     mean, std, pooled, ci = summary.mean, summary.std, summary.pooled, summary.ci95
 
     def sd(key: str) -> str:
@@ -106,6 +106,7 @@ def report_markdown(summary: CvResults) -> str:
         f"- utterances tested: {summary.n_utterances} in {len(summary.folds)} folds; "
         f"{summary.seconds / 60:.1f} minutes",
         f"- config hash {summary.config_hash}, data hash {summary.data_hash}",
+        *init_lines(results[0].init if results else None),
         "",
         "| figure | pooled | 95% CI (speaker bootstrap) | mean over folds | std |",
         "| --- | --- | --- | --- | --- |",
@@ -121,3 +122,14 @@ def report_markdown(summary: CvResults) -> str:
         )
     lines += ["", "![confusion](confusion.png)", "", "![curves](curves.png)", ""]
     return "\n".join(lines)
+
+
+def init_lines(init: dict | None) -> list[str]:
+    """What a model started from (``init``): the folder, the layers copied and frozen."""
+    if not init:
+        return []
+    frozen = ", ".join(init["frozen"]) or "none"
+    head = f"; the new output layer trained alone for {init['head_epochs']} epochs first" if init.get("head_epochs") else ""
+    return [f"- initialised from {init['from']} ({init.get('model')}): {init['tensors_copied']} tensors copied "
+            f"(layers {', '.join(init['layers_copied'])}), frozen: {frozen}{head}"]
+

@@ -19,8 +19,10 @@ from serkit import __version__
 from serkit.artifacts import CARD, CvResults
 from serkit.errors import SerkitError
 from serkit.experiments.cv import Corpus, corpus_features, load_corpus
+from serkit.experiments.fitters.transfer import check_init
 from serkit.experiments.fold_data import FoldData
 from serkit.experiments.recipe import Recipe
+from serkit.experiments.report import init_lines
 from serkit.experiments.search import fit_best
 from serkit.features.cache import FeatureCache
 from serkit.outputs import LOCK, TEMPORARY_PREFIX, owned_folder
@@ -55,6 +57,7 @@ def train_model(
         raise SerkitError(f"{recipe.name}: an ensemble of {recipe.ensemble} cannot be saved as one model; "
                           "train with ensemble: 1")
     crossval = _read_results(cv_results, recipe) if cv_results else None
+    check_init(recipe)
     with owned_folder(staging_folder(model_dir)) as staging:
         card = _train(recipe, staging, crossval, cache, workers, threads, progress)
         publish(staging, model_dir)
@@ -151,6 +154,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"- trained on: {data['corpus']}, {data['utterances']} utterances, {len(data['speakers'])} speakers "
         f"({data['hours']} h); {how}",
         f"- size: {card['size_bytes'] / 1e6:.2f} MB; serkit {card['serkit_version']}",
+        *init_lines(training.get("init")),
     ]
     if cv:
         lines.append(

@@ -13,10 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from serkit.artifacts import CARD
+from serkit.artifacts import CARD, SHIPPED_MODELS
 from serkit.errors import SerkitError
 
-SHIPPED_MODELS = Path(__file__).parent / "models"
 DEFAULT_MODEL = "default"
 
 

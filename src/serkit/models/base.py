@@ -128,6 +128,24 @@ class UtteranceModel(nn.Module, ABC):
                 f"got {lengths.dtype} {tuple(lengths.shape)}"
             )
 
+    def layers(self) -> list[tuple[str, nn.Module]]:
+        """The model's layers in order from input to output; the last is the output layer.
+
+        What ``freeze: N`` counts and what transfer leaves out (the output
+        layer is always new).  By default: each child module with parameters,
+        in the order it was built, a stack (``ModuleList``, ``Sequential``)
+        counting each of its members with parameters, e.g. ``cnn``:
+        ``convs.0, convs.1, convs.2, head.1, head.3``.  A model whose children
+        are built in another order than they run overrides this.
+        """
+        found = []
+        for name, child in self.named_children():
+            stack = isinstance(child, (nn.ModuleList, nn.Sequential))
+            for member, module in child.named_children() if stack else [("", child)]:
+                if any(True for _ in module.parameters()):
+                    found.append((f"{name}.{member}" if member else name, module))
+        return found
+
     def extra_repr(self) -> str:
         return f"min_frames={self.min_frames}"
 

@@ -44,6 +44,10 @@ class MeanPoolProbe(UtteranceModel):
         self.dropout = nn.Dropout(self.config.dropout)
         self.classifier = nn.Linear(self.pooled_dims(), n_classes)
 
+    def layers(self) -> list[tuple[str, nn.Module]]:
+        # the classifier is built first (its width is known up front) but runs last
+        return [(n, m) for n, m in super().layers() if n != "classifier"] + [("classifier", self.classifier)]
+
     def pooled_dims(self) -> int:
         return self.config.n_dims
 

@@ -49,6 +49,7 @@ from serkit.artifacts import ModelInfo, write_model
 from serkit.errors import SerkitError
 from serkit.outputs import atomic_write_text
 from serkit.progress import Progress
+from serkit.models.transfer import hold_frozen_norms
 from serkit.training.augment import augment_waveform, spec_augment
 from serkit.training.config import TrainConfig
 from serkit.training.data import (
@@ -176,7 +177,8 @@ class Trainer:
                 raise SerkitError(f"class weights need a classification task, not {task.kind}")
             task = task.with_class_weights(train.targets)
             log.info("class weights %s", dict(zip(task.labels, task.class_weights)))
-        optimiser = build_optimiser(self.model.parameters(), config.optimiser)
+        # frozen layers (serkit.models.transfer.freeze) stay out of the optimiser
+        optimiser = build_optimiser([p for p in self.model.parameters() if p.requires_grad], config.optimiser)
         sizes = [train.size(i) for i in range(len(train))]
         writer = tensorboard_writer(self.out_dir)
         return Run(
@@ -193,6 +195,7 @@ class Trainer:
     def _train_epoch(self, run: Run, total: int) -> None:
         config, model, progress = self.config, self.model, run.progress
         model.train()
+        hold_frozen_norms(model)
         epoch = run.sampler.epoch
         for indices in run.sampler:
             augment = [self._augmenter(run.train, epoch, int(i)) for i in indices]

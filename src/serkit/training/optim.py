@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor, nn
 
+from serkit.models.transfer import hold_frozen_norms, is_frozen
 from serkit.training.config import OptimiserConfig, ScheduleConfig
 
 Model = TypeVar("Model", bound=nn.Module)
@@ -119,7 +120,7 @@ def recalibrate_batch_norm(model: nn.Module, batches: Iterable[Any], device: tor
     """Running statistics of every batch-norm layer of ``model`` from one pass over ``batches``
     (see ``TrainConfig.recalibrate_batch_norm``): their batches' average."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    norms = [m for m in norms if m.track_running_stats]
+    norms = [m for m in norms if m.track_running_stats and not is_frozen(m)]
     if not norms:
         return
     momenta = [m.momentum for m in norms]
@@ -127,6 +128,7 @@ def recalibrate_batch_norm(model: nn.Module, batches: Iterable[Any], device: tor
         norm.reset_running_stats()
         norm.momentum = None  # a cumulative average over this pass
     model.train()
+    hold_frozen_norms(model)
     try:
         with torch.no_grad():
             for batch in batches:

@@ -21,11 +21,13 @@ from serkit.artifacts import INFO, WEIGHTS, ModelInfo
 from serkit.audio import load_audio
 from serkit.errors import SerkitError
 from serkit.evaluation import unweighted_average_recall
+from serkit.experiments.fitters.transfer import InitialModel
 from serkit.experiments.fold_data import Part, select_layer, selected_feature
 from serkit.experiments.recipe import Recipe
 from serkit.features.normalise import GlobalNormaliser, Normalisation, SpeakerNormaliser, normalise_utterance
 from serkit.features.shaping import SegmentRule, fix_length
 from serkit.models import build_model, model_config
+from serkit.models.transfer import freeze, freeze_all_but_output
 from serkit.progress import Progress
 from serkit.training import (
     FeatureDataset,
@@ -75,6 +77,9 @@ class NeuralFitter:
         self._seen: list[Part] = []
         self._transform: Transform | None = None
         self._normaliser: dict[str, Any] | None = None
+        # read now: a wrong init fails before any training
+        self.initial = InitialModel.read(recipe.init, self.feature, str(recipe.features)) if recipe.init else None
+        self.init_record: dict[str, Any] | None = None
 
     def fit(self, train: Part, validation: Part) -> NeuralFitter:
         train, validation = select_layer(self.recipe, train), select_layer(self.recipe, validation)
@@ -99,8 +104,11 @@ class NeuralFitter:
 
     def record(self) -> dict[str, Any]:
         members = [member.record() for member in self.members]
-        return {"chosen_epoch": members[0]["chosen_epoch"], "selection": members[0]["selection"],
-                "validation_ua": self.validation_ua, "members": members}
+        record = {"chosen_epoch": members[0]["chosen_epoch"], "selection": members[0]["selection"],
+                  "validation_ua": self.validation_ua, "members": members}
+        if self.init_record:
+            record["init"] = self.init_record
+        return record
 
     def save(self, model_dir: Path) -> dict[str, Any]:
         if len(self.members) != 1:
@@ -110,8 +118,11 @@ class NeuralFitter:
             shutil.copy2(member.folder / "model" / name, model_dir / name)
         fit = member.fit
         validation = {k: v for k, v in fit.history[fit.chosen_epoch - 1].items() if k.startswith("validation_")}
-        return {"chosen_epoch": fit.chosen_epoch, "selection": fit.selection, "epochs_run": fit.epochs_run,
-                "validation_at_chosen_epoch": validation, "seconds": round(fit.total_seconds, 1)}
+        training = {"chosen_epoch": fit.chosen_epoch, "selection": fit.selection, "epochs_run": fit.epochs_run,
+                    "validation_at_chosen_epoch": validation, "seconds": round(fit.total_seconds, 1)}
+        if self.init_record:
+            training["init"] = self.init_record
+        return training
 
     # -- steps ------------------------------------------------------------------
 
@@ -121,9 +132,28 @@ class NeuralFitter:
         model = build_seeded(lambda: build_model(recipe.model, dims, self.task.n_classes, **recipe.model_options),
                              seed)
         folder = self.out_dir / f"seed{seed}"
+        if self.initial is not None:
+            self._start_from_initial(model, config, folder, train, validation)
         trainer = Trainer(model, self.task, config, out_dir=folder, metadata=self._metadata(model),
                           progress=self.progress, threads=self.threads)
         return Member(seed, trainer, trainer.fit(train, validation), folder)
+
+    def _start_from_initial(self, model: torch.nn.Module, config: Any, folder: Path, train: Any,
+                            validation: FeatureDataset | None) -> None:
+        """Copy the initial model's matching layers; with ``head_epochs``, first train the new
+        output layer alone (everything else frozen); then freeze the first ``freeze`` layers."""
+        recipe = self.recipe
+        record = self.initial.start(model, 0)
+        if recipe.head_epochs:
+            freeze_all_but_output(model)
+            head = dataclasses.replace(config, epochs=recipe.head_epochs)
+            Trainer(model, self.task, head, out_dir=folder / "head", metadata=self._metadata(model),
+                    threads=self.threads).fit(train, validation)  # the trainer leaves its kept weights in model
+            for parameter in model.parameters():
+                parameter.requires_grad_(True)
+        record["frozen"] = freeze(model, recipe.freeze)
+        record["head_epochs"] = recipe.head_epochs
+        self.init_record = record
 
     def _metadata(self, model: torch.nn.Module) -> ModelInfo:
         """What inference needs beside the weights: the model, the feature, normalisation, input shaping, labels."""
@@ -137,6 +167,7 @@ class NeuralFitter:
             normaliser=self._normaliser,
             fixed_frames=recipe.fixed_frames,
             segments=dataclasses.asdict(recipe.segments) if recipe.segments else None,
+            init=self.init_record,
         )
 
     def _fit_normalisation(self, train: Part) -> None:
