@@ -29,7 +29,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from serkit.configs import from_dict, to_dict
+from serkit.configs import added_later, from_dict, to_dict
 from serkit.errors import ConfigError, SerkitError
 from serkit.outputs import atomic_write_bytes, atomic_write_text
 
@@ -158,12 +158,15 @@ class FoldResult:
     fold: dict[str, Any]
     ids: list[str]
     speakers: list[str]
-    y_true: list[str]
-    y_pred: list[str]
+    #: labels, or a regression's values per target
+    y_true: list[Any]
+    y_pred: list[Any]
     scores: list[list[float]]
     seconds: float = 0.0
     #: UA on the validation part (or inner folds) of what was kept; None without one.
     validation_ua: float | None = None
+    #: a regression's mean CCC on the validation part
+    validation_ccc: float | None = None
     # neural models: the kept epoch, how it was chosen, and each seed's fit
     chosen_epoch: int | None = None
     selection: str | None = None
@@ -231,7 +234,7 @@ class CvResults:
     std: dict[str, Any]
     pooled: dict[str, Any]
     ci95: dict[str, Any]
-    confusion: dict[str, Any]
+    confusion: dict[str, Any] | None
     class_rule: str
     #: Mean over folds of the validation UA: what configurations are compared on, never the test figures.
     validation_ua: float | None
@@ -241,6 +244,11 @@ class CvResults:
     config: dict[str, Any]
     #: Torch threads each fold trained on (runs before 2026-12-03 did not record it).
     threads: int | None = None
+    #: ``utterance`` (classification) or ``regression`` of ``targets`` (then ``confusion`` is None,
+    #: the figures are CCC and RMSE per target, and ``validation_ccc`` chooses)
+    task: str = added_later("utterance")
+    targets: list[str] = added_later([])
+    validation_ccc: float | None = added_later(None)
     schema: int = RESULTS_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:

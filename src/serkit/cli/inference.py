@@ -147,10 +147,10 @@ def prediction_table(predictions: list[Any], labels: tuple[str, ...]) -> Any:
         if not p.ok:
             table.add_row(p.path, _seconds(p.duration), "[red]failed[/]", *[""] * len(labels))
             continue
-        table.add_row(p.path, _seconds(p.duration), f"[bold]{p.label}[/]", *_probabilities(p.probabilities, labels))
+        table.add_row(p.path, _seconds(p.duration), f"[bold]{p.label or ''}[/]", *_outputs(p, labels, 3))
         for s in p.segments or ():
-            table.add_row(f"  {s.start:.2f}-{s.end:.2f} s", _seconds(s.end - s.start), s.label,
-                          *_probabilities(s.probabilities, labels))
+            table.add_row(f"  {s.start:.2f}-{s.end:.2f} s", _seconds(s.end - s.start), s.label or "",
+                          *_outputs(s, labels, 3))
     return table
 
 
@@ -162,15 +162,16 @@ def write_csv(predictions: list[Any], labels: tuple[str, ...]) -> None:
         if not p.ok:
             writer.writerow([p.path, "", "", _number(p.duration), "", *[""] * len(labels), p.error])
             continue
-        writer.writerow([p.path, "", "", _number(p.duration), p.label,
-                         *(f"{p.probabilities[k]:.6f}" for k in labels), ""])
+        writer.writerow([p.path, "", "", _number(p.duration), p.label or "", *_outputs(p, labels, 6), ""])
         for s in p.segments or ():
-            writer.writerow([p.path, f"{s.start:.3f}", f"{s.end:.3f}", f"{s.end - s.start:.3f}", s.label,
-                             *(f"{s.probabilities[k]:.6f}" for k in labels), ""])
+            writer.writerow([p.path, f"{s.start:.3f}", f"{s.end:.3f}", f"{s.end - s.start:.3f}", s.label or "",
+                             *_outputs(s, labels, 6), ""])
 
 
-def _probabilities(probabilities: dict[str, float], labels: tuple[str, ...]) -> list[str]:
-    return [f"{probabilities[k]:.3f}" for k in labels]
+def _outputs(prediction: Any, names: tuple[str, ...], digits: int) -> list[str]:
+    """A classifier's probability per class, or a regression's value per target, in column order."""
+    outputs = prediction.probabilities if prediction.values is None else prediction.values
+    return [f"{outputs[k]:.{digits}f}" for k in names]
 
 
 def _seconds(duration: float | None) -> str:

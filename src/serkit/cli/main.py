@@ -334,14 +334,19 @@ def cv(
     with stage_progress() as progress:
         summary = run_cv(recipe, out_dir, cache=options.cache(), workers=options.workers,
                          threads=options.threads, jobs=jobs, progress=progress)
+    out.print(f"[bold]{summary['model']} / {summary['features']}[/] on {summary['corpus']} {summary['class_set']}, "
+              f"{summary['protocol']}: {_headline(summary)} over {len(summary['folds'])} folds", highlight=False)
+    plots = "curves.png" if summary["confusion"] is None else "confusion.png, curves.png"
+    out.print(f"wrote {out_dir / 'results.json'}, {plots}, report.md")
+
+
+def _headline(summary: dict[str, Any]) -> str:
     pooled, mean = summary["pooled"], summary["mean"]
-    out.print(
-        f"[bold]{summary['model']} / {summary['features']}[/] on {summary['corpus']} {summary['class_set']}, "
-        f"{summary['protocol']}: pooled UA {pooled['ua']:.3f} WA {pooled['wa']:.3f} F1 {pooled['f1']:.3f}; "
-        f"mean UA {mean['ua']:.3f} over {len(summary['folds'])} folds",
-        highlight=False,
-    )
-    out.print(f"wrote {out_dir / 'results.json'}, confusion.png, curves.png, report.md")
+    if summary.get("task") == "regression":
+        figures = ", ".join(f"{t} {pooled[f'ccc_{t}']:.3f}" for t in summary["targets"])
+        return f"pooled CCC {figures} (RMSE {pooled['rmse']:.3f}); mean CCC {mean['ccc']:.3f}"
+    return (f"pooled UA {pooled['ua']:.3f} WA {pooled['wa']:.3f} F1 {pooled['f1']:.3f}; "
+            f"mean UA {mean['ua']:.3f}")
 
 
 @app.command("train")

@@ -32,10 +32,11 @@ import pandas as pd
 
 from serkit.artifacts import CvResults, FoldResult
 from serkit.corpora import class_set, read_corpus, select_classes
+from serkit.corpora.dimensions import dimensional_targets
 from serkit.errors import SerkitError
-from serkit.evaluation import FoldPredictions, summarise_folds
+from serkit.evaluation import FoldPredictions, summarise_folds, summarise_regression_folds
 from serkit.experiments.fitters.transfer import check_init
-from serkit.experiments.fold_data import FoldData
+from serkit.experiments.fold_data import FoldData, target_column
 from serkit.experiments.recipe import Recipe
 from serkit.experiments.search import fit_best
 from serkit.features.cache import FeatureCache
@@ -52,14 +53,15 @@ log = logging.getLogger(__name__)
 RUN_RECORD = "run.json"
 
 
-
 @dataclasses.dataclass(frozen=True)
 class Corpus:
-    """A corpus table restricted to a class set, with its label order and content hashes."""
+    """A corpus table restricted to a class set, with its label order and content hashes, and
+    the regression targets' names (their values in the table's ``target_NAME`` columns)."""
 
     table: pd.DataFrame
     labels: tuple[str, ...]
     hashes: np.ndarray
+    targets: tuple[str, ...] = ()
 
     @property
     def data_hash(self) -> str:
@@ -73,7 +75,12 @@ def load_corpus(recipe: Recipe, skip_bad: bool = False) -> Corpus:
         raise SerkitError("no corpus root: give --root (or `root:` in the recipe)")
     table = select_classes(read_corpus(recipe.corpus, recipe.root, skip_bad=skip_bad), recipe.classes)
     table = table.reset_index(drop=True)
-    return Corpus(table, tuple(class_set(recipe.classes)), audio_hashes(table))
+    if recipe.task == "regression":
+        # the corpus's own ratings where it has them, else each label's place (labels.yaml)
+        values = dimensional_targets(table)
+        table = table.assign(**{target_column(t): values[t].to_numpy() for t in recipe.targets},
+                             dimension_source=values["dimension_source"].to_numpy())
+    return Corpus(table, tuple(class_set(recipe.classes)), audio_hashes(table), recipe.targets)
 
 
 def run_cv(
@@ -158,7 +165,7 @@ class _FoldJob:
 
     def fit(self, fold: Fold, report: Progress | None = None) -> None:
         """Fit, choose and predict one fold; its predictions.json is written atomically."""
-        data = FoldData.from_fold(self.corpus.table, fold, self.features, self.corpus.labels)
+        data = FoldData.from_fold(self.corpus.table, fold, self.features, self.corpus.labels, self.corpus.targets)
         started = time.perf_counter()
         search = fit_best(self.recipe, data.labels, data.train, data.validation,
                           self.out_dir / "folds" / f"{fold.index:02d}", threads=self.threads, progress=report)
@@ -168,19 +175,19 @@ class _FoldJob:
         result = FoldResult.from_dict({"fold": fold.to_dict(), **outcome,
                                        "seconds": time.perf_counter() - started + earlier}, fold.name)
         result.write(_predictions(self.out_dir, fold))
-        log.info("fold %s: test UA %.3f", fold.name, _fold_ua(result, self.corpus.labels))
+        log.info("fold %s: %s", fold.name, _fold_figure(result, self.corpus))
 
 
 def fold_predictions(data: FoldData, scores: np.ndarray) -> dict[str, Any]:
-    """The test part's references and predictions, as a fold's predictions.json holds them."""
-    labels = np.asarray(data.labels)
-    return {
-        "ids": data.test.ids,
-        "speakers": data.test.speakers,
-        "y_true": data.test.labels,
-        "y_pred": labels[np.argmax(scores, axis=1)].tolist(),
-        "scores": np.round(scores, 6).tolist(),
-    }
+    """The test part's references and predictions, as a fold's predictions.json holds them
+    (labels, or a regression's values per target)."""
+    if data.targets:
+        y_true = [[float(v) for v in values] for values in data.test.values]
+        y_pred = np.round(scores, 6).tolist()
+    else:
+        y_true, y_pred = data.test.labels, np.asarray(data.labels)[np.argmax(scores, axis=1)].tolist()
+    return {"ids": data.test.ids, "speakers": data.test.speakers, "y_true": y_true, "y_pred": y_pred,
+            "scores": np.round(scores, 6).tolist()}
 
 
 def _fit_in_parallel(job: _FoldJob, folds: Sequence[Fold], jobs: int, progress: StageProgress | None) -> None:
@@ -215,17 +222,23 @@ def _fit_in_worker(fold: Fold) -> None:
 def summarise(recipe: Recipe, corpus: Corpus, folds: Sequence[Fold], results: Sequence[FoldResult],
               threads: int | None = None) -> CvResults:
     """results.json: figures over folds plus everything needed to trust and reproduce them."""
-    predictions = [FoldPredictions(r.y_true, r.y_pred, r.speakers, name=r.fold["name"]) for r in results]
-    figures = summarise_folds(predictions, labels=list(corpus.labels))
+    if corpus.targets:
+        figures = summarise_regression(corpus.targets, results)
+        chosen_on = [r.validation_ccc for r in results]
+    else:
+        predictions = [FoldPredictions(r.y_true, r.y_pred, r.speakers, name=r.fold["name"]) for r in results]
+        figures = summarise_folds(predictions, labels=list(corpus.labels))
+        chosen_on = [r.validation_ua for r in results]
     first = folds[0]
     protocol = first.protocol + (f" + {recipe.variant}" if recipe.variant else "")
-    for row, result in zip(figures["folds"], results):
+    for row, result, validation in zip(figures["folds"], results, chosen_on):
         row["chosen_epoch"] = result.chosen_epoch
         row["selection"] = result.selection
-        row["validation_ua"] = result.validation_ua
+        row["validation_ccc" if corpus.targets else "validation_ua"] = validation
         if result.search:  # what this fold chose on its training side
             row["chosen"] = result.search["chosen"]
-    chosen_on = [r.validation_ua for r in results]
+    # What configurations may be compared on: never the test figures.
+    chosen = None if None in chosen_on else float(np.mean(chosen_on))
     summary = {
         "recipe": recipe.name,
         "reproduces": recipe.reproduces,
@@ -240,8 +253,8 @@ def summarise(recipe: Recipe, corpus: Corpus, folds: Sequence[Fold], results: Se
         "normalisation": str(recipe.normalisation),
         "n_utterances": int(sum(len(r.y_true) for r in results)),
         **figures,
-        # What configurations may be compared on: never the test figures above.
-        "validation_ua": None if None in chosen_on else float(np.mean(chosen_on)),
+        "validation_ua": None if corpus.targets else chosen,
+        **({"task": "regression", "targets": list(corpus.targets), "validation_ccc": chosen} if corpus.targets else {}),
         "config_hash": recipe.config_hash(),
         "data_hash": corpus.data_hash,
         "seconds": float(sum(r.seconds for r in results)),
@@ -250,6 +263,42 @@ def summarise(recipe: Recipe, corpus: Corpus, folds: Sequence[Fold], results: Se
     }
     # through JSON, so that what is returned is exactly what is written (plain types, no numpy)
     return CvResults.from_dict(json.loads(json.dumps(summary)), "results.json")
+
+
+def summarise_regression(targets: Sequence[str], results: Sequence[FoldResult]) -> dict[str, Any]:
+    """Per-target CCC and RMSE per fold, their means, pooled over every test utterance and the
+    speaker bootstrap (:func:`~serkit.evaluation.summarise_regression_folds`), with ``ccc`` and
+    ``rmse`` the means over targets, in the shape of a classification's figures."""
+    per_target = {}
+    for d, name in enumerate(targets):
+        folds = [FoldPredictions(np.asarray(r.y_true)[:, d], np.asarray(r.y_pred)[:, d], r.speakers,
+                                 name=r.fold["name"]) for r in results]
+        per_target[name] = summarise_regression_folds(folds)
+
+    def merged(part: str) -> dict[str, Any]:
+        out = {f"{figure}_{name}": s[part][figure] for name, s in per_target.items() for figure in ("ccc", "rmse")}
+        for figure in ("ccc", "rmse"):
+            values = [s[part][figure] for s in per_target.values()]
+            out[figure] = None if None in values else float(np.mean(values))
+        return out
+
+    rows = []
+    for k, result in enumerate(results):
+        row = {key: per_target[targets[0]]["folds"][k][key] for key in ("name", "test_speakers", "n_test")}
+        for name, s in per_target.items():
+            row.update({f"{figure}_{name}": s["folds"][k][figure] for figure in ("ccc", "rmse")})
+        row["ccc"] = _mean_or_none([row[f"ccc_{n}"] for n in targets])
+        row["rmse"] = _mean_or_none([row[f"rmse_{n}"] for n in targets])
+        rows.append(row)
+    return {"folds": rows, "mean": merged("mean"), "std": merged("std"), "pooled": merged("pooled"),
+            "ci95": {f"ccc_{name}": s["ci95"]["ccc"] for name, s in per_target.items()},
+            "labels": list(targets), "confusion": None,
+            "class_rule": "per target: CCC and RMSE per fold, and pooled over every test utterance; "
+                          "ccc and rmse are the means over targets"}
+
+
+def _mean_or_none(values: list[float | None]) -> float | None:
+    return None if None in values else float(np.mean(values))
 
 
 def corpus_features(
@@ -279,7 +328,12 @@ def _claim(out_dir: Path, recipe: Recipe) -> None:
     atomic_write_text(marker, json.dumps({"config_hash": recipe.config_hash(), **recipe.to_dict()}, indent=2))
 
 
-def _fold_ua(result: FoldResult, labels: Sequence[str]) -> float:
-    from serkit.evaluation import unweighted_average_recall
+def _fold_figure(result: FoldResult, corpus: Corpus) -> str:
+    """A fold's headline test figure, for the log."""
+    from serkit.evaluation import concordance_correlation, unweighted_average_recall
 
-    return unweighted_average_recall(result.y_true, result.y_pred, labels=list(labels))
+    if corpus.targets:
+        true, pred = np.asarray(result.y_true), np.asarray(result.y_pred)
+        return ", ".join(f"test CCC {name} {concordance_correlation(true[:, d], pred[:, d]):.3f}"
+                         for d, name in enumerate(corpus.targets))
+    return f"test UA {unweighted_average_recall(result.y_true, result.y_pred, labels=list(corpus.labels)):.3f}"

@@ -24,6 +24,8 @@ class Part:
     labels: list[str]
     ids: list[str]
     speakers: list[str]
+    #: Regression targets, one ``(outputs,)`` array per row (None for classification).
+    values: list[np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -35,17 +37,28 @@ class FoldData:
     validation: Part
     test: Part
     labels: tuple[str, ...]
+    #: The regression targets' names (empty for classification).
+    targets: tuple[str, ...] = ()
 
     @classmethod
     def from_fold(
-        cls, table: pd.DataFrame, fold: Fold, features: dict[str, np.ndarray], labels: Sequence[str]
+        cls, table: pd.DataFrame, fold: Fold, features: dict[str, np.ndarray], labels: Sequence[str],
+        targets: Sequence[str] = (),
     ) -> FoldData:
+        columns = [target_column(t) for t in targets]
+
         def part(rows: Sequence[int]) -> Part:
             sub = table.iloc[list(rows)]
             paths = list(sub["path"])
-            return Part([features[p] for p in paths], list(sub["label"]), paths, list(sub["speaker"]))
+            values = list(sub[columns].to_numpy(dtype=np.float32)) if columns else None
+            return Part([features[p] for p in paths], list(sub["label"]), paths, list(sub["speaker"]), values)
 
-        return cls(part(fold.train), part(fold.validation), part(fold.test), tuple(labels))
+        return cls(part(fold.train), part(fold.validation), part(fold.test), tuple(labels), tuple(targets))
+
+
+def target_column(name: str) -> str:
+    """The corpus table's column holding regression target ``name`` (on [-1, 1])."""
+    return f"target_{name}"
 
 
 def selected_feature(recipe: Recipe) -> Feature:

@@ -14,7 +14,7 @@ import hashlib
 import itertools
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -26,6 +26,11 @@ from serkit.models.registry import config_class
 from serkit.training.config import TrainConfig
 
 NORMALISATIONS: tuple[str, ...] = tuple(kind.value for kind in Normalisation)
+#: What a model learns (``serkit.training.tasks``): one class per utterance, or continuous
+#: values per utterance (``targets``: arousal, valence on [-1, 1], ``serkit.corpora.dimensions``).
+TaskKind = Literal["utterance", "regression"]
+#: The dimensions a regression recipe may name as ``targets``.
+DIMENSIONS = ("arousal", "valence")
 #: The options each classical model takes (``majority`` takes none).
 _CLASSICAL_OPTIONS = {"svm": SVMConfig, "logistic": SVMConfig}
 
@@ -80,6 +85,11 @@ class Recipe:
     freeze: int = added_later(0)
     #: Train the new output layer alone for this many epochs first (seed 001 does one); needs ``init``.
     head_epochs: int = added_later(0)
+    #: ``utterance``: a class per utterance (the class set's); ``regression``: the ``targets``
+    #: per utterance, from the corpus's own ratings or the labels' places (labels.yaml).
+    task: TaskKind = added_later("utterance")
+    #: The regression task's outputs, in order, e.g. ``[arousal, valence]``.
+    targets: tuple[str, ...] = added_later(())
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
@@ -90,6 +100,7 @@ class Recipe:
         object.__setattr__(self, "normalisation", Normalisation(self.normalisation))
         if self.ensemble < 1:
             raise SerkitError("ensemble must be at least 1")
+        self._check_task()
         if (self.freeze or self.head_epochs) and self.init is None:
             raise SerkitError("freeze and head_epochs start from another model's layers: give init")
         if self.freeze < 0 or self.head_epochs < 0:
@@ -109,6 +120,19 @@ class Recipe:
                     _check_recipe_types(data)
                 except ConfigError as e:
                     raise ConfigError(f"search.{key}: {e}") from None
+
+    def _check_task(self) -> None:
+        object.__setattr__(self, "targets", tuple(self.targets))
+        if self.task == "utterance" and self.targets:
+            raise SerkitError(f"targets {list(self.targets)}: an utterance task's target is the label; "
+                              "targets are for task: regression")
+        if self.task == "regression":
+            unknown = [t for t in self.targets if t not in DIMENSIONS]
+            if not self.targets or unknown or len(set(self.targets)) != len(self.targets):
+                raise SerkitError(f"targets {list(self.targets)}: a regression recipe names distinct targets "
+                                  f"from {', '.join(DIMENSIONS)}")
+            if self.classical:
+                raise SerkitError(f"task regression: {self.model} is a classifier; use a neural model")
 
     def candidates(self) -> list[tuple[dict[str, Any], Recipe]]:
         """``(values, recipe)`` for every combination of the searched settings (one, unsearched,

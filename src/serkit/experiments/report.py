@@ -18,7 +18,8 @@ from serkit.outputs import atomic_write_bytes, atomic_write_text  # noqa: E402
 
 
 def write_report(out_dir: Path, summary: CvResults, results: Sequence[FoldResult]) -> None:
-    plot_confusion(out_dir / "confusion.png", summary)
+    if summary.confusion is not None:  # a regression has none
+        plot_confusion(out_dir / "confusion.png", summary)
     plot_curves(out_dir / "curves.png", results, summary)
     atomic_write_text(out_dir / "report.md", report_markdown(summary, results))
 
@@ -47,17 +48,18 @@ def plot_confusion(path: Path, summary: CvResults) -> None:
 
 
 def plot_curves(path: Path, results: Sequence[FoldResult], summary: CvResults) -> None:
-    """Training and validation accuracy per epoch, one faint line per fold and their mean
-    (seed 000, Fig. 3).  Classical baselines have no epochs: the plot says so."""
+    """Training and validation accuracy (a regression's mean CCC) per epoch, one faint line per
+    fold and their mean (seed 000, Fig. 3).  Classical baselines have no epochs: the plot says so."""
+    figure = "ccc" if summary.task == "regression" else "wa"
     fig, ax = plt.subplots(figsize=(6, 4))
-    curves: dict[str, list[list[float]]] = {"train_wa": [], "validation_wa": []}
+    curves: dict[str, list[list[float]]] = {f"train_{figure}": [], f"validation_{figure}": []}
     for result in results:
         for member in result.members or []:
             for key in curves:
                 values = [row.get(key) for row in member["history"]]
                 if values and all(v is not None for v in values):
                     curves[key].append(values)
-    styles = {"train_wa": ("tab:blue", "training"), "validation_wa": ("tab:orange", "validation")}
+    styles = {f"train_{figure}": ("tab:blue", "training"), f"validation_{figure}": ("tab:orange", "validation")}
     for key, runs in curves.items():
         colour, name = styles[key]
         for run in runs:
@@ -71,8 +73,8 @@ def plot_curves(path: Path, results: Sequence[FoldResult], summary: CvResults) -
                 transform=ax.transAxes)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("accuracy (WA)")
-    ax.set_ylim(0, 1)
+    ax.set_ylabel("mean CCC" if figure == "ccc" else "accuracy (WA)")
+    ax.set_ylim(-1 if figure == "ccc" else 0, 1)
     ax.grid(alpha=0.3)
     if any(curves.values()):
         ax.legend(loc="lower right")
@@ -111,17 +113,34 @@ def report_markdown(summary: CvResults, results: Sequence[FoldResult] = ()) -> s
         "| figure | pooled | 95% CI (speaker bootstrap) | mean over folds | std |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for key, name in (("wa", "WA"), ("ua", "UA"), ("f1", "macro-F1")):
-        low, high = ci[key]
-        lines.append(f"| {name} | {pooled[key]:.3f} | {low:.3f}-{high:.3f} | {mean[key]:.3f} | {sd(key)} |")
-    lines += ["", "| fold | test speakers | n | WA | UA | F1 | chosen epoch |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    figures = _figure_names(summary)
+    for key, name in figures:
+        low, high = ci.get(key) or (None, None)
+        interval = "-" if low is None else f"{low:.3f}-{high:.3f}"
+        lines.append(f"| {name} | {_number(pooled[key])} | {interval} | {_number(mean[key])} | {sd(key)} |")
+    names = [name for _, name in figures]
+    lines += ["", f"| fold | test speakers | n | {' | '.join(names)} | chosen epoch |",
+              "| --- | --- | --- | " + "--- | " * len(names) + "--- |"]
     for fold in summary.folds:
-        lines.append(
-            f"| {fold['name']} | {' '.join(map(str, fold['test_speakers']))} | {fold['n_test']} | "
-            f"{fold['wa']:.3f} | {fold['ua']:.3f} | {fold['f1']:.3f} | {fold.get('chosen_epoch') or '-'} |"
-        )
-    lines += ["", "![confusion](confusion.png)", "", "![curves](curves.png)", ""]
+        values = " | ".join(_number(fold[key]) for key, _ in figures)
+        lines.append(f"| {fold['name']} | {' '.join(map(str, fold['test_speakers']))} | {fold['n_test']} | "
+                     f"{values} | {fold.get('chosen_epoch') or '-'} |")
+    pictures = ["![curves](curves.png)"] if summary.confusion is None else ["![confusion](confusion.png)", "",
+                                                                            "![curves](curves.png)"]
+    lines += ["", *pictures, ""]
     return "\n".join(lines)
+
+
+def _figure_names(summary: CvResults) -> list[tuple[str, str]]:
+    """The figures a run reports, as (key, heading): WA, UA, F1, or CCC and RMSE per target."""
+    if summary.task != "regression":
+        return [("wa", "WA"), ("ua", "UA"), ("f1", "macro-F1")]
+    return [(f"{figure}_{target}", f"{figure.upper()} {target}") for target in summary.targets
+            for figure in ("ccc", "rmse")]
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def init_lines(init: dict | None) -> list[str]:

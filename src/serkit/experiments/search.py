@@ -47,10 +47,10 @@ def fit_best(recipe: Recipe, labels: tuple[str, ...], train: Part, validation: P
     for values, candidate in candidates:
         fitter = make_fitter(candidate, labels, out_dir / candidate_slug(values), threads=threads,
                              progress=progress).fit(train, validation)
-        if fitter.validation_ua is None:
+        if fitter.validation_score is None:
             raise SerkitError("a search needs a validation part (or inner_cv) to choose on; there is none")
-        tried.append({"values": values, "validation_ua": fitter.validation_ua})
-        if best is None or fitter.validation_ua > best[1].validation_ua:
+        tried.append({"values": values, "validation_ua": fitter.validation_ua, "validation": fitter.validation_score})
+        if best is None or fitter.validation_score > best[1].validation_score:
             best = (values, fitter)
     return Search(best[1], best[0], tried)
 

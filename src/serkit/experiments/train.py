@@ -87,7 +87,7 @@ def _train(recipe: Recipe, model_dir: Path, crossval: CvResults | None, cache: F
     corpus = load_corpus(recipe)
     fold = make_folds(corpus.table, "all", recipe.validation, seed=recipe.seed, hashes=corpus.hashes)[0]
     features = corpus_features(recipe, corpus.table, cache, workers, progress)
-    data = FoldData.from_fold(corpus.table, fold, features, corpus.labels)
+    data = FoldData.from_fold(corpus.table, fold, features, corpus.labels, corpus.targets)
     search = fit_best(recipe, data.labels, data.train, data.validation, model_dir / "training",
                       threads=threads, progress=for_stage(progress, "training"))
     training = search.fitter.save(model_dir)
@@ -109,7 +109,7 @@ def _write_card(card: dict[str, Any], chosen: Recipe, model_dir: Path) -> dict[s
 def model_card(recipe: Recipe, corpus: Corpus, fold: Any, training: dict[str, Any], crossval: CvResults | None,
                model_dir: Path) -> dict:
     table = corpus.table
-    return {
+    card = {
         "serkit_version": __version__,
         "recipe": recipe.name,
         "model": recipe.model,
@@ -130,12 +130,16 @@ def model_card(recipe: Recipe, corpus: Corpus, fold: Any, training: dict[str, An
             "protocol": crossval.protocol,
             "pooled": crossval.pooled,
             "mean": crossval.mean,
-            "ci95": {k: crossval.ci95[k] for k in ("wa", "ua", "f1")},
+            "ci95": dict(crossval.ci95) if corpus.targets else {k: crossval.ci95[k] for k in ("wa", "ua", "f1")},
             "config_hash": crossval.config_hash,
         },
         "size_bytes": (model_dir / "model.safetensors").stat().st_size,
         "config_hash": recipe.config_hash(),
     }
+    if corpus.targets:  # a regression: what it predicts, and from whose ratings
+        sources = table["dimension_source"].value_counts().to_dict()
+        card |= {"task": "regression", "targets": list(corpus.targets), "target_sources": sources}
+    return card
 
 
 def card_markdown(card: dict[str, Any]) -> str:
@@ -150,13 +154,16 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"# Model card: {card['recipe']}",
         "",
         f"- model: {card['model']} on {card['features']} (normalisation: {card['normalisation']})",
-        f"- classes ({card['class_set']}): {', '.join(card['classes'])}",
+        _what_it_predicts(card),
         f"- trained on: {data['corpus']}, {data['utterances']} utterances, {len(data['speakers'])} speakers "
         f"({data['hours']} h); {how}",
         f"- size: {card['size_bytes'] / 1e6:.2f} MB; serkit {card['serkit_version']}",
         *init_lines(training.get("init")),
     ]
-    if cv:
+    if cv and card.get("task") == "regression":
+        figures = ", ".join(f"{t} {cv['pooled'][f'ccc_{t}']:.3f}" for t in card["targets"])
+        lines.append(f"- cross-validated ({cv['protocol']}): pooled CCC {figures}; RMSE {cv['pooled']['rmse']:.3f}")
+    elif cv:
         lines.append(
             f"- cross-validated ({cv['protocol']}): pooled UA {cv['pooled']['ua']:.3f}, WA {cv['pooled']['wa']:.3f}, "
             f"F1 {cv['pooled']['f1']:.3f} (UA 95% CI {cv['ci95']['ua'][0]:.3f}-{cv['ci95']['ua'][1]:.3f})"
@@ -171,6 +178,14 @@ def card_markdown(card: dict[str, Any]) -> str:
     if card.get("notes"):  # what a person added: why this model, what it is not
         lines += ["", "## Notes", "", *(f"- {note}" for note in card["notes"])]
     return "\n".join(lines) + "\n"
+
+
+def _what_it_predicts(card: dict[str, Any]) -> str:
+    if card.get("task") == "regression":
+        sources = ", ".join(f"{n} from {s}" for s, n in card["target_sources"].items())
+        return (f"- predicts {', '.join(card['targets'])} per utterance on [-1, 1] ({sources}); utterances of "
+                f"the classes ({card['class_set']}): {', '.join(card['classes'])}")
+    return f"- classes ({card['class_set']}): {', '.join(card['classes'])}"
 
 
 def _read_results(path: str | Path, recipe: Recipe) -> CvResults:

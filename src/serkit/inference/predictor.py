@@ -96,12 +96,13 @@ class Segment:
 
     start: float
     end: float
-    label: str
-    probabilities: dict[str, float]
+    label: str | None
+    probabilities: dict[str, float] | None
+    #: A regression model's values per target (then ``label`` and ``probabilities`` are None).
+    values: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"start": round(self.start, 3), "end": round(self.end, 3), "label": self.label,
-                "probabilities": _rounded(self.probabilities)}
+        return {"start": round(self.start, 3), "end": round(self.end, 3), **_outputs(self)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +116,8 @@ class Prediction:
     #: The timeline of a segmented recording (None when it was classified whole).
     segments: tuple[Segment, ...] | None = None
     error: str | None = None
+    #: A regression model's values per target (then ``label`` and ``probabilities`` are None).
+    values: dict[str, float] | None = None
 
     @property
     def ok(self) -> bool:
@@ -127,11 +130,17 @@ class Prediction:
         if self.error is not None:
             data["error"] = self.error
             return data
-        data["label"] = self.label
-        data["probabilities"] = _rounded(self.probabilities or {})
+        data.update(_outputs(self))
         if self.segments is not None:
             data["segments"] = [s.to_dict() for s in self.segments]
         return data
+
+
+def _outputs(prediction: Prediction | Segment) -> dict[str, Any]:
+    """A classifier's label and probabilities, or a regression's values."""
+    if prediction.values is not None:
+        return {"values": _rounded(prediction.values)}
+    return {"label": prediction.label, "probabilities": _rounded(prediction.probabilities or {})}
 
 
 def _rounded(probabilities: dict[str, float]) -> dict[str, float]:
@@ -334,22 +343,26 @@ class Predictor:
         for start in range(0, len(order), batch_size):
             batch = order[start : start + batch_size]
             x, lengths = pad_batch([items[i][1] for i in batch])
-            probabilities[batch] = softmax(self.backend.logits(x, lengths))
+            logits = self.backend.logits(x, lengths)
+            probabilities[batch] = logits if self.spec.regression else softmax(logits)
         owners = np.array([p for p, _ in items])
         for p, piece in enumerate(pieces):
             piece.probabilities = probabilities[owners == p].mean(axis=0)
 
     def _prediction(self, path: str | None, duration: float, pieces: list[_Piece], segmented: bool) -> Prediction:
         if not segmented:
-            label, probabilities = self._decode(pieces[0].probabilities)
-            return Prediction(path, duration, label, probabilities)
+            return Prediction(path, duration, **self._decode(pieces[0].probabilities))
         weights = np.array([p.end - p.start for p in pieces])
         summary = np.average(np.stack([p.probabilities for p in pieces]), axis=0, weights=weights)
-        segments = tuple(Segment(p.start, p.end, *self._decode(p.probabilities)) for p in pieces)
-        return Prediction(path, duration, *self._decode(summary), segments=segments)
+        segments = tuple(Segment(p.start, p.end, **self._decode(p.probabilities)) for p in pieces)
+        return Prediction(path, duration, **self._decode(summary), segments=segments)
 
-    def _decode(self, probabilities: np.ndarray) -> tuple[str, dict[str, float]]:
-        return self.labels[int(np.argmax(probabilities))], dict(zip(self.labels, map(float, probabilities)))
+    def _decode(self, outputs: np.ndarray) -> dict[str, Any]:
+        """A classifier's label and probabilities, or a regression's values, by name."""
+        named = dict(zip(self.labels, map(float, outputs)))
+        if self.spec.regression:
+            return {"label": None, "probabilities": None, "values": named}
+        return {"label": self.labels[int(np.argmax(outputs))], "probabilities": named}
 
 
 def pad_batch(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -40,13 +40,20 @@ class ModelSpec:
     n_dims: int
     card: dict[str, Any]
     source: str
+    #: Whether the outputs are values (a per-utterance regression of ``labels``, which then name
+    #: the targets) rather than class logits.
+    regression: bool = False
 
     @classmethod
     def from_info(cls, info: ModelInfo, card: dict[str, Any] | None, source: str) -> ModelSpec:
         """Check ``model.json``'s settings; refuses what cannot predict one file."""
-        kind = (info.task or {}).get("kind", "utterance-classification")
-        if kind != "utterance-classification":
-            raise SerkitError(f"{source}: a {kind} model; serkit predict needs an utterance classifier")
+        task = info.task or {}
+        kind = task.get("kind", "utterance-classification")
+        per_frame = kind == "regression" and task.get("frame_level", True)
+        if kind not in ("utterance-classification", "regression") or per_frame:
+            what = "frame-level regression" if per_frame else kind
+            raise SerkitError(f"{source}: a {what} model; serkit predict takes an utterance classifier "
+                              "or a per-utterance regression")
         if info.normalisation == Normalisation.PER_SPEAKER:
             raise SerkitError(
                 f"{source}: normalised per speaker, which needs each speaker's own recordings: "
@@ -56,8 +63,8 @@ class ModelSpec:
         if missing or not info.labels:
             raise SerkitError(f"{source}: incomplete model settings (missing {', '.join(missing or ['labels'])})")
         try:
-            kind = Normalisation(info.normalisation)
-            normaliser = GlobalNormaliser.from_dict(info.normaliser) if kind == Normalisation.GLOBAL else None
+            normalisation = Normalisation(info.normalisation)
+            normaliser = GlobalNormaliser.from_dict(info.normaliser) if normalisation == Normalisation.GLOBAL else None
             feature = _model_feature(info.features, source)
             windows = SegmentRule(info.segments["window"], info.segments["test_hop"]) if info.segments else None
             n_dims = int(info.model["config"]["n_dims"])
@@ -69,8 +76,8 @@ class ModelSpec:
             raise SerkitError(f"{source}: the models take frame-level features, not {feature.family}")
         if normaliser is not None and normaliser.mean is not None and len(normaliser.mean) != n_dims:
             raise SerkitError(f"{source}: a normaliser of {len(normaliser.mean)} dimensions for a model of {n_dims}")
-        return cls(info.labels, feature, kind, normaliser, info.fixed_frames, windows,
-                   n_dims, dict(card or {}), source)
+        return cls(info.labels, feature, normalisation, normaliser, info.fixed_frames, windows,
+                   n_dims, dict(card or {}), source, regression=kind == "regression")
 
     def model_inputs(self, features: np.ndarray) -> list[np.ndarray]:
         """An utterance's ``(dims, frames)`` features as the model's inputs, as in training."""

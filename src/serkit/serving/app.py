@@ -105,8 +105,11 @@ class TooManyUploads(SerkitError):
 class Segment(BaseModel):
     start: float
     end: float
-    label: str
-    probabilities: dict[str, float]
+    #: a classifier's label and class probabilities
+    label: str | None = None
+    probabilities: dict[str, float] | None = None
+    #: a regression model's value per target (instead of label and probabilities)
+    values: dict[str, float] | None = None
 
 
 class PredictionBody(BaseModel):
@@ -114,8 +117,9 @@ class PredictionBody(BaseModel):
 
     path: str
     duration: float
-    label: str
-    probabilities: dict[str, float]
+    label: str | None = None
+    probabilities: dict[str, float] | None = None
+    values: dict[str, float] | None = None
     segments: list[Segment] | None = None
 
 
@@ -182,7 +186,7 @@ def create_app(predictor: Predictor, limits: ServeLimits | None = None) -> FastA
             result = await anyio.to_thread.run_sync(
                 _predict, predictor, path, name, limits, limiter=request.app.state.limiter
             )
-        log.info("%r: %s", name, result["label"])  # %r: the client's name may hold line breaks
+        log.info("%r: %s", name, result.get("label", result.get("values")))  # %r: names may hold line breaks
         return JSONResponse(result)
 
     @app.get("/", include_in_schema=False)

@@ -27,8 +27,11 @@ from serkit.progress import Progress
 
 class Fitter(Protocol):
     recipe: Recipe
-    #: UA on the validation part (or the inner folds) of what ``fit`` kept; None without one.
+    #: UA on the validation part (or the inner folds) of what ``fit`` kept; None without one
+    #: (and for a regression).
     validation_ua: float | None
+    #: The figure settings are chosen on: that UA, or a regression's mean CCC on validation.
+    validation_score: float | None
 
     def fit(self, train: Part, validation: Part) -> Fitter: ...
 

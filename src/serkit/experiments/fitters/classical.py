@@ -63,6 +63,10 @@ class ClassicalFitter:
         self.estimator = self._build(self.cost).fit(rows, labels)
         return self
 
+    @property
+    def validation_score(self) -> float | None:
+        return self.validation_ua
+
     def predict(self, test: Part) -> np.ndarray:
         predicted = self.estimator.predict(self._rows(select_layer(self.recipe, test)))
         return one_hot(predicted, self.labels)

@@ -33,6 +33,8 @@ from serkit.training import (
     FeatureDataset,
     FitResult,
     Recording,
+    Regression,
+    Task,
     Trainer,
     UtteranceClassification,
     WaveformDataset,
@@ -70,9 +72,11 @@ class NeuralFitter:
         self.out_dir = Path(out_dir)
         self.threads = threads
         self.progress = progress
-        self.task = UtteranceClassification(self.labels)
+        self.task = make_task(recipe, self.labels)
         self.feature = selected_feature(recipe)
         self.validation_ua: float | None = None
+        #: The validation figure settings are chosen on: UA, or a regression's mean CCC.
+        self.validation_score: float | None = None
         self.members: list[Member] = []
         self._seen: list[Part] = []
         self._transform: Transform | None = None
@@ -93,9 +97,14 @@ class NeuralFitter:
         for seed in range(self.recipe.seed, self.recipe.seed + self.recipe.ensemble):
             self.members.append(self._train_member(seed, dims, train_set, validation_set))
         if validation_set is not None:  # the ensemble as it will predict: members' scores averaged
-            predicted = np.asarray(self.labels)[np.argmax(self._mean_scores(validation_set, validation.ids), axis=1)]
-            self.validation_ua = unweighted_average_recall(validation.labels, list(predicted),
-                                                           labels=list(self.labels))
+            scores = self._mean_scores(validation_set, validation.ids)
+            if isinstance(self.task, Regression):
+                self.validation_score = self.task.metrics(list(scores), validation.values)["ccc"]
+            else:
+                predicted = np.asarray(self.labels)[np.argmax(scores, axis=1)]
+                self.validation_ua = unweighted_average_recall(validation.labels, list(predicted),
+                                                               labels=list(self.labels))
+                self.validation_score = self.validation_ua
         return self
 
     def predict(self, test: Part) -> np.ndarray:
@@ -106,6 +115,8 @@ class NeuralFitter:
         members = [member.record() for member in self.members]
         record = {"chosen_epoch": members[0]["chosen_epoch"], "selection": members[0]["selection"],
                   "validation_ua": self.validation_ua, "members": members}
+        if isinstance(self.task, Regression):
+            record["validation_ccc"] = self.validation_score
         if self.init_record:
             record["init"] = self.init_record
         return record
@@ -129,7 +140,7 @@ class NeuralFitter:
     def _train_member(self, seed: int, dims: int, train: Any, validation: FeatureDataset | None) -> Member:
         recipe = self.recipe
         config = dataclasses.replace(recipe.train, seed=seed)
-        model = build_seeded(lambda: build_model(recipe.model, dims, self.task.n_classes, **recipe.model_options),
+        model = build_seeded(lambda: build_model(recipe.model, dims, self._n_outputs, **recipe.model_options),
                              seed)
         folder = self.out_dir / f"seed{seed}"
         if self.initial is not None:
@@ -155,6 +166,14 @@ class NeuralFitter:
         record["head_epochs"] = recipe.head_epochs
         self.init_record = record
 
+    @property
+    def _n_outputs(self) -> int:
+        return self.task.n_outputs if isinstance(self.task, Regression) else self.task.n_classes
+
+    def _targets(self, part: Part) -> list[Any]:
+        """What the task learns of each row: a class index, or the regression targets' values."""
+        return list(part.values) if isinstance(self.task, Regression) else self.task.encode(part.labels)
+
     def _metadata(self, model: torch.nn.Module) -> ModelInfo:
         """What inference needs beside the weights: the model, the feature, normalisation, input shaping, labels."""
         recipe = self.recipe
@@ -162,7 +181,7 @@ class NeuralFitter:
             model=model_config(model),
             features=self.feature.to_dict(),
             feature_preset=recipe.features,
-            labels=self.labels,
+            labels=self.recipe.targets if isinstance(self.task, Regression) else self.labels,
             normalisation=recipe.normalisation.value,
             normaliser=self._normaliser,
             fixed_frames=recipe.fixed_frames,
@@ -197,7 +216,7 @@ class NeuralFitter:
         arrays = self._normalised(part)
         if recipe.fixed_frames:
             arrays = [fix_length(x, recipe.fixed_frames) for x in arrays]
-        dataset = FeatureDataset.from_arrays(arrays, self.task.encode(part.labels), part.ids)
+        dataset = FeatureDataset.from_arrays(arrays, self._targets(part), part.ids)
         if recipe.segments is None:
             return dataset
         hop = recipe.segments.train_hop if training else recipe.segments.test_hop
@@ -216,7 +235,7 @@ class NeuralFitter:
             return fix_length(x, recipe.fixed_frames) if recipe.fixed_frames else x
 
         recordings = [Recording(load_audio(path, feature.sample_rate), target, path)
-                      for path, target in zip(part.ids, self.task.encode(part.labels))]
+                      for path, target in zip(part.ids, self._targets(part))]
         dataset = WaveformDataset(recordings, feature.process_signal, feature.sample_rate, transform=shaped)
         if recipe.segments is None:
             return dataset
@@ -224,7 +243,7 @@ class NeuralFitter:
 
     def _mean_scores(self, dataset: FeatureDataset | None, ids: Sequence[str]) -> np.ndarray:
         """Class scores of each item of ``ids``, averaged over the members."""
-        total = np.zeros((len(ids), self.task.n_classes))
+        total = np.zeros((len(ids), self._n_outputs))
         if dataset is None:
             return total
         for member in self.members:
@@ -233,3 +252,10 @@ class NeuralFitter:
             total += np.stack([predicted.scores[order[i]] for i in ids])
         return total / len(self.members)
 
+
+def make_task(recipe: Recipe, labels: tuple[str, ...]) -> Task:
+    """The training task a recipe names: its class set's classification, or a per-utterance
+    regression of its targets with seed 004's CCC loss."""
+    if recipe.task == "regression":
+        return Regression(tuple(recipe.targets), loss_name="ccc", frame_level=False)
+    return UtteranceClassification(labels)
