@@ -18,6 +18,8 @@ import argparse
 import json
 from pathlib import Path
 
+from serkit.artifacts import CvResults
+
 REPO = Path(__file__).resolve().parents[1]
 
 #: Seed 000 Table I (EMO-DB, 4 classes, random 5-fold, accuracy = WA).
@@ -127,7 +129,12 @@ def command(name: str) -> str:
 
 def load(runs: Path, name: str) -> dict | None:
     path = runs / group_of(name, runs) / name / "results.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    return read_results(path)
+
+
+def read_results(path: Path) -> dict | None:
+    """A run's results.json, read through its schema (serkit.artifacts.CvResults), or None."""
+    return CvResults.read(path).to_dict() if path.exists() else None
 
 
 def pct(x: float) -> str:
@@ -316,7 +323,7 @@ def layer_table(runs: Path) -> list[str]:
         cells = []
         for recipe, _ in columns:
             path = root / recipe / layer / "results.json"
-            r = json.loads(path.read_text()) if path.exists() else None
+            r = read_results(path)
             cells.append("" if r is None else f"{pct(r['pooled']['ua'])} / {pct(r['pooled']['wa'])}")
         if any(cells):
             label = "all, side by side" if layer == "all-layers" else layer.removeprefix("layer")
