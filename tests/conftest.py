@@ -36,13 +36,16 @@ def librispeech_root() -> Path:
     return root
 
 
-def emodb_subset(emodb_root: Path, tmp_path: Path, speakers: tuple[str, ...]) -> Path:
-    """An EMO-DB-shaped folder holding links to the given speakers' files only."""
+def emodb_subset(emodb_root: Path, tmp_path: Path, speakers: tuple[str, ...], lablaut: bool = False) -> Path:
+    """An EMO-DB-shaped folder holding links to the given speakers' files only (and, with
+    ``lablaut``, their phone alignments)."""
     root = tmp_path / "emodb"
-    (root / "wav").mkdir(parents=True)
-    for wav in sorted((emodb_root / "wav").glob("*.wav")):
-        if wav.name[:2] in speakers:
-            (root / "wav" / wav.name).symlink_to(wav)
+    folders = ("wav", "lablaut") if lablaut else ("wav",)
+    for folder in folders:
+        (root / folder).mkdir(parents=True)
+        for path in sorted((emodb_root / folder).glob("*")):
+            if path.name[:2] in speakers:
+                (root / folder / path.name).symlink_to(path)
     return root
 
 

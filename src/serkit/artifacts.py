@@ -167,6 +167,8 @@ class FoldResult:
     validation_ua: float | None = None
     #: a regression's mean CCC on the validation part
     validation_ccc: float | None = None
+    #: a frame task's UA over the validation part's frames (FrameClassification's figure)
+    validation_frame_ua: float | None = None
     # neural models: the kept epoch, how it was chosen, and each seed's fit
     chosen_epoch: int | None = None
     selection: str | None = None
@@ -244,11 +246,15 @@ class CvResults:
     config: dict[str, Any]
     #: Torch threads each fold trained on (runs before 2026-12-03 did not record it).
     threads: int | None = None
-    #: ``utterance`` (classification) or ``regression`` of ``targets`` (then ``confusion`` is None,
-    #: the figures are CCC and RMSE per target, and ``validation_ccc`` chooses)
+    #: ``utterance`` (classification), ``regression`` of ``targets`` (then ``confusion`` is None,
+    #: the figures are CCC and RMSE per target, and ``validation_ccc`` chooses), or ``frame``
     task: str = added_later("utterance")
     targets: list[str] = added_later([])
     validation_ccc: float | None = added_later(None)
+    #: ``frame``: a class per frame of ``frame_target`` (``phones``); the figures are FER and PER,
+    #: ``confusion`` is None, ``ci95`` empty, and ``validation_frame_ua`` chooses
+    frame_target: str | None = added_later(None)
+    validation_frame_ua: float | None = added_later(None)
     schema: int = RESULTS_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:

@@ -43,6 +43,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Predict the emotion of each file: label, class probabilities, and a timeline for long ones."""
         from serkit.inference import InferenceConfig, Prediction, load_model
+        from serkit.inference.frames import FramePredictor
 
         if output not in FORMATS:
             raise SerkitError(f"--format must be one of {', '.join(FORMATS)}, not {output!r}")
@@ -52,12 +53,14 @@ def register(app: typer.Typer) -> None:
         with progress_bar("predicting") as progress:
             predictions = predictor.predict_files(files, progress=progress)
         predictions += [Prediction(p, None, error=f"{p}: {reason}") for p, reason in unmatched]
+        # a frame model's rows are its runs of equal labels, without a column per class
+        columns = () if isinstance(predictor, FramePredictor) else predictor.labels
         if output == "json":
             print(json.dumps([p.to_dict() for p in predictions], indent=2, ensure_ascii=False))
         elif output == "csv":
-            write_csv(predictions, predictor.labels)
+            write_csv(predictions, columns)
         else:
-            out.print(prediction_table(predictions, predictor.labels))
+            out.print(prediction_table(predictions, columns))
         failed = [p for p in predictions if not p.ok]
         if failed:
             if output == "table":
@@ -142,20 +145,25 @@ def prediction_table(predictions: list[Any], labels: tuple[str, ...]) -> Any:
     """A rich table: one row per file, and one per segment under a segmented file."""
     from rich.table import Column, Table
 
+    from serkit.inference.frames import frame_runs
+
     table = Table(Column("file", overflow="fold", min_width=24), "duration", "label", *labels)
     for p in predictions:
         if not p.ok:
             table.add_row(p.path, _seconds(p.duration), "[red]failed[/]", *[""] * len(labels))
             continue
         table.add_row(p.path, _seconds(p.duration), f"[bold]{p.label or ''}[/]", *_outputs(p, labels, 3))
-        for s in p.segments or ():
+        for s in p.segments or frame_runs(p):
             table.add_row(f"  {s.start:.2f}-{s.end:.2f} s", _seconds(s.end - s.start), s.label or "",
                           *_outputs(s, labels, 3))
     return table
 
 
 def write_csv(predictions: list[Any], labels: tuple[str, ...]) -> None:
-    """One row per file (``start``/``end`` empty) and one per segment; ``error`` for a failed file."""
+    """One row per file (``start``/``end`` empty) and one per segment (a frame model's runs of equal
+    labels); ``error`` for a failed file."""
+    from serkit.inference.frames import frame_runs
+
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(["path", "start", "end", "duration", "label", *labels, "error"])
     for p in predictions:
@@ -163,7 +171,7 @@ def write_csv(predictions: list[Any], labels: tuple[str, ...]) -> None:
             writer.writerow([p.path, "", "", _number(p.duration), "", *[""] * len(labels), p.error])
             continue
         writer.writerow([p.path, "", "", _number(p.duration), p.label or "", *_outputs(p, labels, 6), ""])
-        for s in p.segments or ():
+        for s in p.segments or frame_runs(p):
             writer.writerow([p.path, f"{s.start:.3f}", f"{s.end:.3f}", f"{s.end - s.start:.3f}", s.label or "",
                              *_outputs(s, labels, 6), ""])
 

@@ -342,6 +342,8 @@ def cv(
 
 def _headline(summary: dict[str, Any]) -> str:
     pooled, mean = summary["pooled"], summary["mean"]
+    if summary.get("task") == "frame":
+        return f"pooled FER {pooled['fer']:.3f} PER {pooled['per']:.3f}; mean FER {mean['fer']:.3f}"
     if summary.get("task") == "regression":
         figures = ", ".join(f"{t} {pooled[f'ccc_{t}']:.3f}" for t in summary["targets"])
         return f"pooled CCC {figures} (RMSE {pooled['rmse']:.3f}); mean CCC {mean['ccc']:.3f}"

@@ -36,7 +36,9 @@ from serkit.corpora.dimensions import dimensional_targets
 from serkit.errors import SerkitError
 from serkit.evaluation import FoldPredictions, summarise_folds, summarise_regression_folds
 from serkit.experiments.fitters.transfer import check_init
-from serkit.experiments.fold_data import FoldData, target_column
+from serkit.experiments.fold_data import FoldData, frame_grid, target_column
+from serkit.experiments.frame_results import fold_fer, frame_predictions, summarise_frames
+from serkit.experiments.frame_targets import check_alignments
 from serkit.experiments.recipe import Recipe
 from serkit.experiments.search import fit_best
 from serkit.features.cache import FeatureCache
@@ -80,6 +82,8 @@ def load_corpus(recipe: Recipe, skip_bad: bool = False) -> Corpus:
         values = dimensional_targets(table)
         table = table.assign(**{target_column(t): values[t].to_numpy() for t in recipe.targets},
                              dimension_source=values["dimension_source"].to_numpy())
+    if recipe.task == "frame":  # fails now, before any feature is extracted
+        check_alignments(table, recipe.corpus, recipe.frame_target)
     return Corpus(table, tuple(class_set(recipe.classes)), audio_hashes(table), recipe.targets)
 
 
@@ -165,7 +169,8 @@ class _FoldJob:
 
     def fit(self, fold: Fold, report: Progress | None = None) -> None:
         """Fit, choose and predict one fold; its predictions.json is written atomically."""
-        data = FoldData.from_fold(self.corpus.table, fold, self.features, self.corpus.labels, self.corpus.targets)
+        data = FoldData.from_fold(self.corpus.table, fold, self.features, self.corpus.labels, self.corpus.targets,
+                                  grid=frame_grid(self.recipe))
         started = time.perf_counter()
         search = fit_best(self.recipe, data.labels, data.train, data.validation,
                           self.out_dir / "folds" / f"{fold.index:02d}", threads=self.threads, progress=report)
@@ -175,12 +180,14 @@ class _FoldJob:
         result = FoldResult.from_dict({"fold": fold.to_dict(), **outcome,
                                        "seconds": time.perf_counter() - started + earlier}, fold.name)
         result.write(_predictions(self.out_dir, fold))
-        log.info("fold %s: %s", fold.name, _fold_figure(result, self.corpus))
+        log.info("fold %s: %s", fold.name, _fold_figure(result, self.corpus, self.recipe.task))
 
 
 def fold_predictions(data: FoldData, scores: np.ndarray) -> dict[str, Any]:
     """The test part's references and predictions, as a fold's predictions.json holds them
-    (labels, or a regression's values per target)."""
+    (labels, a regression's values per target, or symbols per frame)."""
+    if data.test.frames is not None:
+        return frame_predictions(data, scores)
     if data.targets:
         y_true = [[float(v) for v in values] for values in data.test.values]
         y_pred = np.round(scores, 6).tolist()
@@ -222,19 +229,22 @@ def _fit_in_worker(fold: Fold) -> None:
 def summarise(recipe: Recipe, corpus: Corpus, folds: Sequence[Fold], results: Sequence[FoldResult],
               threads: int | None = None) -> CvResults:
     """results.json: figures over folds plus everything needed to trust and reproduce them."""
-    if corpus.targets:
+    if recipe.task == "frame":
+        figures = summarise_frames(results)
+        chosen_on, chosen_key = [r.validation_frame_ua for r in results], "validation_frame_ua"
+    elif corpus.targets:
         figures = summarise_regression(corpus.targets, results)
-        chosen_on = [r.validation_ccc for r in results]
+        chosen_on, chosen_key = [r.validation_ccc for r in results], "validation_ccc"
     else:
         predictions = [FoldPredictions(r.y_true, r.y_pred, r.speakers, name=r.fold["name"]) for r in results]
         figures = summarise_folds(predictions, labels=list(corpus.labels))
-        chosen_on = [r.validation_ua for r in results]
+        chosen_on, chosen_key = [r.validation_ua for r in results], "validation_ua"
     first = folds[0]
     protocol = first.protocol + (f" + {recipe.variant}" if recipe.variant else "")
     for row, result, validation in zip(figures["folds"], results, chosen_on):
         row["chosen_epoch"] = result.chosen_epoch
         row["selection"] = result.selection
-        row["validation_ccc" if corpus.targets else "validation_ua"] = validation
+        row[chosen_key] = validation
         if result.search:  # what this fold chose on its training side
             row["chosen"] = result.search["chosen"]
     # What configurations may be compared on: never the test figures.
@@ -253,8 +263,8 @@ def summarise(recipe: Recipe, corpus: Corpus, folds: Sequence[Fold], results: Se
         "normalisation": str(recipe.normalisation),
         "n_utterances": int(sum(len(r.y_true) for r in results)),
         **figures,
-        "validation_ua": None if corpus.targets else chosen,
-        **({"task": "regression", "targets": list(corpus.targets), "validation_ccc": chosen} if corpus.targets else {}),
+        "validation_ua": chosen if chosen_key == "validation_ua" else None,
+        **_task_fields(recipe, chosen_key, chosen),
         "config_hash": recipe.config_hash(),
         "data_hash": corpus.data_hash,
         "seconds": float(sum(r.seconds for r in results)),
@@ -263,6 +273,15 @@ def summarise(recipe: Recipe, corpus: Corpus, folds: Sequence[Fold], results: Se
     }
     # through JSON, so that what is returned is exactly what is written (plain types, no numpy)
     return CvResults.from_dict(json.loads(json.dumps(summary)), "results.json")
+
+
+def _task_fields(recipe: Recipe, chosen_key: str, chosen: float | None) -> dict[str, Any]:
+    """results.json's fields of a regression or frame task (an utterance task has none)."""
+    if recipe.task == "regression":
+        return {"task": "regression", "targets": list(recipe.targets), chosen_key: chosen}
+    if recipe.task == "frame":
+        return {"task": "frame", "frame_target": recipe.frame_target, chosen_key: chosen}
+    return {}
 
 
 def summarise_regression(targets: Sequence[str], results: Sequence[FoldResult]) -> dict[str, Any]:
@@ -328,10 +347,12 @@ def _claim(out_dir: Path, recipe: Recipe) -> None:
     atomic_write_text(marker, json.dumps({"config_hash": recipe.config_hash(), **recipe.to_dict()}, indent=2))
 
 
-def _fold_figure(result: FoldResult, corpus: Corpus) -> str:
+def _fold_figure(result: FoldResult, corpus: Corpus, task: str) -> str:
     """A fold's headline test figure, for the log."""
     from serkit.evaluation import concordance_correlation, unweighted_average_recall
 
+    if task == "frame":
+        return fold_fer(result)
     if corpus.targets:
         true, pred = np.asarray(result.y_true), np.asarray(result.y_pred)
         return ", ".join(f"test CCC {name} {concordance_correlation(true[:, d], pred[:, d]):.3f}"

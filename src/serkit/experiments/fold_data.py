@@ -10,7 +10,8 @@ import pandas as pd
 
 from serkit.errors import SerkitError
 from serkit.experiments.recipe import Recipe
-from serkit.features.base import Feature
+from serkit.experiments.frame_targets import alignment_frames, frame_classes
+from serkit.features.base import Feature, FrameGrid
 from serkit.features.presets import get_preset
 from serkit.features.whisper import layer_block
 from serkit.protocols import Fold
@@ -26,6 +27,8 @@ class Part:
     speakers: list[str]
     #: Regression targets, one ``(outputs,)`` array per row (None for classification).
     values: list[np.ndarray] | None = None
+    #: A frame task's targets: one symbol per feature frame of each row (None otherwise).
+    frames: list[np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -43,22 +46,39 @@ class FoldData:
     @classmethod
     def from_fold(
         cls, table: pd.DataFrame, fold: Fold, features: dict[str, np.ndarray], labels: Sequence[str],
-        targets: Sequence[str] = (),
+        targets: Sequence[str] = (), grid: FrameGrid | None = None,
     ) -> FoldData:
+        """The fold's parts; with a frame task's ``grid``, each row's alignment as frame symbols,
+        and ``labels`` become the symbols of the training part (:mod:`.frame_targets`)."""
         columns = [target_column(t) for t in targets]
 
         def part(rows: Sequence[int]) -> Part:
             sub = table.iloc[list(rows)]
             paths = list(sub["path"])
             values = list(sub[columns].to_numpy(dtype=np.float32)) if columns else None
-            return Part([features[p] for p in paths], list(sub["label"]), paths, list(sub["speaker"]), values)
+            frames = None if grid is None else [alignment_frames(a, features[p].shape[-1], grid)
+                                                for p, a in zip(paths, sub["alignment"])]
+            return Part([features[p] for p in paths], list(sub["label"]), paths, list(sub["speaker"]), values,
+                        frames)
 
-        return cls(part(fold.train), part(fold.validation), part(fold.test), tuple(labels), tuple(targets))
+        train = part(fold.train)
+        classes = tuple(labels) if grid is None else frame_classes(train.frames)
+        return cls(train, part(fold.validation), part(fold.test), classes, tuple(targets))
 
 
 def target_column(name: str) -> str:
     """The corpus table's column holding regression target ``name`` (on [-1, 1])."""
     return f"target_{name}"
+
+
+def frame_grid(recipe: Recipe) -> FrameGrid | None:
+    """The frame grid a frame task's targets follow (the feature's); None for other tasks."""
+    if recipe.task != "frame":
+        return None
+    grid = selected_feature(recipe).grid
+    if grid is None:
+        raise SerkitError(f"task frame: features {recipe.features} give one vector per utterance, not frames")
+    return grid
 
 
 def selected_feature(recipe: Recipe) -> Feature:

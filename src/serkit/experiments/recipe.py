@@ -22,15 +22,19 @@ from serkit.configs import added_later, check_types, from_dict, to_dict
 from serkit.errors import ConfigError, SerkitError
 from serkit.features.normalise import Normalisation
 from serkit.models.classical import CLASSICAL_MODELS, SVMConfig
-from serkit.models.registry import config_class
+from serkit.models.registry import config_class, frame_models, is_frame_model
 from serkit.training.config import TrainConfig
 
 NORMALISATIONS: tuple[str, ...] = tuple(kind.value for kind in Normalisation)
 #: What a model learns (``serkit.training.tasks``): one class per utterance, or continuous
 #: values per utterance (``targets``: arousal, valence on [-1, 1], ``serkit.corpora.dimensions``).
-TaskKind = Literal["utterance", "regression"]
+#: ``frame``: a class per frame of the feature's grid (``frame_target``: ``phones``, from the
+#: corpus table's ``alignment`` column).
+TaskKind = Literal["utterance", "regression", "frame"]
 #: The dimensions a regression recipe may name as ``targets``.
 DIMENSIONS = ("arousal", "valence")
+#: What a frame recipe may name as ``frame_target`` (:mod:`serkit.experiments.frame_targets`).
+FRAME_TARGETS = ("phones",)
 #: The options each classical model takes (``majority`` takes none).
 _CLASSICAL_OPTIONS = {"svm": SVMConfig, "logistic": SVMConfig}
 
@@ -90,6 +94,9 @@ class Recipe:
     task: TaskKind = added_later("utterance")
     #: The regression task's outputs, in order, e.g. ``[arousal, valence]``.
     targets: tuple[str, ...] = added_later(())
+    #: The frame task's classes: ``phones`` (the alignment's phone symbols, see
+    #: :mod:`serkit.experiments.frame_targets`).
+    frame_target: str | None = added_later(None)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
@@ -133,6 +140,25 @@ class Recipe:
                                   f"from {', '.join(DIMENSIONS)}")
             if self.classical:
                 raise SerkitError(f"task regression: {self.model} is a classifier; use a neural model")
+        self._check_frame_task()
+
+    def _check_frame_task(self) -> None:
+        if self.task != "frame":
+            if self.frame_target is not None:
+                raise SerkitError(f"frame_target {self.frame_target!r}: frame_target is for task: frame")
+            if not self.classical and is_frame_model(self.model):
+                raise SerkitError(f"model {self.model} gives a class per frame: it needs task: frame")
+            return
+        if self.frame_target not in FRAME_TARGETS:
+            raise SerkitError(f"frame_target {self.frame_target!r}: a frame recipe names one of "
+                              f"{', '.join(FRAME_TARGETS)}")
+        if self.classical or not is_frame_model(self.model):
+            raise SerkitError(f"task frame: model {self.model} gives one output per utterance; use a frame "
+                              f"model ({', '.join(frame_models())})")
+        if self.segments is not None or self.fixed_frames:
+            # windows or padded inputs would no longer line up with the alignment's frames
+            raise SerkitError("task frame: segments and fixed_frames do not apply; a frame model reads "
+                              "whole utterances")
 
     def candidates(self) -> list[tuple[dict[str, Any], Recipe]]:
         """``(values, recipe)`` for every combination of the searched settings (one, unsearched,

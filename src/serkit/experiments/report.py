@@ -132,7 +132,10 @@ def report_markdown(summary: CvResults, results: Sequence[FoldResult] = ()) -> s
 
 
 def _figure_names(summary: CvResults) -> list[tuple[str, str]]:
-    """The figures a run reports, as (key, heading): WA, UA, F1, or CCC and RMSE per target."""
+    """The figures a run reports, as (key, heading): WA, UA, F1, CCC and RMSE per target, or a
+    frame task's FER and PER."""
+    if summary.task == "frame":
+        return [("fer", "FER"), ("per", "PER")]
     if summary.task != "regression":
         return [("wa", "WA"), ("ua", "UA"), ("f1", "macro-F1")]
     return [(f"{figure}_{target}", f"{figure.upper()} {target}") for target in summary.targets

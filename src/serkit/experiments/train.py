@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from serkit import __version__
-from serkit.artifacts import CARD, CvResults
+from serkit.artifacts import CARD, CvResults, read_model_info
 from serkit.errors import SerkitError
 from serkit.experiments.cv import Corpus, corpus_features, load_corpus
 from serkit.experiments.fitters.transfer import check_init
-from serkit.experiments.fold_data import FoldData
+from serkit.experiments.fold_data import FoldData, frame_grid
 from serkit.experiments.recipe import Recipe
 from serkit.experiments.report import init_lines
 from serkit.experiments.search import fit_best
@@ -87,7 +87,7 @@ def _train(recipe: Recipe, model_dir: Path, crossval: CvResults | None, cache: F
     corpus = load_corpus(recipe)
     fold = make_folds(corpus.table, "all", recipe.validation, seed=recipe.seed, hashes=corpus.hashes)[0]
     features = corpus_features(recipe, corpus.table, cache, workers, progress)
-    data = FoldData.from_fold(corpus.table, fold, features, corpus.labels, corpus.targets)
+    data = FoldData.from_fold(corpus.table, fold, features, corpus.labels, corpus.targets, grid=frame_grid(recipe))
     search = fit_best(recipe, data.labels, data.train, data.validation, model_dir / "training",
                       threads=threads, progress=for_stage(progress, "training"))
     training = search.fitter.save(model_dir)
@@ -130,7 +130,8 @@ def model_card(recipe: Recipe, corpus: Corpus, fold: Any, training: dict[str, An
             "protocol": crossval.protocol,
             "pooled": crossval.pooled,
             "mean": crossval.mean,
-            "ci95": dict(crossval.ci95) if corpus.targets else {k: crossval.ci95[k] for k in ("wa", "ua", "f1")},
+            "ci95": {k: crossval.ci95[k] for k in ("wa", "ua", "f1")} if recipe.task == "utterance"
+            else dict(crossval.ci95),
             "config_hash": crossval.config_hash,
         },
         "size_bytes": (model_dir / "model.safetensors").stat().st_size,
@@ -139,6 +140,9 @@ def model_card(recipe: Recipe, corpus: Corpus, fold: Any, training: dict[str, An
     if corpus.targets:  # a regression: what it predicts, and from whose ratings
         sources = table["dimension_source"].value_counts().to_dict()
         card |= {"task": "regression", "targets": list(corpus.targets), "target_sources": sources}
+    if recipe.task == "frame":  # the model's classes are the training part's frame symbols
+        card |= {"task": "frame", "frame_target": recipe.frame_target,
+                 "frame_classes": list(read_model_info(model_dir).labels)}
     return card
 
 
@@ -160,7 +164,10 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"- size: {card['size_bytes'] / 1e6:.2f} MB; serkit {card['serkit_version']}",
         *init_lines(training.get("init")),
     ]
-    if cv and card.get("task") == "regression":
+    if cv and card.get("task") == "frame":
+        lines.append(f"- cross-validated ({cv['protocol']}): pooled FER {cv['pooled']['fer']:.3f}, "
+                     f"PER {cv['pooled']['per']:.3f}; mean FER {cv['mean']['fer']:.3f}")
+    elif cv and card.get("task") == "regression":
         figures = ", ".join(f"{t} {cv['pooled'][f'ccc_{t}']:.3f}" for t in card["targets"])
         lines.append(f"- cross-validated ({cv['protocol']}): pooled CCC {figures}; RMSE {cv['pooled']['rmse']:.3f}")
     elif cv:
@@ -181,6 +188,10 @@ def card_markdown(card: dict[str, Any]) -> str:
 
 
 def _what_it_predicts(card: dict[str, Any]) -> str:
+    if card.get("task") == "frame":
+        return (f"- predicts a class per frame, {card['frame_target']} ({len(card['frame_classes'])} classes: "
+                f"{' '.join(card['frame_classes'])}); utterances of the classes ({card['class_set']}): "
+                f"{', '.join(card['classes'])}")
     if card.get("task") == "regression":
         sources = ", ".join(f"{n} from {s}" for s, n in card["target_sources"].items())
         return (f"- predicts {', '.join(card['targets'])} per utterance on [-1, 1] ({sources}); utterances of "

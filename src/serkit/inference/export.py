@@ -2,7 +2,8 @@
 
 :func:`export_onnx` writes the network with dynamic batch and time axes
 (inputs ``features`` ``(batch, dims, frames)`` float32 and ``lengths``
-``(batch,)`` int64, output ``logits`` ``(batch, classes)``), and puts the
+``(batch,)`` int64, output ``logits`` ``(batch, classes)``, or a frame model's
+``(batch, frames, classes)``), and puts the
 model folder's ``model.json`` and ``card.json`` into the graph's
 ``metadata_props``, so that the file alone is enough to predict
 (:func:`serkit.inference.onnx.load_onnx` runs it).  The legacy TorchScript
@@ -60,7 +61,9 @@ def _write_onnx(model_dir: Path, path: Path, opset: int) -> None:
         torch.onnx.export(
             model, (example, lengths), str(path),
             input_names=["features", "lengths"], output_names=["logits"],
-            dynamic_axes={"features": {0: "batch", 2: "frames"}, "lengths": {0: "batch"}, "logits": {0: "batch"}},
+            dynamic_axes={"features": {0: "batch", 2: "frames"}, "lengths": {0: "batch"},
+                          # a frame model's logits keep the input's frames
+                          "logits": {0: "batch", 1: "frames"} if spec.frame else {0: "batch"}},
             opset_version=opset, dynamo=False,
         )
     graph = onnx.load(str(path))

@@ -20,6 +20,7 @@ import torch
 from serkit.artifacts import INFO, ModelInfo, load_weights, read_model_info
 from serkit.configs import check_types
 from serkit.errors import ConfigError, SerkitError
+from serkit.inference.frames import make_predictor
 from serkit.inference.predictor import InferenceConfig, Predictor
 from serkit.inference.spec import ModelSpec, one_line
 from serkit.inference.registry import SHIPPED_MODELS, default_model_path, read_card, shipped_model_path, shipped_models
@@ -73,7 +74,7 @@ def load_model(
         if exported is not None:
             return load_onnx(exported, config)
     spec, model = load_torch_model(path)
-    return Predictor(spec, TorchBackend(model), config)
+    return make_predictor(spec, TorchBackend(model), config)
 
 
 def _folder_export(path: Path) -> Path | None:

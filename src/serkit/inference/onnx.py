@@ -17,6 +17,7 @@ import numpy as np
 
 from serkit.artifacts import WEIGHTS, ModelInfo
 from serkit.errors import SerkitError
+from serkit.inference.frames import make_predictor
 from serkit.inference.predictor import InferenceConfig, Predictor
 from serkit.inference.spec import ModelSpec
 
@@ -81,4 +82,4 @@ def load_onnx(path: str | Path, config: InferenceConfig | None = None) -> Predic
         card = json.loads(metadata.get(CARD_KEY, "{}"))
     except ValueError as error:
         raise SerkitError(f"{path}: unreadable serkit metadata ({error})") from None
-    return Predictor(ModelSpec.from_info(info, card, str(path)), OnnxBackend(session), config)
+    return make_predictor(ModelSpec.from_info(info, card, str(path)), OnnxBackend(session), config)

@@ -118,6 +118,9 @@ class Prediction:
     error: str | None = None
     #: A regression model's values per target (then ``label`` and ``probabilities`` are None).
     values: dict[str, float] | None = None
+    #: A frame model's label per frame, ``frame_rate`` frames per second (label, probabilities None).
+    frames: list[str] | None = None
+    frame_rate: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -137,7 +140,9 @@ class Prediction:
 
 
 def _outputs(prediction: Prediction | Segment) -> dict[str, Any]:
-    """A classifier's label and probabilities, or a regression's values."""
+    """A classifier's label and probabilities, a regression's values, or a frame model's labels."""
+    if getattr(prediction, "frames", None) is not None:
+        return {"frame_rate": prediction.frame_rate, "frames": prediction.frames}
     if prediction.values is not None:
         return {"values": _rounded(prediction.values)}
     return {"label": prediction.label, "probabilities": _rounded(prediction.probabilities or {})}
@@ -193,7 +198,7 @@ class Predictor:
 
     def with_config(self, **changes: Any) -> Predictor:
         """The same model under other limits or segmentation (the model is shared, not copied)."""
-        return Predictor(self.spec, self.backend, dataclasses.replace(self.config, **changes))
+        return type(self)(self.spec, self.backend, dataclasses.replace(self.config, **changes))
 
     def __repr__(self) -> str:
         return f"Predictor({self.spec.source!r}, labels={list(self.labels)})"

@@ -43,6 +43,14 @@ class ModelSpec:
     #: Whether the outputs are values (a per-utterance regression of ``labels``, which then name
     #: the targets) rather than class logits.
     regression: bool = False
+    #: Whether the outputs are class logits per frame ``(batch, frames, classes)`` (a frame task).
+    frame: bool = False
+
+    @property
+    def frame_rate(self) -> float:
+        """Frames per second of the feature's grid (a frame model's output rate)."""
+        grid = self.feature.grid
+        return grid.sample_rate / grid.hop
 
     @classmethod
     def from_info(cls, info: ModelInfo, card: dict[str, Any] | None, source: str) -> ModelSpec:
@@ -50,10 +58,12 @@ class ModelSpec:
         task = info.task or {}
         kind = task.get("kind", "utterance-classification")
         per_frame = kind == "regression" and task.get("frame_level", True)
-        if kind not in ("utterance-classification", "regression") or per_frame:
+        if kind not in ("utterance-classification", "regression", "frame-classification") or per_frame:
             what = "frame-level regression" if per_frame else kind
-            raise SerkitError(f"{source}: a {what} model; serkit predict takes an utterance classifier "
-                              "or a per-utterance regression")
+            raise SerkitError(f"{source}: a {what} model; serkit predict takes an utterance classifier, "
+                              "a per-utterance regression or a frame classifier")
+        if kind == "frame-classification" and (info.segments or info.fixed_frames):
+            raise SerkitError(f"{source}: a frame classifier reads whole utterances, not windows or fixed lengths")
         if info.normalisation == Normalisation.PER_SPEAKER:
             raise SerkitError(
                 f"{source}: normalised per speaker, which needs each speaker's own recordings: "
@@ -77,7 +87,8 @@ class ModelSpec:
         if normaliser is not None and normaliser.mean is not None and len(normaliser.mean) != n_dims:
             raise SerkitError(f"{source}: a normaliser of {len(normaliser.mean)} dimensions for a model of {n_dims}")
         return cls(info.labels, feature, normalisation, normaliser, info.fixed_frames, windows,
-                   n_dims, dict(card or {}), source, regression=kind == "regression")
+                   n_dims, dict(card or {}), source, regression=kind == "regression",
+                   frame=kind == "frame-classification")
 
     def model_inputs(self, features: np.ndarray) -> list[np.ndarray]:
         """An utterance's ``(dims, frames)`` features as the model's inputs, as in training."""

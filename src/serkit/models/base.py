@@ -72,6 +72,8 @@ class UtteranceModel(nn.Module, ABC):
 
     name: ClassVar[str]
     Config: ClassVar[type]
+    #: True for a model that keeps time: logits ``(batch, frames, n_classes)`` (task: frame).
+    frame_level: ClassVar[bool] = False
 
     def __init__(self, n_dims: int, n_classes: int, **options: Any):
         super().__init__()

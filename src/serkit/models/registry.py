@@ -23,12 +23,13 @@ from serkit.models.blstm import BLSTM
 from serkit.models.cnn import CNN
 from serkit.models.cnn_blstm import CNNBLSTM
 from serkit.models.cnn_tf import CNNTF
+from serkit.models.frame_blstm import FrameBLSTM
 from serkit.models.pooling import HEADS
 from serkit.models.probes import GRUProbe, LayerWeightedProbe, LinearProbe
 
 FAMILIES: dict[str, type[UtteranceModel]] = {
     cls.name: cls
-    for cls in (CNN, BLSTM, CNNBLSTM, CNNTF, LinearProbe, LayerWeightedProbe, GRUProbe)
+    for cls in (CNN, BLSTM, CNNBLSTM, CNNTF, LinearProbe, LayerWeightedProbe, GRUProbe, FrameBLSTM)
 }
 
 #: Largest model (parameters and buffers) built from a configuration: 400 MB of float32, forty
@@ -62,6 +63,20 @@ def build_model(name: str, n_dims: int, n_classes: int, **options: Any) -> Utter
             )
     values = _checked(family, {**fixed, **options, "n_dims": n_dims, "n_classes": n_classes})
     return _sized(family, lambda: family(**values))
+
+
+def is_frame_model(name: str) -> bool:
+    """Whether model ``name`` gives logits per frame ``(batch, frames, classes)`` rather than per
+    utterance (False for a name that is not a model: building it says so)."""
+    try:
+        return _resolve(name)[0].frame_level
+    except SerkitError:
+        return False
+
+
+def frame_models() -> list[str]:
+    """The names of the frame-level families."""
+    return sorted(name for name, family in FAMILIES.items() if family.frame_level)
 
 
 def config_class(name: str) -> type:

@@ -120,6 +120,9 @@ class PredictionBody(BaseModel):
     label: str | None = None
     probabilities: dict[str, float] | None = None
     values: dict[str, float] | None = None
+    #: a frame model's label per frame, ``frame_rate`` frames per second
+    frame_rate: float | None = None
+    frames: list[str] | None = None
     segments: list[Segment] | None = None
 
 

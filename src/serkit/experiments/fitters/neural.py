@@ -22,6 +22,7 @@ from serkit.audio import load_audio
 from serkit.errors import SerkitError
 from serkit.evaluation import unweighted_average_recall
 from serkit.experiments.fitters.transfer import InitialModel
+from serkit.experiments.frame_targets import encode_frames
 from serkit.experiments.fold_data import Part, select_layer, selected_feature
 from serkit.experiments.recipe import Recipe
 from serkit.features.normalise import GlobalNormaliser, Normalisation, SpeakerNormaliser, normalise_utterance
@@ -32,6 +33,7 @@ from serkit.progress import Progress
 from serkit.training import (
     FeatureDataset,
     FitResult,
+    FrameClassification,
     Recording,
     Regression,
     Task,
@@ -100,6 +102,8 @@ class NeuralFitter:
             scores = self._mean_scores(validation_set, validation.ids)
             if isinstance(self.task, Regression):
                 self.validation_score = self.task.metrics(list(scores), validation.values)["ccc"]
+            elif isinstance(self.task, FrameClassification):  # the task's own figure, over every frame
+                self.validation_score = self.task.metrics(scores, self._targets(validation))[self.task.figure]
             else:
                 predicted = np.asarray(self.labels)[np.argmax(scores, axis=1)]
                 self.validation_ua = unweighted_average_recall(validation.labels, list(predicted),
@@ -117,6 +121,8 @@ class NeuralFitter:
                   "validation_ua": self.validation_ua, "members": members}
         if isinstance(self.task, Regression):
             record["validation_ccc"] = self.validation_score
+        if isinstance(self.task, FrameClassification):
+            record["validation_frame_ua"] = self.validation_score
         if self.init_record:
             record["init"] = self.init_record
         return record
@@ -171,7 +177,10 @@ class NeuralFitter:
         return self.task.n_outputs if isinstance(self.task, Regression) else self.task.n_classes
 
     def _targets(self, part: Part) -> list[Any]:
-        """What the task learns of each row: a class index, or the regression targets' values."""
+        """What the task learns of each row: a class index, the regression targets' values, or a
+        class index per frame."""
+        if isinstance(self.task, FrameClassification):
+            return [encode_frames(frames, self.labels) for frames in part.frames]
         return list(part.values) if isinstance(self.task, Regression) else self.task.encode(part.labels)
 
     def _metadata(self, model: torch.nn.Module) -> ModelInfo:
@@ -241,16 +250,19 @@ class NeuralFitter:
             return dataset
         return dataset.windows(recipe.segments.window, recipe.segments.train_hop)
 
-    def _mean_scores(self, dataset: FeatureDataset | None, ids: Sequence[str]) -> np.ndarray:
-        """Class scores of each item of ``ids``, averaged over the members."""
-        total = np.zeros((len(ids), self._n_outputs))
+    def _mean_scores(self, dataset: FeatureDataset | None, ids: Sequence[str]) -> Any:
+        """Class scores of each item of ``ids``, averaged over the members: an array ``(items,
+        outputs)``, or for a frame task a list of ``(frames, classes)`` arrays (lengths differ)."""
+        per_frame = isinstance(self.task, FrameClassification)
         if dataset is None:
-            return total
+            return [] if per_frame else np.zeros((len(ids), self._n_outputs))
+        members = []
         for member in self.members:
             predicted = member.trainer.predict(dataset)
             order = {i: k for k, i in enumerate(predicted.ids)}
-            total += np.stack([predicted.scores[order[i]] for i in ids])
-        return total / len(self.members)
+            members.append([predicted.scores[order[i]] for i in ids])
+        mean = [np.mean(np.stack(item), axis=0) for item in zip(*members)]
+        return mean if per_frame else np.stack(mean).reshape(len(ids), self._n_outputs)
 
 
 def make_task(recipe: Recipe, labels: tuple[str, ...]) -> Task:
@@ -258,4 +270,6 @@ def make_task(recipe: Recipe, labels: tuple[str, ...]) -> Task:
     regression of its targets with seed 004's CCC loss."""
     if recipe.task == "regression":
         return Regression(tuple(recipe.targets), loss_name="ccc", frame_level=False)
+    if recipe.task == "frame":  # labels: the training part's frame symbols
+        return FrameClassification(labels)
     return UtteranceClassification(labels)

@@ -1,0 +1,70 @@
+"""A frame task's cross-validation figures: frame error rate (FER) and phone error rate (PER).
+
+* FER (:func:`~serkit.evaluation.frame_error_rate`): the fraction of test
+  frames whose predicted class is not the aligned reference's, per fold,
+  its mean and std over folds, and pooled over every test frame.
+* PER (:func:`~serkit.evaluation.phone_error_rate`): each utterance's frames
+  collapsed to runs of equal labels, the pause class dropped, then the edit
+  distance over the reference's phones, summed over utterances.  A frame
+  model decoded this way is crude (a one-frame flicker is an insertion), but
+  it is the figure seed 001 reports next to FER.
+
+No confusion matrix and no speaker bootstrap: ``confusion`` is None and
+``ci95`` empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from serkit.artifacts import FoldResult
+from serkit.evaluation import frame_error_rate, phone_error_rate
+from serkit.experiments.fold_data import FoldData
+from serkit.experiments.frame_targets import PAUSE
+
+FIGURES = ("fer", "per")
+
+
+def frame_predictions(data: FoldData, scores: Sequence[np.ndarray]) -> dict[str, Any]:
+    """A frame task's test references and predictions, one symbol list per utterance (its class
+    scores are left out: a probability per frame and class would dwarf the file)."""
+    classes = np.asarray(data.labels)
+    return {"ids": data.test.ids, "speakers": data.test.speakers,
+            "y_true": [frames.tolist() for frames in data.test.frames],
+            "y_pred": [classes[np.argmax(s, axis=-1)].tolist() for s in scores], "scores": []}
+
+
+def frame_figures(y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[str]]) -> dict[str, float]:
+    """FER over every frame of the utterances, and PER on their collapsed runs."""
+    fer = frame_error_rate(np.concatenate([np.asarray(t) for t in y_true]),
+                           np.concatenate([np.asarray(p) for p in y_pred]))
+    return {"fer": fer, "per": phone_error_rate([phone_runs(t) for t in y_true], [phone_runs(p) for p in y_pred])}
+
+
+def phone_runs(frames: Sequence[str]) -> list[str]:
+    """The phones of a frame sequence: runs of equal labels collapsed, pauses dropped."""
+    runs = [label for k, label in enumerate(frames) if k == 0 or frames[k - 1] != label]
+    return [label for label in runs if label != PAUSE]
+
+
+def summarise_frames(results: Sequence[FoldResult]) -> dict[str, Any]:
+    """FER and PER per fold, their mean and std over folds, and pooled over every test frame, in
+    the shape of a classification's figures."""
+    rows = [{"name": r.fold["name"], "test_speakers": sorted(set(r.speakers)), "n_test": len(r.ids),
+             "n_frames": sum(len(t) for t in r.y_true), **frame_figures(r.y_true, r.y_pred)} for r in results]
+    pooled = frame_figures([t for r in results for t in r.y_true], [p for r in results for p in r.y_pred])
+    references = sorted({symbol for r in results for t in r.y_true for symbol in t})
+    return {"folds": rows, "pooled": pooled,
+            "mean": {k: float(np.mean([row[k] for row in rows])) for k in FIGURES},
+            # the sample std over folds, as for the other tasks (none of a single fold)
+            "std": {k: float(np.std([row[k] for row in rows], ddof=1)) if len(rows) > 1 else None for k in FIGURES},
+            "ci95": {}, "labels": references, "confusion": None,
+            "class_rule": "per frame: FER over every test frame; PER on runs of equal labels, pauses dropped"}
+
+
+def fold_fer(result: FoldResult) -> str:
+    """A fold's headline test figure, for the log."""
+    return f"test FER {frame_figures(result.y_true, result.y_pred)['fer']:.3f}"

@@ -1,0 +1,68 @@
+"""Predicting with a frame model (``task: frame``): a label per frame of the whole recording.
+
+:class:`FramePredictor` is a :class:`~serkit.inference.predictor.Predictor`
+whose recordings are never segmented (the model labels every frame itself,
+so a timeline of windows would add nothing) and whose
+:class:`~serkit.inference.predictor.Prediction` carries ``frames``, the
+argmax label of each frame, and ``frame_rate``; ``label`` and
+``probabilities`` are None.  :func:`frame_runs` turns those frames into
+segments of equal labels for tables and CSV: the run of frames ``i`` to
+``j - 1`` spans ``i / frame_rate`` to ``j / frame_rate`` seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from serkit.inference.predictor import (
+    Backend,
+    InferenceConfig,
+    Prediction,
+    Predictor,
+    Segment,
+    _Piece,
+    pad_batch,
+    softmax,
+)
+from serkit.inference.spec import ModelSpec
+
+
+def make_predictor(spec: ModelSpec, backend: Backend, config: InferenceConfig | None = None) -> Predictor:
+    """The predictor a model's outputs call for: per frame, or per utterance (or segment)."""
+    return (FramePredictor if spec.frame else Predictor)(spec, backend, config)
+
+
+class FramePredictor(Predictor):
+    """A frame model's predictor: whole recordings, one label per frame."""
+
+    def __init__(self, spec: ModelSpec, backend: Backend, config: InferenceConfig | None = None):
+        super().__init__(spec, backend, dataclasses.replace(config or InferenceConfig(), segment="none"))
+
+    def _score(self, pieces: list[_Piece], batch_size: int) -> None:
+        """Each recording's probabilities per frame ``(frames, classes)``, scored in batches
+        (shortest first), the padding's frames cut off."""
+        order = sorted(range(len(pieces)), key=lambda p: pieces[p].inputs[0].shape[1])
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            x, lengths = pad_batch([pieces[p].inputs[0] for p in batch])
+            logits = self.backend.logits(x, lengths)
+            for row, p in enumerate(batch):
+                pieces[p].probabilities = softmax(logits[row, : lengths[row]])
+
+    def _prediction(self, path: str | None, duration: float, pieces: list[_Piece], segmented: bool) -> Prediction:
+        labels = np.asarray(self.labels)[np.argmax(pieces[0].probabilities, axis=-1)].tolist()
+        return Prediction(path, duration, None, None, frames=labels, frame_rate=self.spec.frame_rate)
+
+
+def frame_runs(prediction: Prediction) -> tuple[Segment, ...]:
+    """A frame model's prediction as runs of equal labels, ``Segment(start, end, label, None)``;
+    empty for any other prediction."""
+    frames = prediction.frames or []
+    if not frames:
+        return ()
+    starts = [k for k in range(len(frames)) if k == 0 or frames[k] != frames[k - 1]]
+    ends = [*starts[1:], len(frames)]
+    rate = prediction.frame_rate
+    return tuple(Segment(i / rate, j / rate, frames[i], None) for i, j in zip(starts, ends))
