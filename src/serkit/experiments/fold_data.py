@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,7 +47,7 @@ class FoldData:
     @classmethod
     def from_fold(
         cls, table: pd.DataFrame, fold: Fold, features: dict[str, np.ndarray], labels: Sequence[str],
-        targets: Sequence[str] = (), grid: FrameGrid | None = None,
+        targets: Sequence[str] = (), grid: FrameGrid | None = None, frame_target: str = "phones",
     ) -> FoldData:
         """The fold's parts; with a frame task's ``grid``, each row's alignment as frame symbols,
         and ``labels`` become the symbols of the training part (:mod:`.frame_targets`)."""
@@ -56,14 +57,22 @@ class FoldData:
             sub = table.iloc[list(rows)]
             paths = list(sub["path"])
             values = list(sub[columns].to_numpy(dtype=np.float32)) if columns else None
-            frames = None if grid is None else [alignment_frames(a, features[p].shape[-1], grid)
-                                                for p, a in zip(paths, sub["alignment"])]
+            frames = None if grid is None else [
+                frame_symbols(frame_target, row, features[row.path].shape[-1], grid) for row in sub.itertuples()]
             return Part([features[p] for p in paths], list(sub["label"]), paths, list(sub["speaker"]), values,
                         frames)
 
         train = part(fold.train)
         classes = tuple(labels) if grid is None else frame_classes(train.frames)
         return cls(train, part(fold.validation), part(fold.test), classes, tuple(targets))
+
+
+def frame_symbols(frame_target: str, row: Any, n_frames: int, grid: FrameGrid) -> np.ndarray:
+    """One symbol per frame of a table row: its phone alignment's, or its emotion label on every frame
+    (seed 001's frame targets before its silence class, which needs a voice activity detector)."""
+    if frame_target == "emotion":
+        return np.full(n_frames, row.label, dtype=object).astype(str)
+    return alignment_frames(row.alignment, n_frames, grid)
 
 
 def target_column(name: str) -> str:

@@ -29,12 +29,12 @@ NORMALISATIONS: tuple[str, ...] = tuple(kind.value for kind in Normalisation)
 #: What a model learns (``serkit.training.tasks``): one class per utterance, or continuous
 #: values per utterance (``targets``: arousal, valence on [-1, 1], ``serkit.corpora.dimensions``).
 #: ``frame``: a class per frame of the feature's grid (``frame_target``: ``phones``, from the
-#: corpus table's ``alignment`` column).
+#: corpus table's ``alignment`` column, or ``emotion``, the utterance's label on every frame).
 TaskKind = Literal["utterance", "regression", "frame"]
 #: The dimensions a regression recipe may name as ``targets``.
 DIMENSIONS = ("arousal", "valence")
 #: What a frame recipe may name as ``frame_target`` (:mod:`serkit.experiments.frame_targets`).
-FRAME_TARGETS = ("phones",)
+FRAME_TARGETS = ("phones", "emotion")
 #: The options each classical model takes (``majority`` takes none).
 _CLASSICAL_OPTIONS = {"svm": SVMConfig, "logistic": SVMConfig}
 

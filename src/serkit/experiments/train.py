@@ -87,7 +87,8 @@ def _train(recipe: Recipe, model_dir: Path, crossval: CvResults | None, cache: F
     corpus = load_corpus(recipe)
     fold = make_folds(corpus.table, "all", recipe.validation, seed=recipe.seed, hashes=corpus.hashes)[0]
     features = corpus_features(recipe, corpus.table, cache, workers, progress)
-    data = FoldData.from_fold(corpus.table, fold, features, corpus.labels, corpus.targets, grid=frame_grid(recipe))
+    data = FoldData.from_fold(corpus.table, fold, features, corpus.labels, corpus.targets, grid=frame_grid(recipe),
+                              frame_target=recipe.frame_target)
     search = fit_best(recipe, data.labels, data.train, data.validation, model_dir / "training",
                       threads=threads, progress=for_stage(progress, "training"))
     training = search.fitter.save(model_dir)

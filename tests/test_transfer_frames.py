@@ -1,0 +1,58 @@
+"""Transfer between frame models by recipe alone: a phone recognizer's layers under an emotion head
+(seed 001's phones -> emotion), the recurrent layer frozen, on real EMO-DB."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import emodb_subset
+
+from serkit.artifacts import CvResults, load_weights
+from serkit.experiments import Recipe, run_cv
+from serkit.experiments.train import train_model
+from serkit.features.cache import FeatureCache
+
+SPEAKERS = ("03", "08", "09", "10")
+
+
+def frame_recipe(root: Path, frame_target: str, **changes) -> Recipe:
+    recipe = Recipe(root=str(root), model="frame_blstm", features="mfcc-seed003", protocol="speaker-kfold:2",
+                    validation="speakers:1", task="frame", frame_target=frame_target,
+                    model_options={"hidden": 16, "num_layers": 1}, **changes)
+    return recipe.override(epochs=2)
+
+
+@pytest.fixture(scope="module")
+def phone_model(emodb_root, tmp_path_factory) -> tuple[Path, Path, FeatureCache]:
+    base = tmp_path_factory.mktemp("phones-to-emotion")
+    root = emodb_subset(emodb_root, base, SPEAKERS, lablaut=True)
+    cache = FeatureCache(base / "cache")
+    train_model(frame_recipe(root, "phones"), base / "phones", workers=1, threads=1, cache=cache)
+    return root, base / "phones", cache
+
+
+def test_emotion_frames_start_from_a_phone_model_with_its_recurrent_layer_frozen(phone_model, tmp_path):
+    root, phones, cache = phone_model
+    recipe = frame_recipe(root, "emotion", init=str(phones), freeze=1)
+    card = train_model(recipe, tmp_path / "emotion", workers=1, threads=1, cache=cache)
+    init = card["training"]["init"]
+    assert init["from"] == str(phones) and init["layers_copied"] == ["rnn"] and init["frozen"] == ["rnn"]
+    assert card["frame_classes"] == ["anger", "happiness", "neutral", "sadness", "<unk>"]
+    old, new = load_weights(phones), load_weights(tmp_path / "emotion")
+    rnn = [key for key in old if key.startswith("rnn.")]
+    assert rnn and all(torch.equal(old[key], new[key]) for key in rnn)
+    assert old["output.weight"].shape != new["output.weight"].shape  # a new head for the new classes
+
+
+def test_cross_validated_emotion_frames_report_the_frame_error_rate(phone_model, tmp_path):
+    root, phones, cache = phone_model
+    recipe = frame_recipe(root, "emotion", init=str(phones), freeze=1)
+    run_cv(recipe, tmp_path / "run", workers=1, threads=1, cache=cache)
+    results = CvResults.read(tmp_path / "run")
+    assert results.task == "frame" and results.frame_target == "emotion"
+    assert 0.0 <= results.pooled["fer"] <= 1.0
+    fold = json.loads((tmp_path / "run" / "folds" / "00" / "predictions.json").read_text())
+    assert fold["init"]["frozen"] == ["rnn"]
