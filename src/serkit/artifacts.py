@@ -169,6 +169,8 @@ class FoldResult:
     validation_ccc: float | None = None
     #: a frame task's UA over the validation part's frames (FrameClassification's figure)
     validation_frame_ua: float | None = None
+    #: a ctc task's CER on the validation part (CTCRecognition's figure)
+    validation_cer: float | None = None
     # neural models: the kept epoch, how it was chosen, and each seed's fit
     chosen_epoch: int | None = None
     selection: str | None = None
@@ -255,6 +257,9 @@ class CvResults:
     #: ``confusion`` is None, ``ci95`` empty, and ``validation_frame_ua`` chooses
     frame_target: str | None = added_later(None)
     validation_frame_ua: float | None = added_later(None)
+    #: ``ctc``: a character sequence per utterance; the figures are CER and WER, ``confusion`` is
+    #: None, ``ci95`` empty, and ``validation_cer`` (lower is better) chooses
+    validation_cer: float | None = added_later(None)
     schema: int = RESULTS_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:

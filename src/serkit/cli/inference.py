@@ -69,6 +69,10 @@ def register(app: typer.Typer) -> None:
             err.print(f"[red]{len(failed)} of {len(predictions)} file(s) failed[/]", highlight=False)
             raise typer.Exit(1)
 
+    # the same command under the name a ctc model's users look for (issue 14)
+    app.command("transcribe", help="Alias of `serkit predict` (the same options), for ctc models: "
+                "a transcript per file.")(predict)
+
     @app.command("models")
     @friendly_errors
     def models() -> None:
@@ -147,12 +151,13 @@ def prediction_table(predictions: list[Any], labels: tuple[str, ...]) -> Any:
 
     from serkit.inference.frames import frame_runs
 
-    table = Table(Column("file", overflow="fold", min_width=24), "duration", "label", *labels)
+    table = Table(Column("file", overflow="fold", min_width=24), "duration", _what(predictions), *labels)
     for p in predictions:
         if not p.ok:
             table.add_row(p.path, _seconds(p.duration), "[red]failed[/]", *[""] * len(labels))
             continue
-        table.add_row(p.path, _seconds(p.duration), f"[bold]{p.label or ''}[/]", *_outputs(p, labels, 3))
+        table.add_row(p.path, _seconds(p.duration), f"[bold]{p.label or p.transcript or ''}[/]",
+                      *_outputs(p, labels, 3))
         for s in p.segments or frame_runs(p):
             table.add_row(f"  {s.start:.2f}-{s.end:.2f} s", _seconds(s.end - s.start), s.label or "",
                           *_outputs(s, labels, 3))
@@ -165,12 +170,13 @@ def write_csv(predictions: list[Any], labels: tuple[str, ...]) -> None:
     from serkit.inference.frames import frame_runs
 
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(["path", "start", "end", "duration", "label", *labels, "error"])
+    writer.writerow(["path", "start", "end", "duration", _what(predictions), *labels, "error"])
     for p in predictions:
         if not p.ok:
             writer.writerow([p.path, "", "", _number(p.duration), "", *[""] * len(labels), p.error])
             continue
-        writer.writerow([p.path, "", "", _number(p.duration), p.label or "", *_outputs(p, labels, 6), ""])
+        writer.writerow([p.path, "", "", _number(p.duration), p.label or p.transcript or "", *_outputs(p, labels, 6),
+                         ""])
         for s in p.segments or frame_runs(p):
             writer.writerow([p.path, f"{s.start:.3f}", f"{s.end:.3f}", f"{s.end - s.start:.3f}", s.label or "",
                              *_outputs(s, labels, 6), ""])
@@ -188,3 +194,8 @@ def _seconds(duration: float | None) -> str:
 
 def _number(value: float | None) -> str:
     return "" if value is None else f"{value:.3f}"
+
+
+def _what(predictions: list[Any]) -> str:
+    """The heading of the column a file's result goes in: a ctc model's transcript, else its label."""
+    return "transcript" if any(getattr(p, "transcript", None) is not None for p in predictions) else "label"

@@ -342,6 +342,8 @@ def cv(
 
 def _headline(summary: dict[str, Any]) -> str:
     pooled, mean = summary["pooled"], summary["mean"]
+    if summary.get("task") == "ctc":
+        return f"pooled CER {pooled['cer']:.3f} WER {pooled['wer']:.3f}; mean CER {mean['cer']:.3f}"
     if summary.get("task") == "frame":
         return f"pooled FER {pooled['fer']:.3f} PER {pooled['per']:.3f}; mean FER {mean['fer']:.3f}"
     if summary.get("task") == "regression":

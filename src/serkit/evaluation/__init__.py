@@ -3,7 +3,7 @@
 * :mod:`~serkit.evaluation.metrics`: WA, UA, macro-F1, confusion matrices,
   per-class recall, Error and Unweighted Error;
 * :mod:`~serkit.evaluation.regression`: CCC and RMSE for continuous targets;
-* :mod:`~serkit.evaluation.sequence`: frame and phone error rates;
+* :mod:`~serkit.evaluation.sequence`: frame, phone, character and word error rates;
 * :mod:`~serkit.evaluation.aggregate`: per-fold, mean and pooled figures with a
   speaker bootstrap interval, as a JSON-able dict.
 
@@ -33,13 +33,20 @@ from serkit.evaluation.regression import (
     regression_scores,
     root_mean_squared_error,
 )
-from serkit.evaluation.sequence import edit_distance, frame_error_rate, phone_error_rate
+from serkit.evaluation.sequence import (
+    character_error_rate,
+    edit_distance,
+    frame_error_rate,
+    phone_error_rate,
+    word_error_rate,
+)
 
 __all__ = [
     "BootstrapConfig",
     "ClassificationScores",
     "FoldPredictions",
     "accuracy",
+    "character_error_rate",
     "classification_scores",
     "concordance_correlation",
     "confusion_matrix",
@@ -56,4 +63,5 @@ __all__ = [
     "summarise_regression_folds",
     "unweighted_average_recall",
     "unweighted_error_rate",
+    "word_error_rate",
 ]

@@ -1,4 +1,5 @@
-"""Phone recognition metrics: frame error rate and phone error rate (seed 001).
+"""Recognition metrics: frame and phone error rates (seed 001), character and word error
+rates (seed 003's CTC recogniser).
 
 * FER scores the acoustic model frame by frame: the fraction of frames whose
   predicted label differs from the aligned reference.
@@ -58,6 +59,16 @@ def phone_error_rate(
         raise ValueError("the references hold no phones, so the phone error rate is undefined")
     errors = sum(edit_distance(r, h) for r, h in zip(references, hypotheses))
     return errors / reference_length
+
+
+def character_error_rate(references: Iterable[str], hypotheses: Iterable[str]) -> float:
+    """Summed character edit distance over summed reference characters (spaces included)."""
+    return phone_error_rate([list(r) for r in references], [list(h) for h in hypotheses])
+
+
+def word_error_rate(references: Iterable[str], hypotheses: Iterable[str]) -> float:
+    """Summed word edit distance over summed reference words (words split on whitespace)."""
+    return phone_error_rate([r.split() for r in references], [h.split() for h in hypotheses])
 
 
 def frame_error_rate(y_true: Sequence[Hashable], y_pred: Sequence[Hashable]) -> float:

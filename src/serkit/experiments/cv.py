@@ -36,6 +36,8 @@ from serkit.corpora.dimensions import dimensional_targets
 from serkit.errors import SerkitError
 from serkit.evaluation import FoldPredictions, summarise_folds, summarise_regression_folds
 from serkit.experiments.fitters.transfer import check_init
+from serkit.experiments.ctc_results import ctc_predictions, fold_cer, summarise_ctc
+from serkit.experiments.ctc_targets import check_transcripts
 from serkit.experiments.fold_data import FoldData, frame_grid, target_column
 from serkit.experiments.frame_results import fold_fer, frame_predictions, summarise_frames
 from serkit.experiments.frame_targets import check_alignments
@@ -75,7 +77,11 @@ class Corpus:
 def load_corpus(recipe: Recipe, skip_bad: bool = False) -> Corpus:
     if recipe.root is None:
         raise SerkitError("no corpus root: give --root (or `root:` in the recipe)")
-    table = select_classes(read_corpus(recipe.corpus, recipe.root, skip_bad=skip_bad), recipe.classes)
+    table = read_corpus(recipe.corpus, recipe.root, skip_bad=skip_bad)
+    if recipe.task == "ctc":  # every utterance with a transcript; fails now, before any feature
+        check_transcripts(table, recipe.corpus)
+    else:
+        table = select_classes(table, recipe.classes)
     table = table.reset_index(drop=True)
     if recipe.task == "regression":
         # the corpus's own ratings where it has them, else each label's place (labels.yaml)
@@ -84,7 +90,8 @@ def load_corpus(recipe: Recipe, skip_bad: bool = False) -> Corpus:
                              dimension_source=values["dimension_source"].to_numpy())
     if recipe.task == "frame" and recipe.frame_target == "phones":  # fails now, before any feature is extracted
         check_alignments(table, recipe.corpus, recipe.frame_target)
-    return Corpus(table, tuple(class_set(recipe.classes)), audio_hashes(table), recipe.targets)
+    labels = () if recipe.task == "ctc" else tuple(class_set(recipe.classes))  # ctc: characters, per fold
+    return Corpus(table, labels, audio_hashes(table), recipe.targets)
 
 
 def run_cv(
@@ -170,7 +177,8 @@ class _FoldJob:
     def fit(self, fold: Fold, report: Progress | None = None) -> None:
         """Fit, choose and predict one fold; its predictions.json is written atomically."""
         data = FoldData.from_fold(self.corpus.table, fold, self.features, self.corpus.labels, self.corpus.targets,
-                                  grid=frame_grid(self.recipe), frame_target=self.recipe.frame_target)
+                                  grid=frame_grid(self.recipe), frame_target=self.recipe.frame_target,
+                                  transcripts=self.recipe.task == "ctc")
         started = time.perf_counter()
         search = fit_best(self.recipe, data.labels, data.train, data.validation,
                           self.out_dir / "folds" / f"{fold.index:02d}", threads=self.threads, progress=report)
@@ -188,6 +196,8 @@ def fold_predictions(data: FoldData, scores: np.ndarray) -> dict[str, Any]:
     (labels, a regression's values per target, or symbols per frame)."""
     if data.test.frames is not None:
         return frame_predictions(data, scores)
+    if data.test.transcripts is not None:
+        return ctc_predictions(data, scores)
     if data.targets:
         y_true = [[float(v) for v in values] for values in data.test.values]
         y_pred = np.round(scores, 6).tolist()
@@ -232,6 +242,9 @@ def summarise(recipe: Recipe, corpus: Corpus, folds: Sequence[Fold], results: Se
     if recipe.task == "frame":
         figures = summarise_frames(results)
         chosen_on, chosen_key = [r.validation_frame_ua for r in results], "validation_frame_ua"
+    elif recipe.task == "ctc":
+        figures = summarise_ctc(results)
+        chosen_on, chosen_key = [r.validation_cer for r in results], "validation_cer"
     elif corpus.targets:
         figures = summarise_regression(corpus.targets, results)
         chosen_on, chosen_key = [r.validation_ccc for r in results], "validation_ccc"
@@ -281,6 +294,8 @@ def _task_fields(recipe: Recipe, chosen_key: str, chosen: float | None) -> dict[
         return {"task": "regression", "targets": list(recipe.targets), chosen_key: chosen}
     if recipe.task == "frame":
         return {"task": "frame", "frame_target": recipe.frame_target, chosen_key: chosen}
+    if recipe.task == "ctc":
+        return {"task": "ctc", chosen_key: chosen}
     return {}
 
 
@@ -353,6 +368,8 @@ def _fold_figure(result: FoldResult, corpus: Corpus, task: str) -> str:
 
     if task == "frame":
         return fold_fer(result)
+    if task == "ctc":
+        return fold_cer(result)
     if corpus.targets:
         true, pred = np.asarray(result.y_true), np.asarray(result.y_pred)
         return ", ".join(f"test CCC {name} {concordance_correlation(true[:, d], pred[:, d]):.3f}"

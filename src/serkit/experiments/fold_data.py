@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from serkit.errors import SerkitError
+from serkit.experiments.ctc_targets import character_set, normalise_text
 from serkit.experiments.recipe import Recipe
 from serkit.experiments.frame_targets import alignment_frames, frame_classes
 from serkit.features.base import Feature, FrameGrid
@@ -30,6 +31,8 @@ class Part:
     values: list[np.ndarray] | None = None
     #: A frame task's targets: one symbol per feature frame of each row (None otherwise).
     frames: list[np.ndarray] | None = None
+    #: A ctc task's targets: each row's normalised transcript (None otherwise).
+    transcripts: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -48,9 +51,12 @@ class FoldData:
     def from_fold(
         cls, table: pd.DataFrame, fold: Fold, features: dict[str, np.ndarray], labels: Sequence[str],
         targets: Sequence[str] = (), grid: FrameGrid | None = None, frame_target: str = "phones",
+        transcripts: bool = False,
     ) -> FoldData:
         """The fold's parts; with a frame task's ``grid``, each row's alignment as frame symbols,
-        and ``labels`` become the symbols of the training part (:mod:`.frame_targets`)."""
+        and ``labels`` become the symbols of the training part (:mod:`.frame_targets`); with
+        ``transcripts`` (a ctc task), each row's text, and ``labels`` the training part's characters
+        (:mod:`.ctc_targets`)."""
         columns = [target_column(t) for t in targets]
 
         def part(rows: Sequence[int]) -> Part:
@@ -59,11 +65,14 @@ class FoldData:
             values = list(sub[columns].to_numpy(dtype=np.float32)) if columns else None
             frames = None if grid is None else [
                 frame_symbols(frame_target, row, features[row.path].shape[-1], grid) for row in sub.itertuples()]
+            texts = [normalise_text(str(t)) for t in sub["transcript"]] if transcripts else None
             return Part([features[p] for p in paths], list(sub["label"]), paths, list(sub["speaker"]), values,
-                        frames)
+                        frames, texts)
 
         train = part(fold.train)
         classes = tuple(labels) if grid is None else frame_classes(train.frames)
+        if transcripts:
+            classes = character_set(train.transcripts)
         return cls(train, part(fold.validation), part(fold.test), classes, tuple(targets))
 
 

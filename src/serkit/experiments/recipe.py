@@ -30,7 +30,9 @@ NORMALISATIONS: tuple[str, ...] = tuple(kind.value for kind in Normalisation)
 #: values per utterance (``targets``: arousal, valence on [-1, 1], ``serkit.corpora.dimensions``).
 #: ``frame``: a class per frame of the feature's grid (``frame_target``: ``phones``, from the
 #: corpus table's ``alignment`` column, or ``emotion``, the utterance's label on every frame).
-TaskKind = Literal["utterance", "regression", "frame"]
+#: ``ctc``: a character sequence per utterance without alignment, from the corpus table's
+#: ``transcript`` column (``serkit.experiments.ctc_targets``; seed 003's recogniser).
+TaskKind = Literal["utterance", "regression", "frame", "ctc"]
 #: The dimensions a regression recipe may name as ``targets``.
 DIMENSIONS = ("arousal", "valence")
 #: What a frame recipe may name as ``frame_target`` (:mod:`serkit.experiments.frame_targets`).
@@ -128,6 +130,19 @@ class Recipe:
                 except ConfigError as e:
                     raise ConfigError(f"search.{key}: {e}") from None
 
+    def _check_ctc_task(self) -> None:
+        """A ctc recipe: a frame model (logits per frame) over whole utterances, the transcript its target."""
+        if self.targets or self.frame_target is not None:
+            raise SerkitError("task ctc: its target is the corpus's transcript; targets and frame_target do "
+                              "not apply")
+        if self.classical or not is_frame_model(self.model):
+            raise SerkitError(f"task ctc: model {self.model} gives one output per utterance; use a frame "
+                              f"model ({', '.join(frame_models())})")
+        if self.segments is not None or self.fixed_frames:
+            # CTC aligns the whole transcript to the whole utterance: a window has no transcript of its own
+            raise SerkitError("task ctc: segments and fixed_frames do not apply; a ctc model reads whole "
+                              "utterances")
+
     def _check_task(self) -> None:
         object.__setattr__(self, "targets", tuple(self.targets))
         if self.task == "utterance" and self.targets:
@@ -140,7 +155,10 @@ class Recipe:
                                   f"from {', '.join(DIMENSIONS)}")
             if self.classical:
                 raise SerkitError(f"task regression: {self.model} is a classifier; use a neural model")
-        self._check_frame_task()
+        if self.task == "ctc":
+            self._check_ctc_task()
+        else:
+            self._check_frame_task()
 
     def _check_frame_task(self) -> None:
         if self.task != "frame":

@@ -134,6 +134,8 @@ def report_markdown(summary: CvResults, results: Sequence[FoldResult] = ()) -> s
 def _figure_names(summary: CvResults) -> list[tuple[str, str]]:
     """The figures a run reports, as (key, heading): WA, UA, F1, CCC and RMSE per target, or a
     frame task's FER and PER."""
+    if summary.task == "ctc":
+        return [("cer", "CER"), ("wer", "WER")]
     if summary.task == "frame":
         return [("fer", "FER"), ("per", "PER")]
     if summary.task != "regression":

@@ -88,7 +88,7 @@ def _train(recipe: Recipe, model_dir: Path, crossval: CvResults | None, cache: F
     fold = make_folds(corpus.table, "all", recipe.validation, seed=recipe.seed, hashes=corpus.hashes)[0]
     features = corpus_features(recipe, corpus.table, cache, workers, progress)
     data = FoldData.from_fold(corpus.table, fold, features, corpus.labels, corpus.targets, grid=frame_grid(recipe),
-                              frame_target=recipe.frame_target)
+                              frame_target=recipe.frame_target, transcripts=recipe.task == "ctc")
     search = fit_best(recipe, data.labels, data.train, data.validation, model_dir / "training",
                       threads=threads, progress=for_stage(progress, "training"))
     training = search.fitter.save(model_dir)
@@ -144,6 +144,8 @@ def model_card(recipe: Recipe, corpus: Corpus, fold: Any, training: dict[str, An
     if recipe.task == "frame":  # the model's classes are the training part's frame symbols
         card |= {"task": "frame", "frame_target": recipe.frame_target,
                  "frame_classes": list(read_model_info(model_dir).labels)}
+    if recipe.task == "ctc":  # the blank and the training part's characters (experiments.ctc_targets)
+        card |= {"task": "ctc", "characters": list(read_model_info(model_dir).labels)}
     return card
 
 
@@ -165,7 +167,10 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"- size: {card['size_bytes'] / 1e6:.2f} MB; serkit {card['serkit_version']}",
         *init_lines(training.get("init")),
     ]
-    if cv and card.get("task") == "frame":
+    if cv and card.get("task") == "ctc":
+        lines.append(f"- cross-validated ({cv['protocol']}): pooled CER {cv['pooled']['cer']:.3f}, "
+                     f"WER {cv['pooled']['wer']:.3f}; mean CER {cv['mean']['cer']:.3f}")
+    elif cv and card.get("task") == "frame":
         lines.append(f"- cross-validated ({cv['protocol']}): pooled FER {cv['pooled']['fer']:.3f}, "
                      f"PER {cv['pooled']['per']:.3f}; mean FER {cv['mean']['fer']:.3f}")
     elif cv and card.get("task") == "regression":
@@ -189,6 +194,10 @@ def card_markdown(card: dict[str, Any]) -> str:
 
 
 def _what_it_predicts(card: dict[str, Any]) -> str:
+    if card.get("task") == "ctc":
+        shown = " ".join(repr(c) if c == " " else c for c in card["characters"])
+        return (f"- transcribes characters by CTC, greedy decoding ({len(card['characters'])} classes, the blank "
+                f"first: {shown})")
     if card.get("task") == "frame":
         return (f"- predicts a class per frame, {card['frame_target']} ({len(card['frame_classes'])} classes: "
                 f"{' '.join(card['frame_classes'])}); utterances of the classes ({card['class_set']}): "

@@ -62,7 +62,7 @@ def _write_onnx(model_dir: Path, path: Path, opset: int) -> None:
             model, (example, lengths), str(path),
             input_names=["features", "lengths"], output_names=["logits"],
             dynamic_axes={"features": {0: "batch", 2: "frames"}, "lengths": {0: "batch"},
-                          # a frame model's logits keep the input's frames
+                          # a frame (or ctc) model's logits keep the input's frames
                           "logits": {0: "batch", 1: "frames"} if spec.frame else {0: "batch"}},
             opset_version=opset, dynamo=False,
         )

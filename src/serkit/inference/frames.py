@@ -30,7 +30,11 @@ from serkit.inference.spec import ModelSpec
 
 
 def make_predictor(spec: ModelSpec, backend: Backend, config: InferenceConfig | None = None) -> Predictor:
-    """The predictor a model's outputs call for: per frame, or per utterance (or segment)."""
+    """The predictor a model's outputs call for: a transcript, per frame, or per utterance (or segment)."""
+    if spec.ctc:
+        from serkit.inference.ctc import CTCPredictor  # it builds on FramePredictor, below
+
+        return CTCPredictor(spec, backend, config)
     return (FramePredictor if spec.frame else Predictor)(spec, backend, config)
 
 

@@ -38,6 +38,7 @@ import numpy as np
 from serkit.audio.io import check_signal, info, load_audio, resample
 from serkit.errors import AudioError, SerkitError
 from serkit.features.base import find_audio
+from serkit.inference.batching import pad_batch, softmax
 from serkit.inference.segmentation import SegmentationConfig, SpeechDetector, speech_detector, speech_segments
 from serkit.inference.spec import ModelSpec
 from serkit.progress import Progress
@@ -121,6 +122,8 @@ class Prediction:
     #: A frame model's label per frame, ``frame_rate`` frames per second (label, probabilities None).
     frames: list[str] | None = None
     frame_rate: float | None = None
+    #: A ctc model's greedy transcript (then ``label`` and ``probabilities`` are None).
+    transcript: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -140,7 +143,10 @@ class Prediction:
 
 
 def _outputs(prediction: Prediction | Segment) -> dict[str, Any]:
-    """A classifier's label and probabilities, a regression's values, or a frame model's labels."""
+    """A classifier's label and probabilities, a regression's values, a frame model's labels, or a
+    ctc model's transcript."""
+    if getattr(prediction, "transcript", None) is not None:
+        return {"transcript": prediction.transcript}
     if getattr(prediction, "frames", None) is not None:
         return {"frame_rate": prediction.frame_rate, "frames": prediction.frames}
     if prediction.values is not None:
@@ -368,21 +374,6 @@ class Predictor:
         if self.spec.regression:
             return {"label": None, "probabilities": None, "values": named}
         return {"label": self.labels[int(np.argmax(outputs))], "probabilities": named}
-
-
-def pad_batch(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """``(batch, dims, frames)`` zero-padded at the end of time, and the int64 lengths."""
-    lengths = np.array([a.shape[1] for a in arrays], dtype=np.int64)
-    x = np.zeros((len(arrays), arrays[0].shape[0], int(lengths.max())), dtype=np.float32)
-    for row, array in zip(x, arrays):
-        row[:, : array.shape[1]] = array
-    return x, lengths
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.asarray(logits, dtype=np.float64)
-    z = np.exp(z - z.max(axis=-1, keepdims=True))
-    return z / z.sum(axis=-1, keepdims=True)
 
 
 def loudest_db(signal: np.ndarray, sample_rate: int, frame_s: float = 0.03) -> float:

@@ -45,6 +45,8 @@ class ModelSpec:
     regression: bool = False
     #: Whether the outputs are class logits per frame ``(batch, frames, classes)`` (a frame task).
     frame: bool = False
+    #: Whether those per-frame logits are a ctc model's characters (``labels``, the blank first).
+    ctc: bool = False
 
     @property
     def frame_rate(self) -> float:
@@ -58,12 +60,12 @@ class ModelSpec:
         task = info.task or {}
         kind = task.get("kind", "utterance-classification")
         per_frame = kind == "regression" and task.get("frame_level", True)
-        if kind not in ("utterance-classification", "regression", "frame-classification") or per_frame:
+        if kind not in ("utterance-classification", "regression", "frame-classification", "ctc") or per_frame:
             what = "frame-level regression" if per_frame else kind
             raise SerkitError(f"{source}: a {what} model; serkit predict takes an utterance classifier, "
-                              "a per-utterance regression or a frame classifier")
-        if kind == "frame-classification" and (info.segments or info.fixed_frames):
-            raise SerkitError(f"{source}: a frame classifier reads whole utterances, not windows or fixed lengths")
+                              "a per-utterance regression, a frame classifier or a ctc model")
+        if kind in ("frame-classification", "ctc") and (info.segments or info.fixed_frames):
+            raise SerkitError(f"{source}: a {kind} model reads whole utterances, not windows or fixed lengths")
         if info.normalisation == Normalisation.PER_SPEAKER:
             raise SerkitError(
                 f"{source}: normalised per speaker, which needs each speaker's own recordings: "
@@ -88,7 +90,7 @@ class ModelSpec:
             raise SerkitError(f"{source}: a normaliser of {len(normaliser.mean)} dimensions for a model of {n_dims}")
         return cls(info.labels, feature, normalisation, normaliser, info.fixed_frames, windows,
                    n_dims, dict(card or {}), source, regression=kind == "regression",
-                   frame=kind == "frame-classification")
+                   frame=kind in ("frame-classification", "ctc"), ctc=kind == "ctc")
 
     def model_inputs(self, features: np.ndarray) -> list[np.ndarray]:
         """An utterance's ``(dims, frames)`` features as the model's inputs, as in training."""

@@ -123,6 +123,8 @@ class PredictionBody(BaseModel):
     #: a frame model's label per frame, ``frame_rate`` frames per second
     frame_rate: float | None = None
     frames: list[str] | None = None
+    #: a ctc model's transcript
+    transcript: str | None = None
     segments: list[Segment] | None = None
 
 

@@ -22,6 +22,7 @@ from serkit.training.config import (
     TrainConfig,
     WaveformAugmentConfig,
 )
+from serkit.training.ctc import CTCRecognition
 from serkit.training.data import Example, FeatureDataset, Recording, WaveformDataset
 from serkit.training.engine import Trainer
 from serkit.training.optim import build_seeded
@@ -37,6 +38,7 @@ __all__ = [
     "SEED000",
     "SEED002",
     "SEED003",
+    "CTCRecognition",
     "EarlyStoppingConfig",
     "Example",
     "FeatureDataset",

@@ -248,7 +248,8 @@ def collate(examples: Sequence[Example], task: Task) -> Batch:
     return Batch(
         x=x,
         lengths=lengths,
-        targets=task.collate_targets([e.target for e in examples]),
+        # a CTC loss needs each item's frames: its output frames follow them
+        targets=task.attach_frames(task.collate_targets([e.target for e in examples]), lengths),
         ids=tuple(e.id for e in examples),
         groups=tuple(e.group for e in examples),
     )

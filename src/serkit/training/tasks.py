@@ -12,7 +12,7 @@ over a whole set.  The engine knows nothing else about targets, so a new kind
   per frame; padded frames are masked out of the loss and the metrics.
 * :class:`Regression`: ``(batch, frames, outputs)`` values per frame (or
   ``(batch, outputs)`` per item), MSE or seed 004's CCC loss; CCC and RMSE
-  per output; chooses by mean CCC.
+  per output; chooses by mean CCC.  CTC is :class:`serkit.training.ctc.CTCRecognition`.
 
 Targets of an item: a class index (utterance classification), an int array
 ``(frames,)`` (frame classification), a float array ``(frames, outputs)`` or
@@ -94,6 +94,10 @@ class Task(ABC):
     @abstractmethod
     def to_dict(self) -> dict[str, Any]:
         """JSON-able description, written with every model (label set included)."""
+
+    def attach_frames(self, targets: Targets, frames: Tensor) -> Targets:
+        """The batch's targets with its items' input frames (only CTC's loss reads them)."""
+        return targets
 
     def combine(self, scores: Sequence[np.ndarray]) -> np.ndarray:
         """Scores of an utterance from its windows' scores: their mean (seed 002)."""

@@ -22,6 +22,7 @@ from serkit.audio import load_audio
 from serkit.errors import SerkitError
 from serkit.evaluation import unweighted_average_recall
 from serkit.experiments.fitters.transfer import InitialModel
+from serkit.experiments.ctc_targets import encode_text
 from serkit.experiments.frame_targets import encode_frames
 from serkit.experiments.fold_data import Part, select_layer, selected_feature
 from serkit.experiments.recipe import Recipe
@@ -31,6 +32,7 @@ from serkit.models import build_model, model_config
 from serkit.models.transfer import freeze, freeze_all_but_output
 from serkit.progress import Progress
 from serkit.training import (
+    CTCRecognition,
     FeatureDataset,
     FitResult,
     FrameClassification,
@@ -104,6 +106,8 @@ class NeuralFitter:
                 self.validation_score = self.task.metrics(list(scores), validation.values)["ccc"]
             elif isinstance(self.task, FrameClassification):  # the task's own figure, over every frame
                 self.validation_score = self.task.metrics(scores, self._targets(validation))[self.task.figure]
+            elif isinstance(self.task, CTCRecognition):  # CER, negated: the search keeps the highest score
+                self.validation_score = -self.task.metrics(scores, self._targets(validation))["cer"]
             else:
                 predicted = np.asarray(self.labels)[np.argmax(scores, axis=1)]
                 self.validation_ua = unweighted_average_recall(validation.labels, list(predicted),
@@ -123,6 +127,8 @@ class NeuralFitter:
             record["validation_ccc"] = self.validation_score
         if isinstance(self.task, FrameClassification):
             record["validation_frame_ua"] = self.validation_score
+        if isinstance(self.task, CTCRecognition) and self.validation_score is not None:
+            record["validation_cer"] = -self.validation_score
         if self.init_record:
             record["init"] = self.init_record
         return record
@@ -181,6 +187,8 @@ class NeuralFitter:
         class index per frame."""
         if isinstance(self.task, FrameClassification):
             return [encode_frames(frames, self.labels) for frames in part.frames]
+        if isinstance(self.task, CTCRecognition):
+            return [encode_text(text, self.labels) for text in part.transcripts]
         return list(part.values) if isinstance(self.task, Regression) else self.task.encode(part.labels)
 
     def _metadata(self, model: torch.nn.Module) -> ModelInfo:
@@ -253,7 +261,7 @@ class NeuralFitter:
     def _mean_scores(self, dataset: FeatureDataset | None, ids: Sequence[str]) -> Any:
         """Class scores of each item of ``ids``, averaged over the members: an array ``(items,
         outputs)``, or for a frame task a list of ``(frames, classes)`` arrays (lengths differ)."""
-        per_frame = isinstance(self.task, FrameClassification)
+        per_frame = isinstance(self.task, (FrameClassification, CTCRecognition))
         if dataset is None:
             return [] if per_frame else np.zeros((len(ids), self._n_outputs))
         members = []
@@ -272,4 +280,6 @@ def make_task(recipe: Recipe, labels: tuple[str, ...]) -> Task:
         return Regression(tuple(recipe.targets), loss_name="ccc", frame_level=False)
     if recipe.task == "frame":  # labels: the training part's frame symbols
         return FrameClassification(labels)
+    if recipe.task == "ctc":  # labels: the blank and the training part's characters
+        return CTCRecognition(labels)
     return UtteranceClassification(labels)

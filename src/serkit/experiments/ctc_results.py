@@ -1,0 +1,55 @@
+"""A ctc task's cross-validation figures: character and word error rates (CER, WER).
+
+A fold's predictions.json holds each test utterance's normalised reference
+transcript (``y_true``, :func:`~serkit.experiments.ctc_targets.normalise_text`)
+and its greedy decoding (``y_pred``).  CER and WER
+(:func:`~serkit.evaluation.character_error_rate`,
+:func:`~serkit.evaluation.word_error_rate`) are per fold, their mean and std
+over folds, and pooled: edit distances summed over every test utterance of
+every fold over the summed reference lengths.  No confusion matrix and no
+speaker bootstrap: ``confusion`` is None and ``ci95`` empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from serkit.artifacts import FoldResult
+from serkit.evaluation import character_error_rate, word_error_rate
+from serkit.experiments.fold_data import FoldData
+from serkit.training.ctc import greedy_decode
+
+FIGURES = ("cer", "wer")
+
+
+def ctc_predictions(data: FoldData, scores: Sequence[np.ndarray]) -> dict[str, Any]:
+    """A ctc task's test references and decoded texts (the log-probabilities per frame are left out)."""
+    return {"ids": data.test.ids, "speakers": data.test.speakers, "y_true": list(data.test.transcripts),
+            "y_pred": [greedy_decode(s, data.labels) for s in scores], "scores": []}
+
+
+def text_figures(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
+    return {"cer": character_error_rate(y_true, y_pred), "wer": word_error_rate(y_true, y_pred)}
+
+
+def summarise_ctc(results: Sequence[FoldResult]) -> dict[str, Any]:
+    """CER and WER per fold, their mean and std over folds, and pooled over every test utterance,
+    in the shape of a classification's figures."""
+    rows = [{"name": r.fold["name"], "test_speakers": sorted(set(r.speakers)), "n_test": len(r.ids),
+             "n_characters": sum(len(t) for t in r.y_true), **text_figures(r.y_true, r.y_pred)} for r in results]
+    pooled = text_figures([t for r in results for t in r.y_true], [p for r in results for p in r.y_pred])
+    return {"folds": rows, "pooled": pooled,
+            "mean": {k: float(np.mean([row[k] for row in rows])) for k in FIGURES},
+            # the sample std over folds, as for the other tasks (none of a single fold)
+            "std": {k: float(np.std([row[k] for row in rows], ddof=1)) if len(rows) > 1 else None for k in FIGURES},
+            "ci95": {}, "labels": [], "confusion": None,
+            "class_rule": "per utterance: greedy CTC decoding; CER over characters (spaces included), WER over "
+                          "words, edit distances summed over utterances"}
+
+
+def fold_cer(result: FoldResult) -> str:
+    """A fold's headline test figure, for the log."""
+    return f"test CER {text_figures(result.y_true, result.y_pred)['cer']:.3f}"
