@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import emodb_subset
 
-from serkit.artifacts import CvResults, FoldResult, read_model_info
+from serkit.artifacts import CvResults, FoldResult, load_weights, read_model_info
 from serkit.errors import SerkitError
 from serkit.evaluation import character_error_rate, word_error_rate
 from serkit.experiments import Recipe, run_cv
@@ -180,3 +181,20 @@ def test_ctc_loss_masks_padding_and_survives_a_too_short_item():
     assert [s.shape for s in scores] == [(2, 3), (6, 3)]
     figures = task.metrics(scores, [np.array([1, 2, 1, 2, 1]), np.array([1, 2])])
     assert set(figures) == {"cer", "wer"} and not task.higher_is_better("cer")
+
+
+def test_an_emotion_model_starts_from_the_recognizers_layers(ctc_run, emodb_root, tmp_path):
+    """ctc -> utterance by recipe alone (seed 003's RNN-x idea): the recognizer's recurrent layer
+    under a new emotion head, frozen, its weights unchanged bit for bit."""
+    base, _, _ = ctc_run
+    root = emodb_subset(emodb_root, tmp_path, ("03", "08", "09"))
+    recipe = Recipe(root=str(root), model="blstm", features="mfcc-seed003", validation="speakers:1",
+                    model_options={"hidden": 32, "num_layers": 1}, init=str(base / "model"), freeze=1)
+    card = train_model(recipe.override(epochs=1), tmp_path / "emotion", workers=1, threads=1,
+                       cache=FeatureCache(tmp_path / "cache"))
+    init = card["training"]["init"]
+    assert init["model"] == "frame_blstm" and init["layers_copied"] == init["frozen"] == ["rnn"]
+    old, new = load_weights(base / "model"), load_weights(tmp_path / "emotion")
+    rnn = [key for key in old if key.startswith("rnn.")]
+    assert rnn and all(torch.equal(old[key], new[key]) for key in rnn)
+    assert card["classes"] == ["anger", "happiness", "neutral", "sadness"]
