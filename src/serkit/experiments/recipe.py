@@ -33,6 +33,8 @@ NORMALISATIONS: tuple[str, ...] = tuple(kind.value for kind in Normalisation)
 #: ``ctc``: a character sequence per utterance without alignment, from the corpus table's
 #: ``transcript`` column (``serkit.experiments.ctc_targets``; seed 003's recogniser).
 TaskKind = Literal["utterance", "regression", "frame", "ctc"]
+#: What each task learns, for messages.
+_TASK_TARGET = {"utterance": "the label", "frame": "the frame_target per frame", "ctc": "the transcript"}
 #: The dimensions a regression recipe may name as ``targets``.
 DIMENSIONS = ("arousal", "valence")
 #: What a frame recipe may name as ``frame_target`` (:mod:`serkit.experiments.frame_targets`).
@@ -130,24 +132,20 @@ class Recipe:
                 except ConfigError as e:
                     raise ConfigError(f"search.{key}: {e}") from None
 
-    def _check_ctc_task(self) -> None:
-        """A ctc recipe: a frame model (logits per frame) over whole utterances, the transcript its target."""
-        if self.targets or self.frame_target is not None:
-            raise SerkitError("task ctc: its target is the corpus's transcript; targets and frame_target do "
-                              "not apply")
-        if self.classical or not is_frame_model(self.model):
-            raise SerkitError(f"task ctc: model {self.model} gives one output per utterance; use a frame "
-                              f"model ({', '.join(frame_models())})")
-        if self.segments is not None or self.fixed_frames:
-            # CTC aligns the whole transcript to the whole utterance: a window has no transcript of its own
-            raise SerkitError("task ctc: segments and fixed_frames do not apply; a ctc model reads whole "
-                              "utterances")
-
     def _check_task(self) -> None:
+        """The task's own fields, and a model that gives what it learns (one output per utterance,
+        or one per frame for frame and ctc)."""
         object.__setattr__(self, "targets", tuple(self.targets))
-        if self.task == "utterance" and self.targets:
-            raise SerkitError(f"targets {list(self.targets)}: an utterance task's target is the label; "
-                              "targets are for task: regression")
+        if self.targets and self.task != "regression":
+            raise SerkitError(f"targets {list(self.targets)}: targets are for task: regression "
+                              f"(task {self.task} learns {_TASK_TARGET[self.task]})")
+        if self.frame_target is not None and self.task != "frame":
+            raise SerkitError(f"frame_target {self.frame_target!r}: frame_target is for task: frame")
+        frame_model = not self.classical and is_frame_model(self.model)
+        if self.task in ("frame", "ctc"):
+            self._check_frame_model(frame_model)
+        elif frame_model:
+            raise SerkitError(f"model {self.model} gives a class per frame: it needs task: frame or ctc")
         if self.task == "regression":
             unknown = [t for t in self.targets if t not in DIMENSIONS]
             if not self.targets or unknown or len(set(self.targets)) != len(self.targets):
@@ -155,28 +153,18 @@ class Recipe:
                                   f"from {', '.join(DIMENSIONS)}")
             if self.classical:
                 raise SerkitError(f"task regression: {self.model} is a classifier; use a neural model")
-        if self.task == "ctc":
-            self._check_ctc_task()
-        else:
-            self._check_frame_task()
-
-    def _check_frame_task(self) -> None:
-        if self.task != "frame":
-            if self.frame_target is not None:
-                raise SerkitError(f"frame_target {self.frame_target!r}: frame_target is for task: frame")
-            if not self.classical and is_frame_model(self.model):
-                raise SerkitError(f"model {self.model} gives a class per frame: it needs task: frame")
-            return
-        if self.frame_target not in FRAME_TARGETS:
+        if self.task == "frame" and self.frame_target not in FRAME_TARGETS:
             raise SerkitError(f"frame_target {self.frame_target!r}: a frame recipe names one of "
                               f"{', '.join(FRAME_TARGETS)}")
-        if self.classical or not is_frame_model(self.model):
-            raise SerkitError(f"task frame: model {self.model} gives one output per utterance; use a frame "
+
+    def _check_frame_model(self, frame_model: bool) -> None:
+        if not frame_model:
+            raise SerkitError(f"task {self.task}: model {self.model} gives one output per utterance; use a frame "
                               f"model ({', '.join(frame_models())})")
         if self.segments is not None or self.fixed_frames:
-            # windows or padded inputs would no longer line up with the alignment's frames
-            raise SerkitError("task frame: segments and fixed_frames do not apply; a frame model reads "
-                              "whole utterances")
+            # windows or padded inputs have no alignment or transcript of their own
+            raise SerkitError(f"task {self.task}: segments and fixed_frames do not apply; a {self.task} model "
+                              "reads whole utterances")
 
     def candidates(self) -> list[tuple[dict[str, Any], Recipe]]:
         """``(values, recipe)`` for every combination of the searched settings (one, unsearched,

@@ -101,7 +101,8 @@ def report_markdown(summary: CvResults, results: Sequence[FoldResult] = ()) -> s
         f"# {summary.recipe}: {summary.model} on {summary.features}",
         "",
         f"- reproduces: {summary.reproduces or '-'}",
-        f"- corpus: {summary.corpus}, classes ({summary.class_set}): {', '.join(summary.classes)}",
+        f"- corpus: {summary.corpus}, " + ("every utterance with a transcript" if summary.task == "ctc" else
+                                           f"classes ({summary.class_set}): {', '.join(summary.classes)}"),
         f"- protocol: **{summary.protocol}**"
         + (" (speaker-dependent: speakers shared between training and test)" if summary.speaker_dependent else ""),
         f"- validation: {summary.validation}; normalisation: {summary.normalisation}",
