@@ -140,7 +140,7 @@ def test_a_corpus_without_transcripts_is_refused_when_read(emodb_root):
     ({"fixed_frames": 100}, "task ctc: segments and fixed_frames do not apply"),
     ({"segments": {"window": 2.0, "train_hop": 1.0, "test_hop": 1.0}}, "segments and fixed_frames do not apply"),
     ({"targets": ["arousal"]}, "targets are for task: regression \\(task ctc learns the transcript\\)"),
-    ({"task": "utterance"}, "frame_blstm gives a class per frame"),
+    ({"task": "utterance"}, "frame_blstm gives an output per frame"),
 ])
 def test_a_ctc_recipe_that_does_not_fit_is_refused_when_read(fields, message):
     data = {**ctc_recipe(Path("/nowhere")).to_dict(), **fields}

@@ -127,7 +127,7 @@ def test_a_corpus_without_alignments_is_refused_when_read(emodb_root, tmp_path):
     ({"model": "blstm"}, "use a frame model"),
     ({"fixed_frames": 100}, "segments and fixed_frames do not apply"),
     ({"task": "utterance"}, "frame_target is for task: frame"),
-    ({"task": "utterance", "frame_target": None}, "frame_blstm gives a class per frame: it needs task: frame"),
+    ({"task": "utterance", "frame_target": None}, "frame_blstm gives an output per frame: it needs task: frame"),
 ])
 def test_a_frame_recipe_that_does_not_fit_is_refused_when_read(fields, message):
     data = {**frame_recipe(Path("/nowhere")).to_dict(), **fields}

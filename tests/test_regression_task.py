@@ -114,3 +114,37 @@ def test_a_regression_recipe_that_does_not_fit_is_refused_when_read(tmp_path, fi
 
 def test_values_of_utterance_and_regression_recipes_keep_older_hashes():
     assert np.all([Recipe().config_hash() == Recipe(task="utterance").config_hash()])
+
+
+@pytest.fixture(scope="module")
+def per_frame_run(emodb_root, tmp_path_factory):
+    base = tmp_path_factory.mktemp("regression-frames")
+    root = emodb_subset(emodb_root, base, SPEAKERS)
+    recipe = regression_recipe(root, model="frame_blstm", model_options={"hidden": 16, "num_layers": 1})
+    cache = FeatureCache(base / "cache")
+    run_cv(recipe, base / "run", workers=1, threads=1, cache=cache)
+    train_model(recipe, base / "model", workers=1, threads=1, cache=cache)
+    return base
+
+
+def test_per_frame_arousal_from_the_labels_places_reports_ccc_over_frames(per_frame_run):
+    results = CvResults.read(per_frame_run / "run")
+    assert results.task == "regression" and "every test frame" in results.class_rule
+    fold = json.loads((per_frame_run / "run" / "folds" / "00" / "predictions.json").read_text())
+    assert len(fold["y_true"][0]) == 2 and len(fold["y_pred"][0]) > 50  # a row per frame
+    assert results.folds[0]["n_test"] == sum(len(p) for p in fold["y_pred"])
+    assert results.pooled["ccc_arousal"] is not None and -1 <= results.pooled["ccc_arousal"] <= 1
+    assert read_model_info(per_frame_run / "model").task["frame_level"] is True
+
+
+def test_a_per_frame_model_predicts_a_trace_onnx_alike(per_frame_run, emodb_root, tmp_path):
+    clip = sorted((emodb_root / "wav").glob("11*.wav"))[0]
+    torch_model = load_model(per_frame_run / "model", backend="torch")
+    prediction = torch_model.predict_file(clip)
+    frames = torch_model.spec.feature.process_file(clip).shape[-1]
+    assert prediction.frame_rate == pytest.approx(100.0) and set(prediction.trace) == {"arousal", "valence"}
+    assert len(prediction.trace["arousal"]) == frames
+    assert prediction.values["arousal"] == pytest.approx(np.mean(prediction.trace["arousal"]))
+    assert list(prediction.to_dict()) == ["path", "duration", "values", "frame_rate", "trace"]
+    exported = load_model(export_onnx(per_frame_run / "model", tmp_path / "trace.onnx")).predict_file(clip)
+    np.testing.assert_allclose(exported.trace["valence"], prediction.trace["valence"], atol=1e-4)

@@ -34,14 +34,15 @@ from serkit.artifacts import CvResults, FoldResult
 from serkit.corpora import class_set, read_corpus, select_classes
 from serkit.corpora.dimensions import dimensional_targets
 from serkit.errors import SerkitError
-from serkit.evaluation import FoldPredictions, summarise_folds, summarise_regression_folds
-from serkit.experiments.fitters.transfer import check_init
+from serkit.evaluation import FoldPredictions, summarise_folds
 from serkit.experiments.ctc_results import ctc_predictions, fold_cer, summarise_ctc
 from serkit.experiments.ctc_targets import check_transcripts
+from serkit.experiments.fitters.transfer import check_init
 from serkit.experiments.fold_data import FoldData, frame_grid, target_column
 from serkit.experiments.frame_results import fold_fer, frame_predictions, summarise_frames
 from serkit.experiments.frame_targets import check_alignments
 from serkit.experiments.recipe import Recipe
+from serkit.experiments.regression_results import compared_rows, regression_predictions, summarise_regression
 from serkit.experiments.search import fit_best
 from serkit.features.cache import FeatureCache
 from serkit.features.extract import available_cores, extract
@@ -199,10 +200,8 @@ def fold_predictions(data: FoldData, scores: np.ndarray) -> dict[str, Any]:
     if data.test.transcripts is not None:
         return ctc_predictions(data, scores)
     if data.targets:
-        y_true = [[float(v) for v in values] for values in data.test.values]
-        y_pred = np.round(scores, 6).tolist()
-    else:
-        y_true, y_pred = data.test.labels, np.asarray(data.labels)[np.argmax(scores, axis=1)].tolist()
+        return regression_predictions(data, scores)
+    y_true, y_pred = data.test.labels, np.asarray(data.labels)[np.argmax(scores, axis=1)].tolist()
     return {"ids": data.test.ids, "speakers": data.test.speakers, "y_true": y_true, "y_pred": y_pred,
             "scores": np.round(scores, 6).tolist()}
 
@@ -299,42 +298,6 @@ def _task_fields(recipe: Recipe, chosen_key: str, chosen: float | None) -> dict[
     return {}
 
 
-def summarise_regression(targets: Sequence[str], results: Sequence[FoldResult]) -> dict[str, Any]:
-    """Per-target CCC and RMSE per fold, their means, pooled over every test utterance and the
-    speaker bootstrap (:func:`~serkit.evaluation.summarise_regression_folds`), with ``ccc`` and
-    ``rmse`` the means over targets, in the shape of a classification's figures."""
-    per_target = {}
-    for d, name in enumerate(targets):
-        folds = [FoldPredictions(np.asarray(r.y_true)[:, d], np.asarray(r.y_pred)[:, d], r.speakers,
-                                 name=r.fold["name"]) for r in results]
-        per_target[name] = summarise_regression_folds(folds)
-
-    def merged(part: str) -> dict[str, Any]:
-        out = {f"{figure}_{name}": s[part][figure] for name, s in per_target.items() for figure in ("ccc", "rmse")}
-        for figure in ("ccc", "rmse"):
-            values = [s[part][figure] for s in per_target.values()]
-            out[figure] = None if None in values else float(np.mean(values))
-        return out
-
-    rows = []
-    for k, result in enumerate(results):
-        row = {key: per_target[targets[0]]["folds"][k][key] for key in ("name", "test_speakers", "n_test")}
-        for name, s in per_target.items():
-            row.update({f"{figure}_{name}": s["folds"][k][figure] for figure in ("ccc", "rmse")})
-        row["ccc"] = _mean_or_none([row[f"ccc_{n}"] for n in targets])
-        row["rmse"] = _mean_or_none([row[f"rmse_{n}"] for n in targets])
-        rows.append(row)
-    return {"folds": rows, "mean": merged("mean"), "std": merged("std"), "pooled": merged("pooled"),
-            "ci95": {f"ccc_{name}": s["ci95"]["ccc"] for name, s in per_target.items()},
-            "labels": list(targets), "confusion": None,
-            "class_rule": "per target: CCC and RMSE per fold, and pooled over every test utterance; "
-                          "ccc and rmse are the means over targets"}
-
-
-def _mean_or_none(values: list[float | None]) -> float | None:
-    return None if None in values else float(np.mean(values))
-
-
 def corpus_features(
     recipe: Recipe,
     table: pd.DataFrame,
@@ -371,7 +334,7 @@ def _fold_figure(result: FoldResult, corpus: Corpus, task: str) -> str:
     if task == "ctc":
         return fold_cer(result)
     if corpus.targets:
-        true, pred = np.asarray(result.y_true), np.asarray(result.y_pred)
+        true, pred, _ = compared_rows(result, len(corpus.targets))
         return ", ".join(f"test CCC {name} {concordance_correlation(true[:, d], pred[:, d]):.3f}"
                          for d, name in enumerate(corpus.targets))
     return f"test UA {unweighted_average_recall(result.y_true, result.y_pred, labels=list(corpus.labels)):.3f}"

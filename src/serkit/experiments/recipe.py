@@ -142,10 +142,11 @@ class Recipe:
         if self.frame_target is not None and self.task != "frame":
             raise SerkitError(f"frame_target {self.frame_target!r}: frame_target is for task: frame")
         frame_model = not self.classical and is_frame_model(self.model)
-        if self.task in ("frame", "ctc"):
+        if self.task in ("frame", "ctc") or (frame_model and self.task == "regression"):  # regression per frame
             self._check_frame_model(frame_model)
         elif frame_model:
-            raise SerkitError(f"model {self.model} gives a class per frame: it needs task: frame or ctc")
+            raise SerkitError(f"model {self.model} gives an output per frame: it needs task: frame, ctc or "
+                              "regression")
         if self.task == "regression":
             unknown = [t for t in self.targets if t not in DIMENSIONS]
             if not self.targets or unknown or len(set(self.targets)) != len(self.targets):

@@ -53,9 +53,15 @@ class FramePredictor(Predictor):
             x, lengths = pad_batch([pieces[p].inputs[0] for p in batch])
             logits = self.backend.logits(x, lengths)
             for row, p in enumerate(batch):
-                pieces[p].probabilities = softmax(logits[row, : lengths[row]])
+                outputs = logits[row, : lengths[row]]
+                pieces[p].probabilities = outputs if self.spec.regression else softmax(outputs)
 
     def _prediction(self, path: str | None, duration: float, pieces: list[_Piece], segmented: bool) -> Prediction:
+        if self.spec.regression:  # a trace per target, and its means
+            values = pieces[0].probabilities
+            return Prediction(path, duration, values=dict(zip(self.labels, map(float, values.mean(axis=0)))),
+                              trace={name: values[:, d].tolist() for d, name in enumerate(self.labels)},
+                              frame_rate=self.spec.frame_rate)
         labels = np.asarray(self.labels)[np.argmax(pieces[0].probabilities, axis=-1)].tolist()
         return Prediction(path, duration, None, None, frames=labels, frame_rate=self.spec.frame_rate)
 

@@ -124,6 +124,8 @@ class Prediction:
     frame_rate: float | None = None
     #: A ctc model's greedy transcript (then ``label`` and ``probabilities`` are None).
     transcript: str | None = None
+    #: A per-frame regression's values per target and frame (``values`` then holds their means).
+    trace: dict[str, list[float]] | None = None
 
     @property
     def ok(self) -> bool:
@@ -149,6 +151,9 @@ def _outputs(prediction: Prediction | Segment) -> dict[str, Any]:
         return {"transcript": prediction.transcript}
     if getattr(prediction, "frames", None) is not None:
         return {"frame_rate": prediction.frame_rate, "frames": prediction.frames}
+    if getattr(prediction, "trace", None) is not None:
+        trace = {name: [round(float(v), 4) for v in values] for name, values in prediction.trace.items()}
+        return {"values": _rounded(prediction.values), "frame_rate": prediction.frame_rate, "trace": trace}
     if prediction.values is not None:
         return {"values": _rounded(prediction.values)}
     return {"label": prediction.label, "probabilities": _rounded(prediction.probabilities or {})}

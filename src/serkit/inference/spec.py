@@ -59,12 +59,11 @@ class ModelSpec:
         """Check ``model.json``'s settings; refuses what cannot predict one file."""
         task = info.task or {}
         kind = task.get("kind", "utterance-classification")
-        per_frame = kind == "regression" and task.get("frame_level", True)
-        if kind not in ("utterance-classification", "regression", "frame-classification", "ctc") or per_frame:
-            what = "frame-level regression" if per_frame else kind
-            raise SerkitError(f"{source}: a {what} model; serkit predict takes an utterance classifier, "
-                              "a per-utterance regression, a frame classifier or a ctc model")
-        if kind in ("frame-classification", "ctc") and (info.segments or info.fixed_frames):
+        per_frame = kind in ("frame-classification", "ctc") or (kind == "regression" and task.get("frame_level", True))
+        if kind not in ("utterance-classification", "regression", "frame-classification", "ctc"):
+            raise SerkitError(f"{source}: a {kind} model; serkit predict takes an utterance classifier, "
+                              "a regression, a frame classifier or a ctc model")
+        if per_frame and (info.segments or info.fixed_frames):
             raise SerkitError(f"{source}: a {kind} model reads whole utterances, not windows or fixed lengths")
         if info.normalisation == Normalisation.PER_SPEAKER:
             raise SerkitError(
@@ -90,7 +89,7 @@ class ModelSpec:
             raise SerkitError(f"{source}: a normaliser of {len(normaliser.mean)} dimensions for a model of {n_dims}")
         return cls(info.labels, feature, normalisation, normaliser, info.fixed_frames, windows,
                    n_dims, dict(card or {}), source, regression=kind == "regression",
-                   frame=kind in ("frame-classification", "ctc"), ctc=kind == "ctc")
+                   frame=per_frame, ctc=kind == "ctc")
 
     def model_inputs(self, features: np.ndarray) -> list[np.ndarray]:
         """An utterance's ``(dims, frames)`` features as the model's inputs, as in training."""

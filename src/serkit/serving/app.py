@@ -126,6 +126,8 @@ class PredictionBody(BaseModel):
     #: a ctc model's transcript
     transcript: str | None = None
     segments: list[Segment] | None = None
+    #: a per-frame regression: each target's value per frame (``values`` holds their means)
+    trace: dict[str, list[float]] | None = None
 
 
 class ErrorBody(BaseModel):

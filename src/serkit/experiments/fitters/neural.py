@@ -29,6 +29,7 @@ from serkit.experiments.recipe import Recipe
 from serkit.features.normalise import GlobalNormaliser, Normalisation, SpeakerNormaliser, normalise_utterance
 from serkit.features.shaping import SegmentRule, fix_length
 from serkit.models import build_model, model_config
+from serkit.models.registry import is_frame_model
 from serkit.models.transfer import freeze, freeze_all_but_output
 from serkit.progress import Progress
 from serkit.training import (
@@ -103,7 +104,7 @@ class NeuralFitter:
         if validation_set is not None:  # the ensemble as it will predict: members' scores averaged
             scores = self._mean_scores(validation_set, validation.ids)
             if isinstance(self.task, Regression):
-                self.validation_score = self.task.metrics(list(scores), validation.values)["ccc"]
+                self.validation_score = self.task.metrics(list(scores), self._targets(validation))["ccc"]
             elif isinstance(self.task, FrameClassification):  # the task's own figure, over every frame
                 self.validation_score = self.task.metrics(scores, self._targets(validation))[self.task.figure]
             elif isinstance(self.task, CTCRecognition):  # CER, negated: the search keeps the highest score
@@ -189,6 +190,9 @@ class NeuralFitter:
             return [encode_frames(frames, self.labels) for frames in part.frames]
         if isinstance(self.task, CTCRecognition):
             return [encode_text(text, self.labels) for text in part.transcripts]
+        if isinstance(self.task, Regression) and self.task.frame_level:
+            # an utterance's values on each of its frames (a trace would give them per frame)
+            return [np.repeat(v[None, :], x.shape[-1], axis=0) for v, x in zip(part.values, part.arrays)]
         return list(part.values) if isinstance(self.task, Regression) else self.task.encode(part.labels)
 
     def _metadata(self, model: torch.nn.Module) -> ModelInfo:
@@ -261,7 +265,8 @@ class NeuralFitter:
     def _mean_scores(self, dataset: FeatureDataset | None, ids: Sequence[str]) -> Any:
         """Class scores of each item of ``ids``, averaged over the members: an array ``(items,
         outputs)``, or for a frame task a list of ``(frames, classes)`` arrays (lengths differ)."""
-        per_frame = isinstance(self.task, (FrameClassification, CTCRecognition))
+        per_frame = isinstance(self.task, (FrameClassification, CTCRecognition)) or (
+            isinstance(self.task, Regression) and self.task.frame_level)
         if dataset is None:
             return [] if per_frame else np.zeros((len(ids), self._n_outputs))
         members = []
@@ -274,10 +279,10 @@ class NeuralFitter:
 
 
 def make_task(recipe: Recipe, labels: tuple[str, ...]) -> Task:
-    """The training task a recipe names: its class set's classification, or a per-utterance
-    regression of its targets with seed 004's CCC loss."""
+    """The training task a recipe names: its class set's classification, a regression of its
+    targets with seed 004's CCC loss (per frame with a frame model), a class per frame, or CTC."""
     if recipe.task == "regression":
-        return Regression(tuple(recipe.targets), loss_name="ccc", frame_level=False)
+        return Regression(tuple(recipe.targets), loss_name="ccc", frame_level=is_frame_model(recipe.model))
     if recipe.task == "frame":  # labels: the training part's frame symbols
         return FrameClassification(labels)
     if recipe.task == "ctc":  # labels: the blank and the training part's characters
