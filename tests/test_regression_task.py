@@ -148,3 +148,12 @@ def test_a_per_frame_model_predicts_a_trace_onnx_alike(per_frame_run, emodb_root
     assert list(prediction.to_dict()) == ["path", "duration", "values", "frame_rate", "trace"]
     exported = load_model(export_onnx(per_frame_run / "model", tmp_path / "trace.onnx")).predict_file(clip)
     np.testing.assert_allclose(exported.trace["valence"], prediction.trace["valence"], atol=1e-4)
+
+
+def test_a_per_frame_model_gives_each_file_the_same_trace_in_a_batch(per_frame_run, emodb_root):
+    clips = sorted((emodb_root / "wav").glob("12*.wav"))[:5]
+    model = load_model(per_frame_run / "model", backend="torch")
+    single = [model.predict_file(c).trace for c in clips]
+    for alone, batched in zip(single, (p.trace for p in model.predict_files(clips))):
+        for name in alone:
+            np.testing.assert_allclose(batched[name], alone[name], atol=1e-5)
