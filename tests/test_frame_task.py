@@ -78,6 +78,14 @@ def test_the_trained_model_labels_every_frame(frame_run, emodb_root):
     assert prediction.frame_rate == pytest.approx(100.0)
     assert list(prediction.to_dict()) == ["path", "duration", "frame_rate", "frames"]
     assert "pooled FER" in (base / "model" / "README.md").read_text()
+    # on request, each class's posterior per frame: distributions whose argmax is the frame's label
+    detailed = predictor.with_config(posteriors=True).predict_file(clip)
+    posteriors = detailed.trace  # unrounded; to_dict() writes them as "posteriors"
+    assert list(detailed.to_dict()["posteriors"]) == list(info.labels)
+    assert all(len(p) == n_frames for p in posteriors.values())
+    table = np.array([posteriors[name] for name in info.labels])
+    np.testing.assert_allclose(table.sum(axis=0), 1.0, atol=1e-3)
+    assert [info.labels[k] for k in table.argmax(axis=0)] == prediction.frames
 
 
 def test_onnx_and_batches_give_the_labels_of_pytorch_one_file_at_a_time(frame_run, emodb_root, tmp_path):

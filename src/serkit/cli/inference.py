@@ -40,6 +40,8 @@ def register(app: typer.Typer) -> None:
         ] = "auto",
         batch_size: Annotated[int, typer.Option(help="Model inputs per forward pass.")] = 32,
         max_duration: Annotated[float, typer.Option(help="Longest recording accepted, in seconds.")] = 3600.0,
+        posteriors: Annotated[bool, typer.Option(
+            "--posteriors", help="A frame model's JSON also gives each class's posterior per frame.")] = False,
     ) -> None:
         """Predict the emotion of each file: label, class probabilities, and a timeline for long ones."""
         from serkit.inference import InferenceConfig, Prediction, load_model
@@ -47,14 +49,15 @@ def register(app: typer.Typer) -> None:
 
         if output not in FORMATS:
             raise SerkitError(f"--format must be one of {', '.join(FORMATS)}, not {output!r}")
-        config = InferenceConfig(segment=segment, batch_size=batch_size, max_duration=max_duration)
+        config = InferenceConfig(segment=segment, batch_size=batch_size, max_duration=max_duration,
+                                 posteriors=posteriors)
         predictor = load_model(model, config)
         files, unmatched = expand_paths(paths)
         with progress_bar("predicting") as progress:
             predictions = predictor.predict_files(files, progress=progress)
         predictions += [Prediction(p, None, error=f"{p}: {reason}") for p, reason in unmatched]
         # a frame model's rows are its runs of equal labels, without a column per class
-        columns = () if isinstance(predictor, FramePredictor) else predictor.labels
+        columns = () if isinstance(predictor, FramePredictor) and not predictor.spec.regression else predictor.labels
         if output == "json":
             print(json.dumps([p.to_dict() for p in predictions], indent=2, ensure_ascii=False))
         elif output == "csv":

@@ -62,8 +62,11 @@ class FramePredictor(Predictor):
             return Prediction(path, duration, values=dict(zip(self.labels, map(float, values.mean(axis=0)))),
                               trace={name: values[:, d].tolist() for d, name in enumerate(self.labels)},
                               frame_rate=self.spec.frame_rate)
-        labels = np.asarray(self.labels)[np.argmax(pieces[0].probabilities, axis=-1)].tolist()
-        return Prediction(path, duration, None, None, frames=labels, frame_rate=self.spec.frame_rate)
+        posteriors = pieces[0].probabilities
+        labels = np.asarray(self.labels)[np.argmax(posteriors, axis=-1)].tolist()
+        trace = ({name: posteriors[:, k].tolist() for k, name in enumerate(self.labels)}
+                 if self.config.posteriors else None)
+        return Prediction(path, duration, None, None, frames=labels, frame_rate=self.spec.frame_rate, trace=trace)
 
 
 def frame_runs(prediction: Prediction) -> tuple[Segment, ...]:

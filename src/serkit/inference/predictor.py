@@ -69,6 +69,8 @@ class InferenceConfig:
     segmentation: SegmentationConfig = SegmentationConfig()
     #: Model inputs per forward pass.
     batch_size: int = 32
+    #: A frame model's predictions also carry each class's posterior per frame (large: off by default).
+    posteriors: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "segment", parse_segment(self.segment))
@@ -124,7 +126,8 @@ class Prediction:
     frame_rate: float | None = None
     #: A ctc model's greedy transcript (then ``label`` and ``probabilities`` are None).
     transcript: str | None = None
-    #: A per-frame regression's values per target and frame (``values`` then holds their means).
+    #: A per-frame regression's values per target and frame (``values`` then holds their means), or
+    #: a frame classifier's posterior per class and frame (with ``InferenceConfig.posteriors``).
     trace: dict[str, list[float]] | None = None
 
     @property
@@ -150,13 +153,18 @@ def _outputs(prediction: Prediction | Segment) -> dict[str, Any]:
     if getattr(prediction, "transcript", None) is not None:
         return {"transcript": prediction.transcript}
     if getattr(prediction, "frames", None) is not None:
-        return {"frame_rate": prediction.frame_rate, "frames": prediction.frames}
+        posteriors = {} if prediction.trace is None else {"posteriors": _trace(prediction.trace)}
+        return {"frame_rate": prediction.frame_rate, "frames": prediction.frames, **posteriors}
     if getattr(prediction, "trace", None) is not None:
-        trace = {name: [round(float(v), 4) for v in values] for name, values in prediction.trace.items()}
-        return {"values": _rounded(prediction.values), "frame_rate": prediction.frame_rate, "trace": trace}
+        return {"values": _rounded(prediction.values), "frame_rate": prediction.frame_rate,
+                "trace": _trace(prediction.trace)}
     if prediction.values is not None:
         return {"values": _rounded(prediction.values)}
     return {"label": prediction.label, "probabilities": _rounded(prediction.probabilities or {})}
+
+
+def _trace(trace: dict[str, list[float]]) -> dict[str, list[float]]:
+    return {name: [round(float(v), 4) for v in values] for name, values in trace.items()}
 
 
 def _rounded(probabilities: dict[str, float]) -> dict[str, float]:
