@@ -86,6 +86,9 @@ def test_cross_validation_reports_cer_and_wer_and_the_loss_falls(ctc_run):
         losses = [epoch["train_loss"] for epoch in history]
         print(f"fold {k}: train loss {losses[0]:.3f} -> {losses[-1]:.3f}; test CER {fold_cer(fold):.3f}")
         assert losses[-1] < losses[0]
+    for figure in ("cer", "wer"):  # the speaker bootstrap's interval holds the pooled figure
+        low, high = results.ci95[figure]
+        assert low <= results.pooled[figure] <= high
 
 
 def fold_cer(fold: FoldResult) -> float:

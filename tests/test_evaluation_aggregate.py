@@ -252,3 +252,15 @@ def test_malformed_folds_are_rejected():
         summarise_folds([], labels=EMOTIONS)
     with pytest.raises(ValueError, match="rage"):
         summarise_folds([FoldPredictions(["rage"], ["anger"], ["s"])], labels=EMOTIONS)
+
+
+def test_error_rate_intervals_resample_speakers_with_all_their_utterances():
+    from serkit.evaluation import error_rate_intervals
+
+    # one speaker: every resample is that speaker, so the interval is the rate itself
+    one = error_rate_intervals({"fer": ([1, 2], [10, 10])}, ["a", "a"])
+    assert one["fer"] == [pytest.approx(0.15), pytest.approx(0.15)] and one["n_speakers"] == 1
+    # a perfect and a hopeless speaker: resamples range from all-perfect to all-hopeless
+    two = error_rate_intervals({"per": ([0, 0, 5, 5], [5, 5, 5, 5])}, ["a", "a", "b", "b"])
+    low, high = two["per"]
+    assert low == pytest.approx(0.0) and high == pytest.approx(1.0) and two["unit"] == "speaker"

@@ -62,6 +62,9 @@ def test_cross_validation_reports_frame_and_phone_error_rates(frame_run):
     assert "| FER |" in report and "| PER |" in report and "confusion.png" not in report
     fold = json.loads((base / "run" / "folds" / "00" / "predictions.json").read_text())
     assert len(fold["y_true"][0]) == len(fold["y_pred"][0]) > 50 and PAUSE in fold["y_true"][0]
+    for figure in ("fer", "per"):  # the speaker bootstrap's interval holds the pooled figure
+        low, high = results.ci95[figure]
+        assert low <= results.pooled[figure] <= high
 
 
 def test_the_trained_model_labels_every_frame(frame_run, emodb_root):

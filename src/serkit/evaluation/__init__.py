@@ -13,6 +13,7 @@ Numpy only (no torch), so that importing it stays cheap.
 from serkit.evaluation.aggregate import (
     BootstrapConfig,
     FoldPredictions,
+    error_rate_intervals,
     summarise_folds,
     summarise_regression_folds,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "confusion_matrix",
     "edit_distance",
     "error_rate",
+    "error_rate_intervals",
     "frame_error_rate",
     "macro_f1",
     "per_class_recall",

@@ -237,6 +237,28 @@ def _regression_interval(
     }
 
 
+def error_rate_intervals(
+    counts: dict[str, tuple[Sequence[float], Sequence[float]]],
+    speakers: Sequence[Hashable],
+    bootstrap: BootstrapConfig = BootstrapConfig(),
+) -> dict[str, Any]:
+    """Speaker-bootstrap 95% intervals of pooled error rates (FER, PER, CER, WER: errors summed
+    over reference lengths summed): ``counts`` maps a figure to each utterance's ``(errors,
+    lengths)``, row-aligned with ``speakers``.  A resample draws speakers with all their
+    utterances, as for the other figures."""
+    names, speaker = np.unique(np.asarray(speakers), return_inverse=True)
+    weights = speaker_resample_weights(len(names), bootstrap)
+    intervals: dict[str, Any] = {}
+    for figure, (errors, lengths) in counts.items():
+        per_errors = np.bincount(speaker, weights=np.asarray(errors, dtype=float), minlength=len(names))
+        per_lengths = np.bincount(speaker, weights=np.asarray(lengths, dtype=float), minlength=len(names))
+        totals = weights @ per_lengths
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rates = np.where(totals > 0, (weights @ per_errors) / totals, np.nan)
+        intervals[figure] = _percentile_interval(rates)
+    return {**intervals, **_interval_settings(len(names), bootstrap)}
+
+
 def _interval_settings(n_speakers: int, bootstrap: BootstrapConfig) -> dict[str, Any]:
     return {
         "unit": "speaker",

@@ -6,8 +6,9 @@ and its greedy decoding (``y_pred``).  CER and WER
 (:func:`~serkit.evaluation.character_error_rate`,
 :func:`~serkit.evaluation.word_error_rate`) are per fold, their mean and std
 over folds, and pooled: edit distances summed over every test utterance of
-every fold over the summed reference lengths.  No confusion matrix and no
-speaker bootstrap: ``confusion`` is None and ``ci95`` empty.
+every fold over the summed reference lengths.  ``ci95`` holds both figures'
+speaker-bootstrap intervals (speakers drawn with all their utterances);
+``confusion`` is None.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from serkit.artifacts import FoldResult
-from serkit.evaluation import character_error_rate, word_error_rate
+from serkit.evaluation import character_error_rate, edit_distance, error_rate_intervals, word_error_rate
 from serkit.experiments.fold_data import FoldData
 from serkit.training.ctc import greedy_decode
 
@@ -45,9 +46,19 @@ def summarise_ctc(results: Sequence[FoldResult]) -> dict[str, Any]:
             "mean": {k: float(np.mean([row[k] for row in rows])) for k in FIGURES},
             # the sample std over folds, as for the other tasks (none of a single fold)
             "std": {k: float(np.std([row[k] for row in rows], ddof=1)) if len(rows) > 1 else None for k in FIGURES},
-            "ci95": {}, "labels": [], "confusion": None,
+            "ci95": text_intervals(results), "labels": [], "confusion": None,
             "class_rule": "per utterance: greedy CTC decoding; CER over characters (spaces included), WER over "
                           "words, edit distances summed over utterances"}
+
+
+def text_intervals(results: Sequence[FoldResult]) -> dict[str, Any]:
+    """Speaker-bootstrap intervals of pooled CER and WER, from each utterance's errors and length
+    (counted as :func:`~serkit.evaluation.character_error_rate` and ``word_error_rate`` do)."""
+    pairs = [(t, p) for r in results for t, p in zip(r.y_true, r.y_pred)]
+    characters = [(edit_distance(list(t), list(p)), len(t)) for t, p in pairs]
+    words = [(edit_distance(t.split(), p.split()), len(t.split())) for t, p in pairs]
+    speakers = [s for r in results for s in r.speakers]
+    return error_rate_intervals({"cer": tuple(zip(*characters)), "wer": tuple(zip(*words))}, speakers)
 
 
 def fold_cer(result: FoldResult) -> str:
