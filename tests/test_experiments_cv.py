@@ -186,3 +186,18 @@ def test_every_committed_run_carries_its_recipes_current_configuration_hash():
         assert recipe.exists(), f"{path.relative_to(REPO)} has no recipe at {recipe.relative_to(REPO)}"
         assert load_recipe(recipe).config_hash() == json.loads(path.read_text())["config_hash"], path
     assert len(runs) >= 10
+
+
+def test_a_search_chooses_on_the_recipes_monitor_figure(emodb_root, tmp_path):
+    """train.monitor stops training and chooses searched settings alike (here the validation loss)."""
+    root = emodb_subset(emodb_root, tmp_path, ("03", "08", "09", "10"))
+    data = Recipe(root=str(root), model="blstm", features="mfcc-seed003", protocol="speaker-kfold:2",
+                  validation="speakers:1", search={"model_options.hidden": [8, 16]}).override(epochs=1).to_dict()
+    data["train"]["monitor"] = "loss"
+    run_cv(Recipe.from_dict(data), tmp_path / "run", workers=1, threads=1, cache=FeatureCache(tmp_path / "cache"))
+    fold = json.loads((tmp_path / "run" / "folds" / "00" / "predictions.json").read_text())
+    tried = {tuple(t["values"].values()): t["validation"] for t in fold["search"]["tried"]}
+    member = fold["members"][0]
+    kept_loss = member["history"][member["chosen_epoch"] - 1]["validation_loss"]
+    assert tried[tuple(fold["search"]["chosen"].values())] == pytest.approx(-kept_loss)
+    assert max(tried.values()) == tried[tuple(fold["search"]["chosen"].values())]

@@ -114,7 +114,24 @@ class NeuralFitter:
                 self.validation_ua = unweighted_average_recall(validation.labels, list(predicted),
                                                                labels=list(self.labels))
                 self.validation_score = self.validation_ua
+            if self.recipe.train.monitor not in (None, self.task.figure):
+                self.validation_score = self._monitored(scores, validation)
         return self
+
+    def _monitored(self, scores: Any, validation: Part) -> float:
+        """The recipe's ``train.monitor`` on the validation part, signed so that higher is better:
+        the figure that chose the epoch chooses the settings too (the loss: its members' mean at
+        their kept epochs)."""
+        figure = self.recipe.train.monitor
+        if figure == "loss":
+            value = float(np.mean([m.fit.history[m.fit.chosen_epoch - 1]["validation_loss"] for m in self.members]))
+        else:
+            targets = self._targets(validation)
+            figures = self.task.metrics(list(scores) if isinstance(scores, np.ndarray) else scores, targets)
+            if figure not in figures:
+                raise SerkitError(f"train.monitor {figure!r}: the task gives {', '.join(sorted(figures))} or loss")
+            value = figures[figure]
+        return value if self.task.higher_is_better(figure) else -value
 
     def predict(self, test: Part) -> np.ndarray:
         test = select_layer(self.recipe, test)
