@@ -89,6 +89,8 @@ def workers_of(process: subprocess.Popen, count: int, timeout: float) -> set[int
 
 def kill_and_check_workers_exit(process: subprocess.Popen, workers: set[int]) -> None:
     try:
+        # still at work when killed: workers that had finished on their own would prove nothing
+        assert process.poll() is None, "the command ended before it could be killed"
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
         left = wait_for(lambda: not alive(workers), timeout=10)
