@@ -39,6 +39,10 @@ _TASK_TARGET = {"utterance": "the label", "frame": "the frame_target per frame",
 DIMENSIONS = ("arousal", "valence")
 #: What a frame recipe may name as ``frame_target`` (:mod:`serkit.experiments.frame_targets`).
 FRAME_TARGETS = ("phones", "emotion")
+#: The phone sets a phone frame recipe may map its alignment's symbols to.
+PHONE_SETS = ("compact-de",)
+#: How an emotion frame model's utterance decision comes from its frames.
+AGGREGATES = ("mean-log-posterior", "majority")
 #: The options each classical model takes (``majority`` takes none).
 _CLASSICAL_OPTIONS = {"svm": SVMConfig, "logistic": SVMConfig}
 
@@ -99,8 +103,19 @@ class Recipe:
     #: The regression task's outputs, in order, e.g. ``[arousal, valence]``.
     targets: tuple[str, ...] = added_later(())
     #: The frame task's classes: ``phones`` (the alignment's phone symbols, see
-    #: :mod:`serkit.experiments.frame_targets`).
+    #: :mod:`serkit.experiments.frame_targets`) or ``emotion`` (the utterance's label per frame).
     frame_target: str | None = added_later(None)
+    #: ``frame_target: phones`` only: map the alignment's symbols to a documented phone set
+    #: (``compact-de``: German SAMPA folded to a compact set, :mod:`serkit.corpora.phone_sets`);
+    #: None keeps the symbols as they are.
+    phone_set: str | None = added_later(None)
+    #: ``frame_target: emotion`` only: frames a voice activity detector calls non-speech get the
+    #: class ``silence`` (``webrtcvad``, or ``webrtcvad:N`` with aggressiveness N in 0..3); None
+    #: gives every frame the utterance's label.
+    silence: str | None = added_later(None)
+    #: ``frame_target: emotion`` only: how an utterance's decision comes from its frames' posteriors
+    #: (silence excluded): ``mean-log-posterior`` or ``majority`` (a vote of the frames' argmax).
+    aggregate: str = added_later("mean-log-posterior")
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
@@ -157,6 +172,23 @@ class Recipe:
         if self.task == "frame" and self.frame_target not in FRAME_TARGETS:
             raise SerkitError(f"frame_target {self.frame_target!r}: a frame recipe names one of "
                               f"{', '.join(FRAME_TARGETS)}")
+        self._check_frame_target_options()
+
+    def _check_frame_target_options(self) -> None:
+        """``phone_set`` belongs to phone frames, ``silence`` and ``aggregate`` to emotion frames."""
+        if self.phone_set is not None:
+            if self.frame_target != "phones":
+                raise SerkitError(f"phone_set {self.phone_set!r}: phone_set is for frame_target: phones")
+            if self.phone_set not in PHONE_SETS:
+                raise SerkitError(f"phone_set {self.phone_set!r}: choose from {', '.join(PHONE_SETS)}")
+        if self.silence is not None:
+            if self.frame_target != "emotion":
+                raise SerkitError(f"silence {self.silence!r}: silence is for frame_target: emotion")
+            detector, _, level = self.silence.partition(":")
+            if detector != "webrtcvad" or (level and level not in ("0", "1", "2", "3")):
+                raise SerkitError(f"silence {self.silence!r}: give webrtcvad or webrtcvad:N with N in 0..3")
+        if self.aggregate not in AGGREGATES:
+            raise SerkitError(f"aggregate {self.aggregate!r}: choose from {', '.join(AGGREGATES)}")
 
     def _check_frame_model(self, frame_model: bool) -> None:
         if not frame_model:
