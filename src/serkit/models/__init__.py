@@ -7,7 +7,7 @@ Models sit after features in the pipeline and never read files: they take a
 * ``cnn``, ``blstm``, ``cnn_blstm``: seed 000 (Pandey et al.);
 * ``cnn_tf`` with heads ``gap``, ``bilinear``, ``attention``: seed 002 (Li et al.);
 * ``linear``, ``layer_weighted``, ``gru``, together in :mod:`serkit.models.probes`: probes of
-  a speech recogniser's layers, seed 003 (Tits et al.) and SUPERB's weighted sum of layers;
+  a speech recogniser's layers, seed 003 (Lakomkin et al.) and SUPERB's weighted sum of layers;
 * ``frame_blstm``: a class per frame, logits ``(batch, frames, classes)`` (seed 001's phones).
 
 Build them by name with :func:`build_model`; :func:`model_config` and

@@ -1,4 +1,4 @@
-"""Small probes of a pretrained speech recogniser's layers (seed 003, Tits et al., section 3.1.3).
+"""Small probes of a pretrained speech recogniser's layers (seed 003, Lakomkin et al., section 3.1.3).
 
 Seed 003 reuses the hidden representations of an ASR network's layers for
 emotion: its "Fine-tuning MP-x" averages layer x's outputs over the

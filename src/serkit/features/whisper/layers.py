@@ -1,6 +1,6 @@
 """Hidden states of a Whisper encoder's layers as a frame-level feature (seed 003's idea).
 
-Seed 003 (Tits et al. 2018) shows that the layers of a speech recognizer carry
+Seed 003 (Lakomkin et al. 2017) shows that the layers of a speech recognizer carry
 emotion; this feature reads them from a far stronger recognizer, Whisper.
 ``whisper-tiny.en:layer=3`` is layer 3 of tiny.en, ``(384, frames)``;
 without ``layer``, all layers are stacked along the first axis, layer 0 first
@@ -169,7 +169,7 @@ PRESETS = tuple(
     Preset(
         name,
         WhisperLayers(model=name),
-        "seed 003's ASR-layer features (Tits et al. 2018), with OpenAI Whisper (Radford et al. 2022)",
+        "seed 003's ASR-layer features (Lakomkin et al. 2017), with OpenAI Whisper (Radford et al. 2022)",
         f"{recognizer.description}: every layer's hidden states, 20 ms frames, 30 s windows padded",
     )
     for name, recognizer in RECOGNIZERS.items()
