@@ -106,17 +106,28 @@ class UtteranceModel(nn.Module, ABC):
     def logits(self, x: Tensor, lengths: Tensor) -> Tensor:
         """Logits of a batch that is zero past each length, every length >= ``min_frames``."""
 
-    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+    def logits_at(self, x: Tensor, lengths: Tensor, step: int, offset: int) -> Tensor:
+        """A frame model's logits at frames ``offset, offset + step, ...`` only (training on every
+        k-th frame).  By default every frame is computed and those are kept; a model that can skip
+        the others' work overrides this."""
+        return self.logits(x, lengths)[:, offset::step]
+
+    def forward(self, x: Tensor, lengths: Tensor, every: tuple[int, int] | None = None) -> Tensor:
+        """Logits of a batch; ``every`` (a frame model's ``(step, offset)``): only at those frames."""
         if not torch.jit.is_tracing():  # shape checks would be frozen into a trace
             self._check_input(x, lengths)
+            if every is not None and not self.frame_level:
+                raise ValueError(f"{self.name} gives one output per utterance, not frames to select")
+        logits = self.logits if every is None else functools.partial(self.logits_at, step=every[0],
+                                                                        offset=every[1])
         if self.training and _unpadded(x, lengths, self.min_frames):
             # Training on equal windows (segments): nothing to zero or pad, and the
             # masked layers take their unmasked fast paths.  Only in training, which
             # is never traced, so an exported model keeps no data-dependent branch.
-            return self.logits(x, lengths)
+            return logits(x, lengths)
         x = zero_padding(x, lengths)
         x, lengths = pad_to_min_frames(x, lengths, self.min_frames)
-        return self.logits(x, lengths)
+        return logits(x, lengths)
 
     def _check_input(self, x: Tensor, lengths: Tensor) -> None:
         if x.dim() != 3 or x.shape[1] != self.n_dims:

@@ -24,12 +24,14 @@ from serkit.models.cnn import CNN
 from serkit.models.cnn_blstm import CNNBLSTM
 from serkit.models.cnn_tf import CNNTF
 from serkit.models.frame_blstm import FrameBLSTM
+from serkit.models.frame_cnn import FrameCNN
 from serkit.models.pooling import HEADS
 from serkit.models.probes import GRUProbe, LayerWeightedProbe, LinearProbe
 
 FAMILIES: dict[str, type[UtteranceModel]] = {
     cls.name: cls
-    for cls in (CNN, BLSTM, CNNBLSTM, CNNTF, LinearProbe, LayerWeightedProbe, GRUProbe, FrameBLSTM)
+    for cls in (CNN, BLSTM, CNNBLSTM, CNNTF, LinearProbe, LayerWeightedProbe, GRUProbe, FrameBLSTM,
+                FrameCNN)
 }
 
 #: Largest model (parameters and buffers) built from a configuration: 400 MB of float32, forty

@@ -207,6 +207,10 @@ class TrainConfig:
     #: Added after runs and checkpoints were recorded: unset, it stays out of ``to_dict``, so that
     #: older recipes keep their hashes and older checkpoints resume.
     recalibrate_batch_norm: bool = added_later(False)
+    #: Train on every k-th frame of each item only (frame targets), from an offset drawn afresh for
+    #: every batch; every frame is still evaluated.  A model with ``logits_at`` (seed 001's
+    #: ``frame_cnn``) then skips the work of the other frames.
+    frame_step: int = added_later(1)
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, f"epochs must be at least 1, not {self.epochs}")
@@ -214,6 +218,7 @@ class TrainConfig:
         _check(self.seed >= 0, f"seed must not be negative, not {self.seed}")
         _check(self.clip_grad_norm is None or self.clip_grad_norm > 0, "clip_grad_norm must be positive")
         _check(self.checkpoint_every is None or self.checkpoint_every >= 1, "checkpoint_every must be >= 1")
+        _check(self.frame_step >= 1, f"frame_step must be at least 1, not {self.frame_step}")
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)

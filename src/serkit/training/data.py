@@ -39,7 +39,7 @@ from serkit.features.shaping import segment
 from serkit.training.tasks import Targets, Task
 
 #: Streams of :func:`keyed_rng`, so that no two uses of one seed share draws.
-SHUFFLE_STREAM, WAVEFORM_STREAM, SPEC_STREAM = 0, 1, 2
+SHUFFLE_STREAM, WAVEFORM_STREAM, SPEC_STREAM, FRAME_STREAM = 0, 1, 2, 3
 
 Augmenter = Callable[[np.ndarray], np.ndarray]
 """A waveform augmentation already drawn for one item: signal in, signal out."""

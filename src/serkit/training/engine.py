@@ -53,6 +53,7 @@ from serkit.models.transfer import hold_frozen_norms
 from serkit.training.augment import augment_waveform, spec_augment
 from serkit.training.config import TrainConfig
 from serkit.training.data import (
+    FRAME_STREAM,
     SPEC_STREAM,
     WAVEFORM_STREAM,
     Dataset,
@@ -206,7 +207,13 @@ class Trainer:
                 x = spec_augment(x, batch.lengths, config.spec_augment, rng)
             targets = batch.targets.to(self.device)
             run.optimiser.zero_grad(set_to_none=True)
-            outputs = model(x.to(self.device), batch.lengths.to(self.device))
+            if config.frame_step > 1:  # every k-th frame, from a fresh offset
+                offset = int(keyed_rng(config.seed, FRAME_STREAM, epoch, run.sampler.batch).integers(config.frame_step))
+                targets = run.task.select_frames(targets, config.frame_step, offset)
+                outputs = model(x.to(self.device), batch.lengths.to(self.device), every=(config.frame_step, offset))
+                progress.offsets.extend([offset] * len(indices))
+            else:
+                outputs = model(x.to(self.device), batch.lengths.to(self.device))
             loss = run.task.loss(outputs, targets)
             if not torch.isfinite(loss):
                 raise SerkitError(f"training diverged: the loss is {loss.item()} at step {progress.step + 1}")
@@ -242,6 +249,8 @@ class Trainer:
             recalibrate_batch_norm(self.model, batches, self.device)
         train_targets = run.train.targets
         targets = [train_targets[i] for i in progress.indices]
+        if progress.offsets:  # trained on every frame_step-th frame: score those
+            targets = [np.asarray(t)[o::config.frame_step] for t, o in zip(targets, progress.offsets)]
         row: dict[str, Any] = {
             "epoch": epoch,
             "lr": run.optimiser.param_groups[0]["lr"],

@@ -97,6 +97,8 @@ class RunProgress:
     loss_sum: float = 0.0
     indices: list[int] = dataclasses.field(default_factory=list)
     scores: list[np.ndarray] = dataclasses.field(default_factory=list)
+    #: with ``frame_step``: the first frame trained on of each item in ``indices``
+    offsets: list[int] = dataclasses.field(default_factory=list)
 
     def state_dict(self) -> dict[str, Any]:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -108,7 +110,7 @@ class RunProgress:
         return cls(**{**state, "scores": [s.numpy() for s in state["scores"]]})
 
     def reset_epoch(self) -> None:
-        self.loss_sum, self.indices, self.scores = 0.0, [], []
+        self.loss_sum, self.indices, self.scores, self.offsets = 0.0, [], [], []
 
 
 @dataclasses.dataclass(eq=False)

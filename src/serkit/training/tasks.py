@@ -99,6 +99,13 @@ class Task(ABC):
         """The batch's targets with its items' input frames (only CTC's loss reads them)."""
         return targets
 
+    def select_frames(self, targets: Targets, step: int, offset: int) -> Targets:
+        """The batch's targets at frames ``offset, offset + step, ...`` (``frame_step`` training)."""
+        if not self.frame_targets:
+            raise SerkitError(f"frame_step: {self.kind} has no targets per frame to train on every k-th of")
+        lengths = torch.div(targets.lengths - offset + step - 1, step, rounding_mode="floor").clamp(min=0)
+        return targets._replace(values=targets.values[:, offset::step], lengths=lengths)
+
     def combine(self, scores: Sequence[np.ndarray]) -> np.ndarray:
         """Scores of an utterance from its windows' scores: their mean (seed 002)."""
         return np.mean(np.stack(scores), axis=0)
