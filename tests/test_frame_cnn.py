@@ -146,3 +146,18 @@ def test_frame_step_needs_targets_per_frame():
     model = build_model("cnn", 40, 2)
     with pytest.raises(SerkitError, match="frame_step"):
         Trainer(model, UtteranceClassification(("a", "b")), TrainConfig(epochs=1, frame_step=2)).fit(data)
+
+
+def test_weight_decay_on_the_convolution_weights_only():
+    from serkit.training.config import OptimiserConfig
+    from serkit.training.optim import build_optimiser, parameter_groups
+
+    model = build_model("frame_cnn", 40, 3, hidden=16, channels=(4, 8))
+    config = OptimiserConfig(name="rmsprop", lr=1e-4, weight_decay=2e-3,
+                             decay_only=("conv1.conv.weight", "conv2.conv.weight"))
+    optimiser = build_optimiser(parameter_groups(model.named_parameters(), config), config)
+    decayed, rest = optimiser.param_groups
+    assert decayed["weight_decay"] == 2e-3 and rest["weight_decay"] == 0.0
+    assert [p.shape for p in decayed["params"]] == [model.conv1.conv.weight.shape, model.conv2.conv.weight.shape]
+    with pytest.raises(SerkitError, match="names no trained parameter"):
+        parameter_groups(model.named_parameters(), OptimiserConfig(weight_decay=1e-3, decay_only=("conv9",)))

@@ -48,7 +48,10 @@ class OptimiserConfig:
 
     ``momentum`` is SGD's Nesterov momentum and RMSProp's momentum; None means
     each one's usual value (0.9 for SGD, as seed 002; 0 for RMSProp).
-    ``weight_decay`` is the L2 penalty as PyTorch's optimisers apply it.
+    ``weight_decay`` is the L2 penalty as PyTorch's optimisers apply it (``weight_decay * w``
+    added to the gradient: the gradient of ``weight_decay / 2 * |w|^2``).  ``decay_only`` limits
+    it to the parameters whose names start with one of its prefixes (seed 001 decays its
+    convolution weights only); empty, every parameter is decayed.
     """
 
     name: Optimiser = "adam"
@@ -58,8 +61,10 @@ class OptimiserConfig:
     alpha: float = 0.99
     eps: float = 1e-8
     weight_decay: float = 0.0
+    decay_only: tuple[str, ...] = added_later(())
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "decay_only", tuple(self.decay_only))
         _check(self.name in OPTIMISERS, f"optimiser must be one of {OPTIMISERS}, not {self.name!r}")
         _check(self.lr > 0, f"learning rate must be positive, not {self.lr}")
         _check(self.weight_decay >= 0, f"weight decay must not be negative, not {self.weight_decay}")

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor, nn
 
+from serkit.errors import SerkitError
 from serkit.models.transfer import hold_frozen_norms, is_frozen
 from serkit.training.config import OptimiserConfig, ScheduleConfig
 
@@ -25,6 +26,21 @@ def build_seeded(factory: Callable[[], Model], seed: int) -> Model:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return factory()
+
+
+def parameter_groups(named: Iterable[tuple[str, nn.Parameter]], config: OptimiserConfig) -> list[dict[str, Any]]:
+    """The optimiser's parameter groups: one, or with ``decay_only`` the decayed parameters and the
+    others (weight decay 0); refuses a prefix that names no parameter (a typo would silently
+    decay nothing)."""
+    named = list(named)
+    if not config.decay_only:
+        return [{"params": [p for _, p in named]}]
+    for prefix in config.decay_only:
+        if not any(name.startswith(prefix) for name, _ in named):
+            raise SerkitError(f"optimiser.decay_only: {prefix!r} names no trained parameter")
+    decayed = [p for name, p in named if name.startswith(config.decay_only)]
+    rest = [p for name, p in named if not name.startswith(config.decay_only)]
+    return [{"params": decayed}, {"params": rest, "weight_decay": 0.0}]
 
 
 def build_optimiser(parameters: Any, config: OptimiserConfig) -> torch.optim.Optimizer:
