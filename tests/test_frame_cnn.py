@@ -159,5 +159,5 @@ def test_weight_decay_on_the_convolution_weights_only():
     decayed, rest = optimiser.param_groups
     assert decayed["weight_decay"] == 2e-3 and rest["weight_decay"] == 0.0
     assert [p.shape for p in decayed["params"]] == [model.conv1.conv.weight.shape, model.conv2.conv.weight.shape]
-    with pytest.raises(SerkitError, match="names no trained parameter"):
+    with pytest.raises(SerkitError, match="names no parameter"):
         parameter_groups(model.named_parameters(), OptimiserConfig(weight_decay=1e-3, decay_only=("conv9",)))

@@ -171,6 +171,10 @@ class FoldResult:
     validation_frame_ua: float | None = None
     #: a ctc task's CER on the validation part (CTCRecognition's figure)
     validation_cer: float | None = None
+    #: emotion frames: the validation part's utterance UA by each decision rule (frame_decisions)
+    validation_utterance_ua: dict[str, float] | None = None
+    #: emotion frames: the test utterances' labels and each rule's decisions (``y_pred`` per rule)
+    utterances: dict[str, Any] | None = None
     # neural models: the kept epoch, how it was chosen, and each seed's fit
     chosen_epoch: int | None = None
     selection: str | None = None
@@ -260,6 +264,10 @@ class CvResults:
     #: ``ctc``: a character sequence per utterance; the figures are CER and WER, ``confusion`` is
     #: None, ``ci95`` empty, and ``validation_cer`` (lower is better) chooses
     validation_cer: float | None = added_later(None)
+    #: emotion frames: each utterance decided from its frames (``aggregate``), scored as an
+    #: utterance classification (``wa``, ``ua``, ``f1``, ``error``, ``unweighted_error`` per fold,
+    #: mean, pooled, ``ci95``, ``confusion``), and the other rule's pooled figures beside it
+    utterances: dict[str, Any] | None = added_later(None)
     schema: int = RESULTS_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:

@@ -4,6 +4,7 @@
   per-class recall, Error and Unweighted Error;
 * :mod:`~serkit.evaluation.regression`: CCC and RMSE for continuous targets;
 * :mod:`~serkit.evaluation.sequence`: frame, phone, character and word error rates;
+* :mod:`~serkit.evaluation.frame_decisions`: an utterance's class from its frames' posteriors;
 * :mod:`~serkit.evaluation.aggregate`: per-fold, mean and pooled figures with a
   speaker bootstrap interval, as a JSON-able dict.
 
@@ -17,6 +18,7 @@ from serkit.evaluation.aggregate import (
     summarise_folds,
     summarise_regression_folds,
 )
+from serkit.evaluation.frame_decisions import utterance_reference, utterance_scores
 from serkit.evaluation.metrics import (
     ClassificationScores,
     accuracy,

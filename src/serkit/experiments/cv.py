@@ -37,9 +37,9 @@ from serkit.errors import SerkitError
 from serkit.evaluation import FoldPredictions, summarise_folds
 from serkit.experiments.ctc_results import ctc_predictions, fold_cer, summarise_ctc
 from serkit.experiments.ctc_targets import check_transcripts
-from serkit.experiments.fitters.transfer import check_init
+from serkit.experiments.fitters.transfer import check_init, fold_init, is_cv_run
 from serkit.experiments.fold_data import FoldData, frame_grid, target_column
-from serkit.experiments.frame_results import fold_fer, frame_predictions, summarise_frames
+from serkit.experiments.frame_results import fold_fer, frame_predictions, summarise_frames, summarise_utterances
 from serkit.experiments.frame_targets import check_alignments
 from serkit.experiments.recipe import Recipe
 from serkit.experiments.regression_results import compared_rows, regression_predictions, summarise_regression
@@ -119,7 +119,7 @@ def run_cv(
     """
     with owned_folder(out_dir) as folder:
         _claim(folder, recipe)
-        check_init(recipe)
+        check_init(recipe, per_fold=True)
         threads = _run_threads(folder, threads, jobs)
         corpus = load_corpus(recipe)
         folds = make_folds(corpus.table, recipe.protocol, recipe.validation, seed=recipe.seed,
@@ -181,9 +181,12 @@ class _FoldJob:
                                   grid=frame_grid(self.recipe), frame_target=self.recipe.frame_target,
                                   transcripts=self.recipe.task == "ctc")
         started = time.perf_counter()
-        search = fit_best(self.recipe, data.labels, data.train, data.validation,
+        recipe = self.recipe
+        if recipe.init is not None and is_cv_run(recipe.init):  # this fold's base model
+            recipe = dataclasses.replace(recipe, init=fold_init(recipe.init, fold))
+        search = fit_best(recipe, data.labels, data.train, data.validation,
                           self.out_dir / "folds" / f"{fold.index:02d}", threads=self.threads, progress=report)
-        outcome = {**fold_predictions(data, search.fitter.predict(data.test)), **search.record()}
+        outcome = {**fold_predictions(data, search.fitter.predict(data.test), self.recipe), **search.record()}
         # A fit resumed after a kill counts its earlier calls too (up to their last checkpoint).
         earlier = sum(member.get("earlier_seconds", 0.0) for member in outcome.get("members", []))
         result = FoldResult.from_dict({"fold": fold.to_dict(), **outcome,
@@ -192,11 +195,11 @@ class _FoldJob:
         log.info("fold %s: %s", fold.name, _fold_figure(result, self.corpus, self.recipe.task))
 
 
-def fold_predictions(data: FoldData, scores: np.ndarray) -> dict[str, Any]:
+def fold_predictions(data: FoldData, scores: np.ndarray, recipe: Recipe) -> dict[str, Any]:
     """The test part's references and predictions, as a fold's predictions.json holds them
     (labels, a regression's values per target, or symbols per frame)."""
     if data.test.frames is not None:
-        return frame_predictions(data, scores)
+        return frame_predictions(data, scores, utterances=recipe.frame_target == "emotion")
     if data.test.transcripts is not None:
         return ctc_predictions(data, scores)
     if data.targets:
@@ -240,6 +243,7 @@ def summarise(recipe: Recipe, corpus: Corpus, folds: Sequence[Fold], results: Se
     """results.json: figures over folds plus everything needed to trust and reproduce them."""
     if recipe.task == "frame":
         figures = summarise_frames(results)
+        figures["utterances"] = summarise_utterances(results, recipe.aggregate)
         chosen_on, chosen_key = [r.validation_frame_ua for r in results], "validation_frame_ua"
     elif recipe.task == "ctc":
         figures = summarise_ctc(results)

@@ -21,20 +21,45 @@ from typing import Any
 import numpy as np
 
 from serkit.artifacts import FoldResult
-from serkit.evaluation import edit_distance, error_rate_intervals, frame_error_rate, phone_error_rate
+from serkit.evaluation import (
+    FoldPredictions,
+    edit_distance,
+    error_rate_intervals,
+    frame_error_rate,
+    phone_error_rate,
+    summarise_folds,
+    utterance_scores,
+)
+from serkit.evaluation.frame_decisions import RULES
 from serkit.experiments.fold_data import FoldData
-from serkit.experiments.frame_targets import PAUSE
+from serkit.experiments.frame_targets import PAUSE, SILENCE, UNKNOWN
 
 FIGURES = ("fer", "per")
 
 
-def frame_predictions(data: FoldData, scores: Sequence[np.ndarray]) -> dict[str, Any]:
+def frame_predictions(data: FoldData, scores: Sequence[np.ndarray], utterances: bool = False) -> dict[str, Any]:
     """A frame task's test references and predictions, one symbol list per utterance (its class
-    scores are left out: a probability per frame and class would dwarf the file)."""
+    scores are left out: a probability per frame and class would dwarf the file); with
+    ``utterances`` (emotion frames), each utterance's label and its decision by every rule."""
     classes = np.asarray(data.labels)
-    return {"ids": data.test.ids, "speakers": data.test.speakers,
-            "y_true": [frames.tolist() for frames in data.test.frames],
-            "y_pred": [classes[np.argmax(s, axis=-1)].tolist() for s in scores], "scores": []}
+    found = {"ids": data.test.ids, "speakers": data.test.speakers,
+             "y_true": [frames.tolist() for frames in data.test.frames],
+             "y_pred": [classes[np.argmax(s, axis=-1)].tolist() for s in scores], "scores": []}
+    if utterances:
+        found["utterances"] = utterance_decisions(data, scores)
+    return found
+
+
+def utterance_decisions(data: FoldData, scores: Sequence[np.ndarray]) -> dict[str, Any]:
+    """Each test utterance's label and its class decided from its frames by every rule
+    (:mod:`serkit.evaluation.frame_decisions`: silence and ``<unk>`` never win)."""
+    classes = list(data.labels)
+    excluded = [classes.index(c) for c in (SILENCE, UNKNOWN) if c in classes]
+    silence = classes.index(SILENCE) if SILENCE in classes else None
+    decided = {rule: [classes[int(np.argmax(utterance_scores(s, rule, excluded, silence)))] for s in scores]
+               for rule in RULES}
+    return {"labels": [c for k, c in enumerate(classes) if k not in excluded], "y_true": list(data.test.labels),
+            "y_pred": decided}
 
 
 def frame_figures(y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[str]]) -> dict[str, float]:
@@ -63,6 +88,23 @@ def summarise_frames(results: Sequence[FoldResult]) -> dict[str, Any]:
             "std": {k: float(np.std([row[k] for row in rows], ddof=1)) if len(rows) > 1 else None for k in FIGURES},
             "ci95": frame_intervals(results), "labels": references, "confusion": None,
             "class_rule": "per frame: FER over every test frame; PER on runs of equal labels, pauses dropped"}
+
+
+def summarise_utterances(results: Sequence[FoldResult], rule: str) -> dict[str, Any] | None:
+    """Emotion frames: the utterances decided by ``rule`` summarised as a classification (per fold,
+    mean, pooled with E and UE, speaker bootstrap, confusion), with every rule's pooled figures."""
+    if not results or results[0].utterances is None:
+        return None
+    labels = results[0].utterances["labels"]
+
+    def folds(by: str) -> list[FoldPredictions]:
+        return [FoldPredictions(r.utterances["y_true"], r.utterances["y_pred"][by], r.speakers, name=r.fold["name"])
+                for r in results]
+
+    summary = summarise_folds(folds(rule), labels=labels)
+    summary["rule"] = rule
+    summary["rules_pooled"] = {by: summarise_folds(folds(by), labels=labels)["pooled"] for by in RULES}
+    return summary
 
 
 def frame_intervals(results: Sequence[FoldResult]) -> dict[str, Any]:

@@ -31,6 +31,8 @@ from serkit.features.base import FrameGrid
 
 PAUSE = "<p>"
 UNKNOWN = "<unk>"
+#: Emotion frames a voice activity detector calls non-speech (recipe ``silence``).
+SILENCE = "silence"
 #: Alignment symbols that mark a pause rather than a phone (lablaut's final ``.``).
 PAUSE_SYMBOLS = frozenset({"."})
 

@@ -57,7 +57,7 @@ def train_model(
         raise SerkitError(f"{recipe.name}: an ensemble of {recipe.ensemble} cannot be saved as one model; "
                           "train with ensemble: 1")
     crossval = _read_results(cv_results, recipe) if cv_results else None
-    check_init(recipe)
+    check_init(recipe, per_fold=False)
     with owned_folder(staging_folder(model_dir)) as staging:
         card = _train(recipe, staging, crossval, cache, workers, threads, progress)
         publish(staging, model_dir)

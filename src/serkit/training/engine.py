@@ -180,8 +180,8 @@ class Trainer:
             task = task.with_class_weights(train.targets)
             log.info("class weights %s", dict(zip(task.labels, task.class_weights)))
         # frozen layers (serkit.models.transfer.freeze) stay out of the optimiser
-        trained = [(name, p) for name, p in self.model.named_parameters() if p.requires_grad]
-        optimiser = build_optimiser(parameter_groups(trained, config.optimiser), config.optimiser)
+        optimiser = build_optimiser(parameter_groups(self.model.named_parameters(), config.optimiser),
+                                    config.optimiser)
         sizes = [train.size(i) for i in range(len(train))]
         writer = tensorboard_writer(self.out_dir)
         return Run(

@@ -29,18 +29,19 @@ def build_seeded(factory: Callable[[], Model], seed: int) -> Model:
 
 
 def parameter_groups(named: Iterable[tuple[str, nn.Parameter]], config: OptimiserConfig) -> list[dict[str, Any]]:
-    """The optimiser's parameter groups: one, or with ``decay_only`` the decayed parameters and the
-    others (weight decay 0); refuses a prefix that names no parameter (a typo would silently
-    decay nothing)."""
+    """The optimiser's parameter groups of a model's ``named_parameters()``, frozen ones left out:
+    one group, or with ``decay_only`` the decayed parameters and the others (weight decay 0).
+    Refuses a prefix that names no parameter of the model (a typo would silently decay nothing)."""
     named = list(named)
-    if not config.decay_only:
-        return [{"params": [p for _, p in named]}]
     for prefix in config.decay_only:
         if not any(name.startswith(prefix) for name, _ in named):
-            raise SerkitError(f"optimiser.decay_only: {prefix!r} names no trained parameter")
-    decayed = [p for name, p in named if name.startswith(config.decay_only)]
-    rest = [p for name, p in named if not name.startswith(config.decay_only)]
-    return [{"params": decayed}, {"params": rest, "weight_decay": 0.0}]
+            raise SerkitError(f"optimiser.decay_only: {prefix!r} names no parameter of the model")
+    trained = [(name, p) for name, p in named if p.requires_grad]
+    if not config.decay_only:
+        return [{"params": [p for _, p in trained]}]
+    decayed = [p for name, p in trained if name.startswith(config.decay_only)]
+    rest = [p for name, p in trained if not name.startswith(config.decay_only)]
+    return [group for group in ({"params": decayed}, {"params": rest, "weight_decay": 0.0}) if group["params"]]
 
 
 def build_optimiser(parameters: Any, config: OptimiserConfig) -> torch.optim.Optimizer:

@@ -34,12 +34,20 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from serkit.errors import SerkitError
-from serkit.evaluation import classification_scores, concordance_correlation, root_mean_squared_error
+from serkit.evaluation import (
+    classification_scores,
+    concordance_correlation,
+    root_mean_squared_error,
+    utterance_reference,
+    utterance_scores,
+)
 
 IGNORE = -100
 """Target of a padded frame: ``torch.nn.functional.cross_entropy`` skips it."""
 
 LOSS_FIGURE = "loss"
+#: The frame class of a symbol the training part never had (``serkit.experiments.frame_targets``).
+UNKNOWN_CLASS = "<unk>"
 REGRESSION_LOSSES = ("ccc", "mse")
 
 
@@ -193,10 +201,20 @@ class UtteranceClassification(ClassificationTask):
 
 @dataclasses.dataclass(frozen=True)
 class FrameClassification(ClassificationTask):
-    """One class per frame from logits ``(batch, frames, classes)``; padding is masked."""
+    """One class per frame from logits ``(batch, frames, classes)``; padding is masked.
+
+    With ``aggregate`` (emotion frames: every speech frame carries its utterance's label), the
+    figures also score each utterance's decision from its frames
+    (:mod:`serkit.evaluation.frame_decisions`, ``silence`` and ``<unk>`` excluded):
+    ``utterance_ua``, ``utterance_wa`` and ``utterance_f1``, which ``train.monitor`` may name.
+    """
 
     kind: ClassVar[str] = "frame-classification"
     figure: ClassVar[str] = "ua"
+    #: The class a voice activity detector gives non-speech frames (None: none).
+    silence: str | None = None
+    #: The rule deciding an utterance from its frames (None: frame figures only).
+    aggregate: str | None = None
 
     @property
     def frame_targets(self) -> bool:
@@ -225,7 +243,30 @@ class FrameClassification(ClassificationTask):
     def metrics(self, scores: Sequence[np.ndarray], targets: Sequence[Any]) -> dict[str, float]:
         true = np.concatenate([np.asarray(t, dtype=np.int64) for t in targets])
         pred = np.concatenate([np.argmax(s, axis=-1) for s in scores])
-        return self._figures(true, pred)
+        figures = self._figures(true, pred)
+        if self.aggregate is not None and len(scores):
+            figures |= self.utterance_figures(scores, targets, self.aggregate)
+        return figures
+
+    def utterance_figures(self, scores: Sequence[np.ndarray], targets: Sequence[Any], rule: str) -> dict[str, float]:
+        """UA, WA and F1 of the utterances' decisions by ``rule``, over the classes not excluded."""
+        excluded = self.excluded_from_utterances
+        pairs = [(utterance_reference(t, excluded), s) for t, s in zip(targets, scores)]
+        pairs = [(c, s) for c, s in pairs if c not in excluded]  # an utterance all silence has no label
+        true = [c for c, _ in pairs]
+        pred = [int(np.argmax(utterance_scores(s, rule, excluded, self._silence_index))) for _, s in pairs]
+        kept = [c for c in range(self.n_classes) if c not in excluded]
+        found = classification_scores(true, pred, labels=kept)
+        return {"utterance_ua": found.ua, "utterance_wa": found.wa, "utterance_f1": found.f1}
+
+    @property
+    def excluded_from_utterances(self) -> list[int]:
+        """Classes no utterance is decided as: silence and the unknown symbol."""
+        return [i for i, label in enumerate(self.labels) if label in (self.silence, UNKNOWN_CLASS)]
+
+    @property
+    def _silence_index(self) -> int | None:
+        return self.labels.index(self.silence) if self.silence in self.labels else None
 
     def decode(self, score: np.ndarray) -> list[str]:
         return [self.labels[i] for i in np.argmax(score, axis=-1)]
@@ -238,6 +279,10 @@ class FrameClassification(ClassificationTask):
     def class_counts(self, targets: Sequence[Any]) -> np.ndarray:
         frames = np.concatenate([np.asarray(t, dtype=np.int64).ravel() for t in targets])
         return np.bincount(frames, minlength=self.n_classes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), **({"silence": self.silence, "aggregate": self.aggregate}
+                                        if self.aggregate is not None else {})}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,9 +21,10 @@ from serkit.artifacts import INFO, WEIGHTS, ModelInfo
 from serkit.audio import load_audio
 from serkit.errors import SerkitError
 from serkit.evaluation import unweighted_average_recall
+from serkit.evaluation.frame_decisions import RULES
 from serkit.experiments.fitters.transfer import InitialModel
 from serkit.experiments.ctc_targets import encode_text
-from serkit.experiments.frame_targets import encode_frames
+from serkit.experiments.frame_targets import SILENCE, encode_frames
 from serkit.experiments.fold_data import Part, select_layer, selected_feature
 from serkit.experiments.recipe import Recipe
 from serkit.features.normalise import GlobalNormaliser, Normalisation, SpeakerNormaliser, normalise_utterance
@@ -82,6 +83,9 @@ class NeuralFitter:
         self.validation_ua: float | None = None
         #: The validation figure settings are chosen on: UA, or a regression's mean CCC.
         self.validation_score: float | None = None
+        #: a frame task's validation UA over frames, and emotion frames' utterance UA by each rule
+        self.validation_frame_ua: float | None = None
+        self.validation_utterance_ua: dict[str, float] | None = None
         self.members: list[Member] = []
         self._seen: list[Part] = []
         self._transform: Transform | None = None
@@ -106,7 +110,11 @@ class NeuralFitter:
             if isinstance(self.task, Regression):
                 self.validation_score = self.task.metrics(list(scores), self._targets(validation))["ccc"]
             elif isinstance(self.task, FrameClassification):  # the task's own figure, over every frame
-                self.validation_score = self.task.metrics(scores, self._targets(validation))[self.task.figure]
+                targets = self._targets(validation)
+                self.validation_score = self.validation_frame_ua = self.task.metrics(scores, targets)[self.task.figure]
+                if self.task.aggregate is not None:  # both rules, for the docs' comparison
+                    self.validation_utterance_ua = {
+                        rule: self.task.utterance_figures(scores, targets, rule)["utterance_ua"] for rule in RULES}
             elif isinstance(self.task, CTCRecognition):  # CER, negated: the search keeps the highest score
                 self.validation_score = -self.task.metrics(scores, self._targets(validation))["cer"]
             else:
@@ -144,7 +152,8 @@ class NeuralFitter:
         if isinstance(self.task, Regression):
             record["validation_ccc"] = self.validation_score
         if isinstance(self.task, FrameClassification):
-            record["validation_frame_ua"] = self.validation_score
+            record["validation_frame_ua"] = self.validation_frame_ua
+            record["validation_utterance_ua"] = self.validation_utterance_ua
         if isinstance(self.task, CTCRecognition) and self.validation_score is not None:
             record["validation_cer"] = -self.validation_score
         if self.init_record:
@@ -301,7 +310,10 @@ def make_task(recipe: Recipe, labels: tuple[str, ...]) -> Task:
     if recipe.task == "regression":
         return Regression(tuple(recipe.targets), loss_name="ccc", frame_level=is_frame_model(recipe.model))
     if recipe.task == "frame":  # labels: the training part's frame symbols
-        return FrameClassification(labels)
+        if recipe.frame_target != "emotion":
+            return FrameClassification(labels)
+        # emotion frames: utterances are decided from their frames too
+        return FrameClassification(labels, silence=SILENCE if recipe.silence else None, aggregate=recipe.aggregate)
     if recipe.task == "ctc":  # labels: the blank and the training part's characters
         return CTCRecognition(labels)
     return UtteranceClassification(labels)

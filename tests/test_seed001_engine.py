@@ -1,0 +1,97 @@
+"""Seed 001 through recipes alone, on real EMO-DB (four speakers, a narrow ConvNet, two epochs): emotion
+frames decided per utterance, phones -> emotion with the first two layers frozen, each fold starting
+from the same fold of the base run, and the refusals that keep a base model from seeing a test fold."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import emodb_subset
+
+from serkit.artifacts import CvResults, load_weights
+from serkit.errors import ConfigError
+from serkit.experiments import Recipe, run_cv
+from serkit.experiments.train import train_model
+from serkit.features.cache import FeatureCache
+
+SPEAKERS = ("03", "08", "09", "10")
+FROZEN = ("conv1.", "conv2.")
+
+
+def seed001_recipe(root: Path, frame_target: str, monitor: str | None = None, **changes) -> Recipe:
+    return Recipe.from_dict({
+        "root": str(root), "model": "frame_cnn", "features": "logmel-seed001", "protocol": "speaker-kfold:2",
+        "validation": "speakers:1", "task": "frame", "frame_target": frame_target,
+        "model_options": {"hidden": 32, "channels": [4, 8]},
+        "train": {"epochs": 2, "batch_size": 4, "frame_step": 4,
+                  "optimiser": {"name": "rmsprop", "lr": 1e-3, "weight_decay": 2e-3,
+                                "decay_only": ["conv1.conv.weight", "conv2.conv.weight"]}, "monitor": monitor},
+        **changes})
+
+
+@pytest.fixture(scope="module")
+def phones_run(emodb_root, tmp_path_factory) -> tuple[Path, Path, FeatureCache]:
+    base = tmp_path_factory.mktemp("seed001")
+    root = emodb_subset(emodb_root, base, SPEAKERS, lablaut=True)
+    cache = FeatureCache(base / "cache")
+    run_cv(seed001_recipe(root, "phones"), base / "phones", workers=1, threads=1, cache=cache)
+    return root, base / "phones", cache
+
+
+def test_emotion_frames_are_decided_per_utterance_by_both_rules(phones_run, tmp_path):
+    root, _, cache = phones_run
+    recipe = seed001_recipe(root, "emotion", monitor="utterance_ua", aggregate="majority")
+    run_cv(recipe, tmp_path / "run", workers=1, threads=1, cache=cache)
+    results = CvResults.read(tmp_path / "run")
+    utterances = results.utterances
+    assert utterances["rule"] == "majority" and set(utterances["rules_pooled"]) == {"majority", "mean-log-posterior"}
+    assert utterances["labels"] == ["anger", "happiness", "neutral", "sadness"]
+    assert sum(map(sum, utterances["confusion"]["counts"])) == results.n_utterances
+    assert utterances["pooled"]["unweighted_error"] == pytest.approx(1 - utterances["pooled"]["ua"])
+    fold = json.loads((tmp_path / "run" / "folds" / "00" / "predictions.json").read_text())
+    assert set(fold["validation_utterance_ua"]) == {"majority", "mean-log-posterior"}
+    assert len(fold["utterances"]["y_true"]) == len(fold["ids"])
+
+
+def test_each_fold_starts_from_the_same_fold_of_the_phone_run_with_two_layers_frozen(phones_run, tmp_path):
+    root, phones, cache = phones_run
+    recipe = seed001_recipe(root, "emotion", init=str(phones), freeze=2, head_epochs=1)
+    run_cv(recipe, tmp_path / "run", workers=1, threads=1, cache=cache)
+    for fold in ("00", "01"):
+        record = json.loads((tmp_path / "run" / "folds" / fold / "predictions.json").read_text())["init"]
+        base_model = phones / "folds" / fold / "seed0" / "model"
+        assert record["from"] == str(base_model) and record["frozen"] == ["conv1", "conv2"]
+        assert record["layers_copied"] == ["conv1", "conv2", "fc3", "fc4", "fc5"]
+        old, new = load_weights(base_model), load_weights(tmp_path / "run" / "folds" / fold / "seed0" / "model")
+        frozen = [key for key in old if key.startswith(FROZEN)]
+        assert any("running_mean" in key for key in frozen)  # batch-norm statistics are among them
+        assert all(torch.equal(old[key], new[key]) for key in frozen)
+        moved = [key for key in old if key.startswith("fc3.") and not torch.equal(old[key], new[key])]
+        assert moved  # the layers above were fine-tuned
+
+
+def test_a_trained_model_card_names_the_model_it_started_from(phones_run, tmp_path):
+    root, phones, cache = phones_run
+    base_model = phones / "folds" / "00" / "seed0" / "model"
+    card = train_model(seed001_recipe(root, "emotion", init=str(base_model), freeze=2), tmp_path / "m",
+                       workers=1, threads=1, cache=cache)
+    assert card["training"]["init"]["from"] == str(base_model)
+    assert str(base_model) in (tmp_path / "m" / "README.md").read_text()
+
+
+def test_a_base_run_over_other_folds_is_refused_before_training(phones_run, tmp_path):
+    root, phones, cache = phones_run
+    recipe = seed001_recipe(root, "emotion", init=str(phones), protocol="loso")
+    with pytest.raises(ConfigError, match="other train utterances"):
+        run_cv(recipe, tmp_path / "run", workers=1, threads=1, cache=cache)
+    assert not list((tmp_path / "run").glob("folds/*/seed0/model"))
+
+
+def test_training_on_the_whole_corpus_cannot_start_from_a_run_of_many_folds(phones_run, tmp_path):
+    root, phones, cache = phones_run
+    with pytest.raises(ConfigError, match="cross-validation run"):
+        train_model(seed001_recipe(root, "emotion", init=str(phones)), tmp_path / "m", workers=1, threads=1,
+                    cache=cache)
