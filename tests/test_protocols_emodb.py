@@ -252,3 +252,18 @@ def test_speaker_kfold_balances_labels_and_genders(tables, hashes, class_set):
     assert len(everyone) == 945
     assert np.mean(everyone < deviation) <= 0.1
     assert deviation < 0.07
+
+
+def test_speakers_only_validation_keeps_the_training_sentences_under_the_crossed_protocol(tables, hashes):
+    table = tables["4class"]
+    both = make_folds(table, "speaker-sentence:2x5", "speakers:1", hashes=hashes["4class"])
+    only = make_folds(table, "speaker-sentence:2x5", "speakers-only:1", hashes=hashes["4class"])
+    for a, b in zip(both, only):
+        check_fold(table, b, hashes["4class"])
+        assert b.validation_strategy == "speakers-only:1"
+        assert len(b.validation) > len(a.validation) and len(b.train) >= len(a.train)
+        train, validation, test = (_values(table, "speaker", rows) for rows in (b.train, b.validation, b.test))
+        assert len(validation) == 1 and not validation & train and not test & (train | validation)
+        sentences = {part: _values(table, "text", rows) for part, rows in b.parts.items()}
+        assert sentences["validation"] <= sentences["train"]  # validation speaks the training sentences
+        assert not sentences["test"] & (sentences["train"] | sentences["validation"])

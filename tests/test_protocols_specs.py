@@ -239,3 +239,4 @@ def test_identical_audio_is_found_by_hash_whatever_the_protocol():
     for protocol in ("loso", "loso-session", "predefined"):
         with pytest.raises(LeakageError, match="identical audio"):
             make_folds(table, protocol, "none")
+

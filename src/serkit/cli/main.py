@@ -236,7 +236,7 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Recipe YAML (s
 OptCorpus = Annotated[str | None, typer.Option("--corpus", "-c", help="Corpus reader name.")]
 OptRoot = Annotated[Path | None, typer.Option("--root", "-r", help="Folder holding the corpus.")]
 ClassesOpt = Annotated[str | None, typer.Option(help="Class set, e.g. 4class or emodb7.")]
-ValidationOpt = Annotated[str | None, typer.Option(help="speakers | speakers:N | predefined | none.")]
+ValidationOpt = Annotated[str | None, typer.Option(help="speakers | speakers:N | speakers-only:N (crossed folds: validation keeps the training sentences) | predefined | none.")]
 ModelOpt = Annotated[
     str | None, typer.Option(help="cnn | blstm | cnn_blstm | cnn_tf_{gap,bilinear,attention} | svm | majority.")
 ]

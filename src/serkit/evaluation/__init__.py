@@ -67,5 +67,7 @@ __all__ = [
     "summarise_regression_folds",
     "unweighted_average_recall",
     "unweighted_error_rate",
+    "utterance_reference",
+    "utterance_scores",
     "word_error_rate",
 ]

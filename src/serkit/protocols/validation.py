@@ -9,6 +9,10 @@ and picks a model comes from elsewhere, by one of three named strategies:
   grouped by something else holds that out whole too: sessions under
   ``loso-session``, speakers *and* sentences under the crossed protocol
   (training then drops the rows that share only one of them).
+  ``speakers-only:N`` holds out speakers alone even there: validation then
+  shares its sentences with training (the test part still shares neither),
+  which keeps a part large enough to stop on where the crossed protocol's
+  training side is small (seed 001 on EMO-DB).
 * ``predefined``: a fixed development set taken out of every fold — the rows
   whose ``partition`` is ``dev`` (RECOLA), or ``predefined:COLUMN=VALUE`` such
   as IEMOCAP's session 5 as seed 001 uses it.
@@ -53,6 +57,8 @@ class HeldOutSpeakers(ValidationStrategy):
     fraction: float = 0.1
     #: A fixed number of groups to hold out; overrides ``fraction``.
     count: int | None = None
+    #: Hold out speakers only, whatever else the protocol holds out (``speakers-only:N``).
+    speakers_only: bool = False
 
     def __post_init__(self) -> None:
         if self.count is None and not 0 < self.fraction < 1:
@@ -62,9 +68,10 @@ class HeldOutSpeakers(ValidationStrategy):
 
     @property
     def name(self) -> str:
+        name = "speakers-only" if self.speakers_only else "speakers"
         if self.count is not None:
-            return f"speakers:{self.count}"
-        return "speakers" if self.fraction == 0.1 else f"speakers:{self.fraction:g}"
+            return f"{name}:{self.count}"
+        return name if self.fraction == 0.1 else f"{name}:{self.fraction:g}"
 
     def carve(
         self, table: pd.DataFrame, split: Split, protocol: Protocol, rng: np.random.Generator
@@ -72,7 +79,7 @@ class HeldOutSpeakers(ValidationStrategy):
         rows = split.training
         in_validation = np.ones(len(rows), dtype=bool)
         in_train = np.ones(len(rows), dtype=bool)
-        for column in protocol.held_out_by:
+        for column in ("speaker",) if self.speakers_only else protocol.held_out_by:
             values = column_values(table, column, rows, f"validation on held-out {column}s")
             chosen = self._choose(table, rows, column, values, rng)
             held = np.isin(values, chosen)
@@ -157,20 +164,21 @@ def validation_from_spec(spec: str) -> ValidationStrategy:
     name, _, arg = spec.strip().partition(":")
     if name == "none" and not arg:
         return NoValidation()
-    if name == "speakers":
+    if name in ("speakers", "speakers-only"):
+        only = name == "speakers-only"
         if not arg:
-            return HeldOutSpeakers()
+            return HeldOutSpeakers(speakers_only=only)
         try:
             number = float(arg)
         except ValueError:
             raise SerkitError(
-                f"validation {spec!r}: expected speakers:N or speakers:FRACTION"
+                f"validation {spec!r}: expected {name}:N or {name}:FRACTION"
             ) from None
         if number >= 1:
             if number != int(number):
                 raise SerkitError(f"validation {spec!r}: a number of speakers must be whole")
-            return HeldOutSpeakers(count=int(number))
-        return HeldOutSpeakers(fraction=number)
+            return HeldOutSpeakers(count=int(number), speakers_only=only)
+        return HeldOutSpeakers(fraction=number, speakers_only=only)
     if name == "predefined":
         if not arg:
             return PredefinedDev()
@@ -179,7 +187,7 @@ def validation_from_spec(spec: str) -> ValidationStrategy:
             raise SerkitError(f"validation {spec!r}: expected predefined:COLUMN=VALUE[,VALUE]")
         return PredefinedDev(column, tuple(v.strip() for v in values.split(",")))
     raise SerkitError(
-        f"unknown validation strategy {spec!r}; known: speakers[:N|:FRACTION], "
+        f"unknown validation strategy {spec!r}; known: speakers[:N|:FRACTION], speakers-only[:N|:FRACTION], "
         "predefined[:COLUMN=VALUE], none"
     )
 
