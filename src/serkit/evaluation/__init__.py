@@ -4,6 +4,8 @@
   per-class recall, Error and Unweighted Error;
 * :mod:`~serkit.evaluation.regression`: CCC and RMSE for continuous targets;
 * :mod:`~serkit.evaluation.sequence`: frame, phone, character and word error rates;
+* :mod:`~serkit.evaluation.phone_decoding`: frame posteriors to phones (Viterbi over a phone
+  bigram), and its settings chosen on validation utterances;
 * :mod:`~serkit.evaluation.frame_decisions`: an utterance's class from its frames' posteriors;
 * :mod:`~serkit.evaluation.aggregate`: per-fold, mean and pooled figures with a
   speaker bootstrap interval, as a JSON-able dict.
@@ -31,6 +33,16 @@ from serkit.evaluation.metrics import (
     unweighted_average_recall,
     unweighted_error_rate,
 )
+from serkit.evaluation.phone_decoding import (
+    DecoderChoice,
+    DecoderConfig,
+    DecoderGrid,
+    PhoneBigram,
+    choose_decoder,
+    class_log_priors,
+    viterbi_decode,
+    viterbi_frames,
+)
 from serkit.evaluation.regression import (
     concordance_correlation,
     regression_scores,
@@ -47,9 +59,15 @@ from serkit.evaluation.sequence import (
 __all__ = [
     "BootstrapConfig",
     "ClassificationScores",
+    "DecoderChoice",
+    "DecoderConfig",
+    "DecoderGrid",
     "FoldPredictions",
+    "PhoneBigram",
     "accuracy",
     "character_error_rate",
+    "choose_decoder",
+    "class_log_priors",
     "classification_scores",
     "concordance_correlation",
     "confusion_matrix",
