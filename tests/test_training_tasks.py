@@ -11,11 +11,10 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from serkit.errors import SerkitError
 from serkit.evaluation import concordance_correlation, root_mean_squared_error
+from serkit.training.regression import Regression, concordance_loss_terms
 from serkit.training.tasks import (
     FrameClassification,
-    Regression,
     UtteranceClassification,
-    concordance_loss_terms,
     inverse_frequency_weights,
 )
 

@@ -2,7 +2,8 @@
 
 * :mod:`~serkit.training.config`: the settings, as frozen dataclasses with the papers' recipes;
 * :mod:`~serkit.training.tasks`: loss, metrics and the validation figure for
-  utterance classification, frame classification and regression;
+  utterance and frame classification; :mod:`~serkit.training.regression` and
+  :mod:`~serkit.training.ctc` for continuous targets and label sequences;
 * :mod:`~serkit.training.data`: in-memory datasets, windows, padded batches, the resumable sampler;
 * :mod:`~serkit.training.augment`: gain and tempo on waveforms, SpecAugment masks on features;
 * :mod:`~serkit.training.checkpoint`: atomic, resumable checkpoints;
@@ -27,12 +28,8 @@ from serkit.training.data import Example, FeatureDataset, Recording, WaveformDat
 from serkit.training.engine import Trainer
 from serkit.training.optim import build_seeded
 from serkit.training.run import FitResult, Predictions
-from serkit.training.tasks import (
-    FrameClassification,
-    Regression,
-    Task,
-    UtteranceClassification,
-)
+from serkit.training.regression import Regression
+from serkit.training.tasks import FrameClassification, Task, UtteranceClassification
 
 __all__ = [
     "SEED000",

@@ -52,37 +52,12 @@ from serkit.progress import Progress
 from serkit.models.transfer import hold_frozen_norms
 from serkit.training.augment import augment_waveform, spec_augment
 from serkit.training.config import TrainConfig
-from serkit.training.data import (
-    FRAME_STREAM,
-    SPEC_STREAM,
-    WAVEFORM_STREAM,
-    Dataset,
-    EpochSampler,
-    WaveformDataset,
-    collate,
-    combine_groups,
-    keyed_rng,
-)
-from serkit.training.optim import (
-    build_optimiser,
-    build_scheduler,
-    parameter_groups,
-    recalibrate_batch_norm,
-    run_scope,
-    training_layout,
-)
-from serkit.training.run import (
-    FitResult,
-    Predictions,
-    Run,
-    RunProgress,
-    copy_weights,
-    describe,
-    history_csv,
-    restore_checkpoint,
-    save_checkpoint,
-    tensorboard_writer,
-)
+from serkit.training.data import (FRAME_STREAM, SPEC_STREAM, WAVEFORM_STREAM, Dataset, EpochSampler,
+                                  WaveformDataset, collate, combine_groups, keyed_rng)
+from serkit.training.optim import (build_optimiser, build_scheduler, parameter_groups, recalibrate_batch_norm,
+                                   run_scope, training_layout)
+from serkit.training.run import (FitResult, Predictions, Run, RunProgress, copy_weights, describe, history_csv,
+                                 restore_checkpoint, save_checkpoint, tensorboard_writer)
 from serkit.training.tasks import LOSS_FIGURE, ClassificationTask, Task
 
 log = logging.getLogger(__name__)
@@ -207,15 +182,8 @@ class Trainer:
             if config.spec_augment.active:
                 rng = keyed_rng(config.seed, SPEC_STREAM, epoch, run.sampler.batch)
                 x = spec_augment(x, batch.lengths, config.spec_augment, rng)
-            targets = batch.targets.to(self.device)
             run.optimiser.zero_grad(set_to_none=True)
-            if config.frame_step > 1:  # every k-th frame, from a fresh offset
-                offset = int(keyed_rng(config.seed, FRAME_STREAM, epoch, run.sampler.batch).integers(config.frame_step))
-                targets = run.task.select_frames(targets, config.frame_step, offset)
-                outputs = model(x.to(self.device), batch.lengths.to(self.device), every=(config.frame_step, offset))
-                progress.offsets.extend([offset] * len(indices))
-            else:
-                outputs = model(x.to(self.device), batch.lengths.to(self.device))
+            outputs, targets = self._outputs(run, x, batch.lengths, batch.targets.to(self.device), len(indices))
             loss = run.task.loss(outputs, targets)
             if not torch.isfinite(loss):
                 raise SerkitError(f"training diverged: the loss is {loss.item()} at step {progress.step + 1}")
@@ -231,6 +199,17 @@ class Trainer:
                 self.progress(progress.step, total)
             if config.checkpoint_every and progress.step % config.checkpoint_every == 0:
                 self._checkpoint(run)
+
+    def _outputs(self, run: Run, x: torch.Tensor, lengths: torch.Tensor, targets: Any, n: int) -> tuple[Any, Any]:
+        """A training batch's outputs and the targets they answer: with ``frame_step``, every k-th
+        frame only, from an offset drawn for the batch."""
+        step, x, lengths = self.config.frame_step, x.to(self.device), lengths.to(self.device)
+        if step == 1:
+            return self.model(x, lengths), targets
+        offset = int(keyed_rng(self.config.seed, FRAME_STREAM, run.sampler.epoch, run.sampler.batch).integers(step))
+        targets = run.task.select_frames(targets, step, offset)  # refuses a task without frame targets
+        run.progress.offsets.extend([offset] * n)
+        return self.model(x, lengths, every=(step, offset)), targets
 
     def _augmenter(self, train: Dataset, epoch: int, index: int) -> Callable[[np.ndarray], np.ndarray] | None:
         config = self.config
