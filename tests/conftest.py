@@ -36,6 +36,18 @@ def librispeech_root() -> Path:
     return root
 
 
+def corpora_folder(name: str) -> Path:
+    """``$SERKIT_CORPORA/<name>``, where tools/extract_corpora.py puts nEMO and ASED; skips, saying why,
+    where it is unset or the folder is absent."""
+    folder = os.environ.get("SERKIT_CORPORA")
+    if not folder:
+        pytest.skip(f"SERKIT_CORPORA is not set (tools/extract_corpora.py extracts {name} into it)")
+    root = Path(folder).resolve() / name
+    if not root.is_dir():
+        pytest.skip(f"{name} not found at {root} (run tools/extract_corpora.py)")
+    return root
+
+
 def emodb_subset(emodb_root: Path, tmp_path: Path, speakers: tuple[str, ...], lablaut: bool = False) -> Path:
     """An EMO-DB-shaped folder holding links to the given speakers' files only (and, with
     ``lablaut``, their phone alignments)."""

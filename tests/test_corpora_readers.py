@@ -60,7 +60,7 @@ def check_durations(table, root: Path, durations: dict[str, float]) -> None:
 def test_registry_names_every_reader_with_its_layout():
     corpora = list_corpora()
     assert set(corpora) == {"emodb", "iemocap", "ravdess", "cremad", "tess", "savee", "emovo",
-                            "recola", "librispeech", "timit", "manifest"}
+                            "nemo", "ased", "recola", "librispeech", "timit", "manifest"}
     assert all(isinstance(layout, str) and layout for layout in corpora.values())
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -10,12 +11,14 @@ from typing import Any
 import pandas as pd
 
 from serkit.corpora import (
+    ased,
     cremad,
     emodb,
     emovo,
     iemocap,
     librispeech,
     manifest,
+    nemo,
     ravdess,
     recola,
     savee,
@@ -28,8 +31,14 @@ from serkit.progress import Progress
 # Each reader module declares NAME, LAYOUT (one line) and read(root, *, skip_bad, progress, ...).
 _READERS: dict[str, ModuleType] = {
     m.NAME: m
-    for m in (emodb, iemocap, ravdess, cremad, tess, savee, emovo, recola, librispeech, timit, manifest)
+    for m in (emodb, iemocap, ravdess, cremad, tess, savee, emovo, nemo, ased, recola, librispeech, timit,
+              manifest)
 }
+
+
+#: The folder holding corpora as ``<reader name>/`` (``tools/extract_corpora.py`` fills it), where
+#: :func:`read_corpus` looks when given no root.
+CORPORA_VARIABLE = "SERKIT_CORPORA"
 
 
 def list_corpora() -> dict[str, str]:
@@ -39,7 +48,7 @@ def list_corpora() -> dict[str, str]:
 
 def read_corpus(
     name: str,
-    root: str | Path,
+    root: str | Path | None = None,
     *,
     skip_bad: bool = False,
     progress: Progress | None = None,
@@ -52,11 +61,14 @@ def read_corpus(
     naming it, unless ``skip_bad`` is set: then it is left out and listed in
     ``table.attrs["skipped"]``.  ``progress(done, total)`` is called as files
     are checked.  ``options`` go to the reader (the manifest reader takes
-    ``label_map`` and ``corpus``).
+    ``label_map`` and ``corpus``).  Without ``root`` the corpus is read from
+    ``$SERKIT_CORPORA/<reader name>`` (``nemo``, ``ased``).
     """
     key = name.lower().replace("-", "").replace("_", "")
     if key not in _READERS:
         raise CorpusError(f"unknown corpus {name!r}; readers: {', '.join(_READERS)}")
+    if root is None:
+        root = default_root(key)
     reader = _READERS[key].read
     accepted = set(inspect.signature(reader).parameters) - {"root", "skip_bad", "progress"}
     if set(options) - accepted:
@@ -65,3 +77,13 @@ def read_corpus(
             f" (its options: {', '.join(sorted(accepted)) or 'none'})"
         )
     return reader(root, skip_bad=skip_bad, progress=progress, **options)
+
+
+def default_root(name: str) -> Path:
+    """``$SERKIT_CORPORA/<name>``, where a corpus is read from when no root is given."""
+    folder = os.environ.get(CORPORA_VARIABLE)
+    if not folder:
+        raise CorpusError(
+            f"no root for corpus {name!r}: give one, or set {CORPORA_VARIABLE} to the folder holding {name}/"
+        )
+    return Path(folder) / name
