@@ -19,7 +19,7 @@ import pytest
 import soundfile as sf
 
 from conftest import corpora_folder
-from serkit.corpora import COLUMN_NAMES, read_corpus, select_classes
+from serkit.corpora import COLUMN_NAMES, make_table, read_corpus, select_classes
 from serkit.corpora.checks import (
     check_corpora,
     duration_leak,
@@ -232,6 +232,15 @@ def test_check_corpora_on_a_small_tree(tmp_path):
     assert [Path(f.path).name for f in report.clipped] == ["a5-04-01-01-01.wav"]
     assert report.missing_labels == {"ased/01": ("fear",), "ased/50": ("anger", "neutral", "sadness")}
     assert int(report.label_counts.loc[("ased", "01"), "anger"]) == 4
+
+
+def test_check_corpora_on_a_corpus_without_labels(tmp_path):
+    paths = [write_wav(tmp_path / f"{i}.wav", seed=i) for i in range(2)]
+    table = make_table(dict(path=str(p), corpus="speech", utterance=p.stem, speaker="s", duration=0.2)
+                       for p in paths)
+    report = check_corpora(table)
+    assert (len(report.facts), report.duplicates, report.missing_labels, report.duration_leaks) == (2, (), {}, {})
+    assert report.label_counts.empty
 
 
 # -- the real corpora -------------------------------------------------------------------

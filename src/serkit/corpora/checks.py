@@ -109,6 +109,7 @@ class DataReport:
     label_counts: pd.DataFrame
     #: ``corpus/speaker`` -> the labels of its corpus it has no utterance of
     missing_labels: dict[str, tuple[str, ...]]
+    #: corpus -> its leak, for corpora with labels
     duration_leaks: dict[str, DurationLeak]
 
     @property
@@ -145,7 +146,9 @@ def check_corpora(table: pd.DataFrame, progress: Progress | None = None) -> Data
                                 key=lambda d: (d.kind, d.paths))),
         label_counts=counts,
         missing_labels=missing_labels(counts),
-        duration_leaks={str(c): duration_leak(g) for c, g in table.groupby("corpus", sort=True)},
+        duration_leaks={
+            str(c): duration_leak(g) for c, g in table.groupby("corpus", sort=True) if g["label"].notna().any()
+        },
     )
 
 
