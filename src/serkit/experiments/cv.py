@@ -38,7 +38,7 @@ from serkit.evaluation import FoldPredictions, summarise_folds
 from serkit.experiments.ctc_results import ctc_predictions, fold_cer, summarise_ctc
 from serkit.experiments.ctc_targets import check_transcripts
 from serkit.experiments.fitters.transfer import check_init, fold_init, is_cv_run
-from serkit.experiments.fold_data import FoldData, frame_grid, target_column
+from serkit.experiments.fold_data import FoldData, frame_targets, target_column
 from serkit.experiments.frame_results import fold_fer, frame_predictions, summarise_frames, summarise_utterances
 from serkit.experiments.frame_targets import check_alignments
 from serkit.experiments.recipe import Recipe
@@ -90,7 +90,7 @@ def load_corpus(recipe: Recipe, skip_bad: bool = False) -> Corpus:
         table = table.assign(**{target_column(t): values[t].to_numpy() for t in recipe.targets},
                              dimension_source=values["dimension_source"].to_numpy())
     if recipe.task == "frame" and recipe.frame_target == "phones":  # fails now, before any feature is extracted
-        check_alignments(table, recipe.corpus, recipe.frame_target)
+        check_alignments(table, recipe.corpus, recipe.frame_target, recipe.phone_set)
     labels = () if recipe.task == "ctc" else tuple(class_set(recipe.classes))  # ctc: characters, per fold
     return Corpus(table, labels, audio_hashes(table), recipe.targets)
 
@@ -178,8 +178,7 @@ class _FoldJob:
     def fit(self, fold: Fold, report: Progress | None = None) -> None:
         """Fit, choose and predict one fold; its predictions.json is written atomically."""
         data = FoldData.from_fold(self.corpus.table, fold, self.features, self.corpus.labels, self.corpus.targets,
-                                  grid=frame_grid(self.recipe), frame_target=self.recipe.frame_target,
-                                  transcripts=self.recipe.task == "ctc")
+                                  frames=frame_targets(self.recipe), transcripts=self.recipe.task == "ctc")
         started = time.perf_counter()
         recipe = self.recipe
         if recipe.init is not None and is_cv_run(recipe.init):  # this fold's base model

@@ -12,7 +12,7 @@ import pandas as pd
 from serkit.errors import SerkitError
 from serkit.experiments.ctc_targets import character_set, normalise_text
 from serkit.experiments.recipe import Recipe
-from serkit.experiments.frame_targets import alignment_frames, frame_classes
+from serkit.experiments.frame_targets import FrameTargets
 from serkit.features.base import Feature, FrameGrid
 from serkit.features.presets import get_preset
 from serkit.features.whisper import layer_block
@@ -50,38 +50,43 @@ class FoldData:
     @classmethod
     def from_fold(
         cls, table: pd.DataFrame, fold: Fold, features: dict[str, np.ndarray], labels: Sequence[str],
-        targets: Sequence[str] = (), grid: FrameGrid | None = None, frame_target: str = "phones",
-        transcripts: bool = False,
+        targets: Sequence[str] = (), frames: FrameTargets | None = None, transcripts: bool = False,
     ) -> FoldData:
-        """The fold's parts; with a frame task's ``grid``, each row's alignment as frame symbols,
-        and ``labels`` become the symbols of the training part (:mod:`.frame_targets`); with
-        ``transcripts`` (a ctc task), each row's text, and ``labels`` the training part's characters
-        (:mod:`.ctc_targets`)."""
+        """The fold's parts; with a frame task's ``frames`` (:func:`frame_targets`), each row's
+        class per feature frame, and ``labels`` become the frame classes (:mod:`.frame_targets`);
+        with ``transcripts`` (a ctc task), each row's text, and ``labels`` the training part's
+        characters (:mod:`.ctc_targets`)."""
         columns = [target_column(t) for t in targets]
 
         def part(rows: Sequence[int]) -> Part:
             sub = table.iloc[list(rows)]
             paths = list(sub["path"])
             values = list(sub[columns].to_numpy(dtype=np.float32)) if columns else None
-            frames = None if grid is None else [
-                frame_symbols(frame_target, row, features[row.path].shape[-1], grid) for row in sub.itertuples()]
+            symbols = None if frames is None else [
+                frame_symbols(frames, row, features[row.path].shape[-1]) for row in sub.itertuples()]
             texts = [normalise_text(str(t)) for t in sub["transcript"]] if transcripts else None
             return Part([features[p] for p in paths], list(sub["label"]), paths, list(sub["speaker"]), values,
-                        frames, texts)
+                        symbols, texts)
 
         train = part(fold.train)
-        classes = tuple(labels) if grid is None else frame_classes(train.frames)
+        classes = tuple(labels) if frames is None else frames.classes(train.frames, labels)
         if transcripts:
             classes = character_set(train.transcripts)
         return cls(train, part(fold.validation), part(fold.test), classes, tuple(targets))
 
 
-def frame_symbols(frame_target: str, row: Any, n_frames: int, grid: FrameGrid) -> np.ndarray:
-    """One symbol per frame of a table row: its phone alignment's, or its emotion label on every frame
-    (seed 001's frame targets before its silence class, which needs a voice activity detector)."""
-    if frame_target == "emotion":
-        return np.full(n_frames, row.label, dtype=object).astype(str)
-    return alignment_frames(row.alignment, n_frames, grid)
+def frame_symbols(frames: FrameTargets, row: Any, n_frames: int) -> np.ndarray:
+    """One class name per frame of a table row (its phones, or its label and silence)."""
+    return frames.symbols(row.path, getattr(row, "alignment", None), row.label, n_frames)
+
+
+def frame_targets(recipe: Recipe) -> FrameTargets | None:
+    """What a frame recipe learns per frame (its grid, frame_target, phone_set, silence); None for
+    other tasks."""
+    grid = frame_grid(recipe)
+    if grid is None:
+        return None
+    return FrameTargets.from_fields(grid, recipe.frame_target, recipe.phone_set, recipe.silence)
 
 
 def target_column(name: str) -> str:

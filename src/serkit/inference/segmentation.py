@@ -25,11 +25,11 @@ from typing import Protocol
 import numpy as np
 
 from serkit.audio.io import resample
+from serkit.audio.vad import VAD_RATE, speech_flags
 from serkit.errors import SerkitError
 
 log = logging.getLogger(__name__)
 
-VAD_RATE = 16_000
 DETECTORS = ("auto", "silero", "webrtc")
 
 
@@ -102,24 +102,15 @@ class SileroDetector:
 class WebrtcDetector:
     """webrtcvad's decisions on 30 ms frames, joined into regions as silero joins its own."""
 
-    FRAME = 480  # 30 ms at 16 kHz, one of the three frame sizes webrtcvad accepts
+    FRAME_MS = 30
     AGGRESSIVENESS = 2
 
     def __init__(self, config: SegmentationConfig):
-        import webrtcvad
-
         self.config = config
-        self._vad = webrtcvad.Vad(self.AGGRESSIVENESS)
 
     def regions(self, signal: np.ndarray, sample_rate: int) -> list[Region]:
-        audio = resample(signal, sample_rate, VAD_RATE)
-        pcm = (np.clip(audio, -1.0, 1.0) * 32767).astype("<i2")
-        n = len(pcm) // self.FRAME
-        voiced = np.array(
-            [self._vad.is_speech(pcm[i * self.FRAME : (i + 1) * self.FRAME].tobytes(), VAD_RATE) for i in range(n)],
-            dtype=bool,
-        )
-        return join_frames(voiced, self.FRAME / VAD_RATE, len(audio) / VAD_RATE, self.config)
+        voiced = speech_flags(signal, sample_rate, self.AGGRESSIVENESS, self.FRAME_MS)
+        return join_frames(voiced, self.FRAME_MS / 1000, len(signal) / sample_rate, self.config)
 
 
 def join_frames(voiced: np.ndarray, frame_s: float, duration: float, config: SegmentationConfig) -> list[Region]:
