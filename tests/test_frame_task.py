@@ -56,13 +56,17 @@ def test_cross_validation_reports_frame_and_phone_error_rates(frame_run):
     assert results.task == "frame" and results.frame_target == "phones"
     assert results.confusion is None and results.validation_ua is None and results.validation_frame_ua is not None
     assert math.isfinite(results.pooled["fer"]) and results.pooled["fer"] < 1.0
-    assert math.isfinite(results.pooled["per"]) and set(results.mean) == {"fer", "per"}
+    assert math.isfinite(results.pooled["per"]) and set(results.mean) == {"fer", "per", "per_runs"}
+    assert "Viterbi" in results.class_rule
     assert all(fold["fer"] < 1.0 and fold["validation_frame_ua"] is not None for fold in results.folds)
     report = (base / "run" / "report.md").read_text()
     assert "| FER |" in report and "| PER |" in report and "confusion.png" not in report
     fold = json.loads((base / "run" / "folds" / "00" / "predictions.json").read_text())
     assert len(fold["y_true"][0]) == len(fold["y_pred"][0]) > 50 and PAUSE in fold["y_true"][0]
-    for figure in ("fer", "per"):  # the speaker bootstrap's interval holds the pooled figure
+    # the fold's decoder: chosen on validation, its phones scored against the reference's runs
+    assert set(fold["decoder"]) >= {"lm_weight", "insertion_penalty", "min_frames", "validation_per"}
+    assert len(fold["decoded"]) == len(fold["ids"]) and PAUSE not in fold["decoded"][0]
+    for figure in ("fer", "per", "per_runs"):  # the speaker bootstrap's interval holds the pooled figure
         low, high = results.ci95[figure]
         assert low <= results.pooled[figure] <= high
 

@@ -54,6 +54,8 @@ def test_emotion_frames_are_decided_per_utterance_by_both_rules(phones_run, tmp_
     fold = json.loads((tmp_path / "run" / "folds" / "00" / "predictions.json").read_text())
     assert set(fold["validation_utterance_ua"]) == {"majority", "mean-log-posterior"}
     assert len(fold["utterances"]["y_true"]) == len(fold["ids"])
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "Utterances decided from their frames (majority" in report and "| UE |" in report
 
 
 def test_each_fold_starts_from_the_same_fold_of_the_phone_run_with_two_layers_frozen(phones_run, tmp_path):

@@ -41,6 +41,7 @@ from serkit.experiments.fitters.transfer import check_init, fold_init, is_cv_run
 from serkit.experiments.fold_data import FoldData, frame_targets, target_column
 from serkit.experiments.frame_results import fold_fer, frame_predictions, summarise_frames, summarise_utterances
 from serkit.experiments.frame_targets import check_alignments
+from serkit.experiments.phone_decoder import decode_phones
 from serkit.experiments.recipe import Recipe
 from serkit.experiments.regression_results import compared_rows, regression_predictions, summarise_regression
 from serkit.experiments.search import fit_best
@@ -76,8 +77,7 @@ class Corpus:
 
 
 def load_corpus(recipe: Recipe, skip_bad: bool = False) -> Corpus:
-    if recipe.root is None:
-        raise SerkitError("no corpus root: give --root (or `root:` in the recipe)")
+    # without a root the reader looks under $SERKIT_CORPORA (and says so when it is unset)
     table = read_corpus(recipe.corpus, recipe.root, skip_bad=skip_bad)
     if recipe.task == "ctc":  # every utterance with a transcript; fails now, before any feature
         check_transcripts(table, recipe.corpus)
@@ -185,7 +185,12 @@ class _FoldJob:
             recipe = dataclasses.replace(recipe, init=fold_init(recipe.init, fold))
         search = fit_best(recipe, data.labels, data.train, data.validation,
                           self.out_dir / "folds" / f"{fold.index:02d}", threads=self.threads, progress=report)
-        outcome = {**fold_predictions(data, search.fitter.predict(data.test), self.recipe), **search.record()}
+        test_scores = search.fitter.predict(data.test)
+        outcome = {**fold_predictions(data, test_scores, self.recipe), **search.record()}
+        if self.recipe.frame_target == "phones":  # the fold's decoder, chosen on validation
+            sentences = dict(zip(self.corpus.table["path"], self.corpus.table.get("text", self.corpus.table["path"])))
+            validation_scores = search.fitter.predict(data.validation) if len(data.validation) else []
+            outcome |= decode_phones(data, sentences, validation_scores, test_scores)
         # A fit resumed after a kill counts its earlier calls too (up to their last checkpoint).
         earlier = sum(member.get("earlier_seconds", 0.0) for member in outcome.get("members", []))
         result = FoldResult.from_dict({"fold": fold.to_dict(), **outcome,

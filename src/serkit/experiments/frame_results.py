@@ -3,11 +3,12 @@
 * FER (:func:`~serkit.evaluation.frame_error_rate`): the fraction of test
   frames whose predicted class is not the aligned reference's, per fold,
   its mean and std over folds, and pooled over every test frame.
-* PER (:func:`~serkit.evaluation.phone_error_rate`): each utterance's frames
-  collapsed to runs of equal labels, the pause class dropped, then the edit
-  distance over the reference's phones, summed over utterances.  A frame
-  model decoded this way is crude (a one-frame flicker is an insertion), but
-  it is the figure seed 001 reports next to FER.
+* PER (:func:`~serkit.evaluation.phone_error_rate`): the edit distance of the
+  decoded phones to the reference's, summed over utterances.  The decoder is
+  the fold's Viterbi search over a phone bigram (:mod:`.phone_decoder`) where
+  the run fitted one; ``per_runs`` is the crude one beside it: each
+  utterance's frames collapsed to runs of equal labels, the pause dropped (a
+  one-frame flicker is an insertion).
 
 ``ci95`` holds both figures' speaker-bootstrap intervals (speakers drawn with
 all their utterances); there is no confusion matrix (``confusion`` is None).
@@ -34,7 +35,7 @@ from serkit.evaluation.frame_decisions import RULES
 from serkit.experiments.fold_data import FoldData
 from serkit.experiments.frame_targets import PAUSE, SILENCE, UNKNOWN
 
-FIGURES = ("fer", "per")
+FIGURES = ("fer", "per", "per_runs")
 
 
 def frame_predictions(data: FoldData, scores: Sequence[np.ndarray], utterances: bool = False) -> dict[str, Any]:
@@ -62,11 +63,16 @@ def utterance_decisions(data: FoldData, scores: Sequence[np.ndarray]) -> dict[st
             "y_pred": decided}
 
 
-def frame_figures(y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[str]]) -> dict[str, float]:
-    """FER over every frame of the utterances, and PER on their collapsed runs."""
+def frame_figures(y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[str]],
+                  decoded: Sequence[Sequence[str]] | None = None) -> dict[str, float]:
+    """FER over every frame of the utterances; PER of the collapsed runs (``per_runs``), and
+    ``per``: that of the ``decoded`` phone sequences where a decoder ran, else the runs'."""
     fer = frame_error_rate(np.concatenate([np.asarray(t) for t in y_true]),
                            np.concatenate([np.asarray(p) for p in y_pred]))
-    return {"fer": fer, "per": phone_error_rate([phone_runs(t) for t in y_true], [phone_runs(p) for p in y_pred])}
+    references = [phone_runs(t) for t in y_true]
+    runs = phone_error_rate(references, [phone_runs(p) for p in y_pred])
+    per = runs if decoded is None else phone_error_rate(references, [list(d) for d in decoded])
+    return {"fer": fer, "per": per, "per_runs": runs}
 
 
 def phone_runs(frames: Sequence[str]) -> list[str]:
@@ -78,16 +84,21 @@ def phone_runs(frames: Sequence[str]) -> list[str]:
 def summarise_frames(results: Sequence[FoldResult]) -> dict[str, Any]:
     """FER and PER per fold, their mean and std over folds, and pooled over every test frame, in
     the shape of a classification's figures."""
+    decoded = all(r.decoded is not None for r in results)
     rows = [{"name": r.fold["name"], "test_speakers": sorted(set(r.speakers)), "n_test": len(r.ids),
-             "n_frames": sum(len(t) for t in r.y_true), **frame_figures(r.y_true, r.y_pred)} for r in results]
-    pooled = frame_figures([t for r in results for t in r.y_true], [p for r in results for p in r.y_pred])
+             "n_frames": sum(len(t) for t in r.y_true),
+             **frame_figures(r.y_true, r.y_pred, r.decoded if decoded else None)} for r in results]
+    pooled = frame_figures([t for r in results for t in r.y_true], [p for r in results for p in r.y_pred],
+                           [d for r in results for d in r.decoded] if decoded else None)
     references = sorted({symbol for r in results for t in r.y_true for symbol in t})
+    rule = ("per frame: FER over every test frame; PER of the Viterbi decoder (each fold's phone bigram), "
+            "per_runs on runs of equal labels, pauses dropped") if decoded else (
+            "per frame: FER over every test frame; PER on runs of equal labels, pauses dropped")
     return {"folds": rows, "pooled": pooled,
             "mean": {k: float(np.mean([row[k] for row in rows])) for k in FIGURES},
             # the sample std over folds, as for the other tasks (none of a single fold)
             "std": {k: float(np.std([row[k] for row in rows], ddof=1)) if len(rows) > 1 else None for k in FIGURES},
-            "ci95": frame_intervals(results), "labels": references, "confusion": None,
-            "class_rule": "per frame: FER over every test frame; PER on runs of equal labels, pauses dropped"}
+            "ci95": frame_intervals(results, decoded), "labels": references, "confusion": None, "class_rule": rule}
 
 
 def summarise_utterances(results: Sequence[FoldResult], rule: str) -> dict[str, Any] | None:
@@ -107,13 +118,16 @@ def summarise_utterances(results: Sequence[FoldResult], rule: str) -> dict[str, 
     return summary
 
 
-def frame_intervals(results: Sequence[FoldResult]) -> dict[str, Any]:
+def frame_intervals(results: Sequence[FoldResult], decoded: bool = False) -> dict[str, Any]:
     """Speaker-bootstrap intervals of pooled FER and PER, from each utterance's errors and length."""
     pairs = [(t, p) for r in results for t, p in zip(r.y_true, r.y_pred)]
     frames = [(sum(a != b for a, b in zip(t, p)), len(t)) for t, p in pairs]
-    phones = [(edit_distance(phone_runs(t), phone_runs(p)), len(phone_runs(t))) for t, p in pairs]
+    runs = [(edit_distance(phone_runs(t), phone_runs(p)), len(phone_runs(t))) for t, p in pairs]
+    phones = runs if not decoded else [(edit_distance(phone_runs(t), list(d)), len(phone_runs(t)))
+                                       for r in results for t, d in zip(r.y_true, r.decoded)]
     speakers = [s for r in results for s in r.speakers]
-    return error_rate_intervals({"fer": tuple(zip(*frames)), "per": tuple(zip(*phones))}, speakers)
+    counts = {"fer": tuple(zip(*frames)), "per": tuple(zip(*phones)), "per_runs": tuple(zip(*runs))}
+    return error_rate_intervals(counts, speakers)
 
 
 def fold_fer(result: FoldResult) -> str:

@@ -126,6 +126,8 @@ def report_markdown(summary: CvResults, results: Sequence[FoldResult] = ()) -> s
         values = " | ".join(_number(fold[key]) for key, _ in figures)
         lines.append(f"| {fold['name']} | {' '.join(map(str, fold['test_speakers']))} | {fold['n_test']} | "
                      f"{values} | {fold.get('chosen_epoch') or '-'} |")
+    if summary.utterances:
+        lines += ["", *utterance_lines(summary.utterances)]
     pictures = ["![curves](curves.png)"] if summary.confusion is None else ["![confusion](confusion.png)", "",
                                                                             "![curves](curves.png)"]
     lines += ["", *pictures, ""]
@@ -138,11 +140,27 @@ def _figure_names(summary: CvResults) -> list[tuple[str, str]]:
     if summary.task == "ctc":
         return [("cer", "CER"), ("wer", "WER")]
     if summary.task == "frame":
-        return [("fer", "FER"), ("per", "PER")]
+        return [("fer", "FER"), ("per", "PER")] + ([("per_runs", "PER (runs)")] if "per_runs" in summary.pooled else [])
     if summary.task != "regression":
         return [("wa", "WA"), ("ua", "UA"), ("f1", "macro-F1")]
     return [(f"{figure}_{target}", f"{figure.upper()} {target}") for target in summary.targets
             for figure in ("ccc", "rmse")]
+
+
+def utterance_lines(found: dict) -> list[str]:
+    """Emotion frames: the utterances decided from their frames, as seed 001 reports them (E, UE)."""
+    pooled, mean, ci = found["pooled"], found["mean"], found["ci95"]
+    lines = [f"Utterances decided from their frames ({found['rule']}; silence excluded):", "",
+             "| figure | pooled | 95% CI (speaker bootstrap) | mean over folds |", "| --- | --- | --- | --- |"]
+    for key, name, flip in (("error", "E", "wa"), ("unweighted_error", "UE", "ua"), ("wa", "WA", None),
+                            ("ua", "UA", None), ("f1", "macro-F1", None)):
+        low, high = ci.get(flip or key) or (None, None)
+        if flip and low is not None:  # an error's interval is one minus its accuracy's
+            low, high = 1 - high, 1 - low
+        interval = "-" if low is None else f"{low:.3f}-{high:.3f}"
+        lines.append(f"| {name} | {_number(pooled[key])} | {interval} | {_number(mean[key])} |")
+    others = ", ".join(f"{rule} {_number(p['ua'])}" for rule, p in found["rules_pooled"].items())
+    return lines + ["", f"Pooled UA by each rule: {others}."]
 
 
 def _number(value: float | None) -> str:
