@@ -1,6 +1,6 @@
 """Build docs/results.md and each recipes/<group>/README.md from the cross-validation runs.
 
-Recipes are grouped by what they reproduce (``recipes/<group>/NAME.yaml``: seed000, seed002,
+Recipes are grouped by what they reproduce (``recipes/<group>/NAME.yaml``: seed000, seed001, seed002,
 seed003, baselines, product) and each run sits in the same group, ``runs/<group>/NAME/``.
 Every row names its recipe, protocol and the command that produced it; a
 recipe not yet run says so, with an estimate of its cost on this machine.
@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+
+from seed001_table import seed001_lines, transfer_plot
 
 from serkit.artifacts import CvResults
 
@@ -68,6 +70,15 @@ GROUPS = {
                  "leave-one-speaker-out with serkit's variants (`loso-*`: augmentation, an ensemble, "
                  "per-speaker normalisation). The paper's figure beside a `loso-*` row is its random-fold "
                  "figure for the same pair: the protocols differ.",
+    },
+    "seed001": {
+        "title": "Seed 001: a frame-level ConvNet for emotion and for phones, and transfer between them",
+        "paper": "Fayek, Lech, Cavedon: *On the Correlation and Transferability of Features between Automatic "
+                 "Speech Recognition and Speech Emotion Recognition* (`../shared/seeds/001_ff937055bf151c0a.txt`)",
+        "table": "Tables 2 and 3 and Figure 3 (the Table 1 ConvNet trained for phones and for emotion, then each "
+                 "one's layers 1-5 under the other task's output layer with the first l held constant, l = 0..5). "
+                 "The paper ran TIMIT and IEMOCAP; these recipes run EMO-DB's lablaut phones and its 4 emotion "
+                 "classes on the same speaker-and-sentence-independent folds.",
     },
     "seed002": {
         "title": "Seed 002: time/frequency CNN with GAP, bilinear and attention pooling",
@@ -498,7 +509,7 @@ def group_readme(runs: Path, group: str, recipes: Path | None = None) -> str:
         "Figures are % pooled over all test predictions; *paper* is the paper's own figure for the same "
         "configuration (its corpus and protocol where they differ from ours).",
         "",
-        *group_table(runs, group, recipes),
+        *(seed001_lines(runs, None, "##") if group == "seed001" else group_table(runs, group, recipes)),
     ]
     if group == "product":
         lines += ["", "## Shipped models", "",
@@ -519,6 +530,7 @@ def main() -> None:
     parser.add_argument("--recipes", type=Path, default=REPO / "recipes",
                         help="where each group's README.md is written (recipes/<group>/README.md)")
     args = parser.parse_args()
+    plot = args.out.parent / "seed001-transfer.png"
     lines = [
         "# Results",
         "",
@@ -556,6 +568,8 @@ def main() -> None:
         + ", ".join(f"[{g}](../recipes/{g}/README.md)" for g in GROUPS) + ".",
         "",
         *seed000_section(args.runs),
+        "",
+        *seed001_lines(args.runs, plot if transfer_plot(args.runs, plot) else None),
         "",
         *loso_section(args.runs, LOSO_ROWS, "## EMO-DB 4 classes, leave-one-speaker-out",
                       "Protocol **loso** (10 folds, one test speaker each), validation on held-out training speakers. "
