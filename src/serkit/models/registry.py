@@ -23,15 +23,18 @@ from serkit.models.blstm import BLSTM
 from serkit.models.cnn import CNN
 from serkit.models.cnn_blstm import CNNBLSTM
 from serkit.models.cnn_tf import CNNTF
+from serkit.models.dilated import DilatedCNN
 from serkit.models.frame_blstm import FrameBLSTM
 from serkit.models.frame_cnn import FrameCNN
 from serkit.models.pooling import HEADS
 from serkit.models.probes import GRUProbe, LayerWeightedProbe, LinearProbe
+from serkit.models.receptive_probe import ReceptiveProbe
+from serkit.models.updown import UpDownCNN
 
 FAMILIES: dict[str, type[UtteranceModel]] = {
     cls.name: cls
     for cls in (CNN, BLSTM, CNNBLSTM, CNNTF, LinearProbe, LayerWeightedProbe, GRUProbe, FrameBLSTM,
-                FrameCNN)
+                FrameCNN, DilatedCNN, UpDownCNN, ReceptiveProbe)
 }
 
 #: Largest model (parameters and buffers) built from a configuration: 400 MB of float32, forty
