@@ -91,7 +91,7 @@ def phone_table(frames: pd.DataFrame, segments: collections.Counter, classes: tu
     for name in classes:
         symbols = sorted(((label, count) for (label, phone), count in segments.items() if phone == name),
                          key=lambda item: -item[1])
-        # without a phone set, a pause is read as <p> (so are frames past the last segment)
+        # without a phone set, a pause is read as <p> (so are frames outside the segments)
         cells = ", ".join(f"`{label}` {count} ({pairs.get((name, PAUSE if label == '.' else label), 0)})"
                           for label, count in symbols)
         lines.append(f"| `{name}` | {per_class.get(name, 0)} | {per_class.get(name, 0) / len(frames):.2%} "
@@ -181,7 +181,7 @@ def document(measured: dict, root: Path) -> str:
         "`(` and `(gef` are the pause. A symbol the set does not know is an error naming it and its file.",
         "",
         "Counts: segments of each symbol, and (in brackets) the frames in that symbol's segments (an empty "
-        "segment's frames count under the symbol it continues, frames past the last segment under `.`).",
+        "segment's frames count under the symbol it continues, frames outside the segments under `.`).",
         "",
         *phone_table(frames, measured["segments"], classes),
         "",

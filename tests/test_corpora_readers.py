@@ -397,8 +397,9 @@ def test_timit(tmp_path):
 def test_lablaut_fixture_and_its_quirks(tmp_path):
     verbatim = read_alignment(FIXTURES / "emodb" / "lablaut" / "03a01Faxx.lablaut")
     assert verbatim.labels[:3] == ("_t", "!t", "E6")
-    assert (verbatim.starts[1], verbatim.ends[1], verbatim.marks[1]) == (0.080109, 0.119160, "+asp")
-    assert np.all(verbatim.starts[1:] == verbatim.ends[:-1])
+    assert (verbatim.starts[1], verbatim.ends[1], verbatim.marks[1]) == (0.119160, 0.144370, "+asp")
+    assert np.all(verbatim.starts[1:] == verbatim.ends[:-1]) and verbatim.starts[0] == 0.080109
+    assert verbatim.starts[-1] == verbatim.ends[-1]  # the last label marks where speech ends
     quirks = tmp_path / "x.lablaut"
     quirks.write_bytes(
         b"signal x\ntype 0\n#\n"

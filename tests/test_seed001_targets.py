@@ -64,6 +64,8 @@ def test_segments_without_a_phone_continue_the_one_before_and_pauses_end_it():
     frames = phone_frames(alignment, 30, GRID, COMPACT, "x.lablaut")
     assert frames.tolist() == ["t"] * 6 + ["a"] * 15 + [PAUSE] * 9  # frames past the last segment too
     assert phone_frames(alignment, 30, GRID)[0] == "!t"  # no phone set: the symbols as they are
+    late = Alignment(ends[:-1], ends[1:], ("a", "", "!", "."), ("", "", "", ""))  # speech from 0.055 s on
+    assert phone_frames(late, 30, GRID, COMPACT, "x.lablaut").tolist() == [PAUSE] * 6 + ["a"] * 15 + [PAUSE] * 9
 
 
 def test_an_unknown_symbol_is_an_error_naming_it_and_its_file(tmp_path):

@@ -7,9 +7,13 @@ per segment, ready to be turned into frame targets on the feature grid.
 * TIMIT: one segment per line, ``<start sample> <end sample> <label>`` at
   16 kHz (``0 3050 h#``).
 * EMO-DB ``lablaut`` (xlabel format, Latin-1): a header ending in a line
-  ``#``, then one line per segment giving its *end* time in seconds, a colour
-  number and the label, ``    0.119160   -1 !t<TAB>+asp``; a segment starts
-  where the previous one ended (the first at 0).  The label's first field
+  ``#``, then one line per segment giving its *start* time in seconds, a
+  colour number and the label, ``    0.119160   -1 !t<TAB>+asp``; a segment
+  ends where the next one starts.  The last label, ``.``, marks where speech
+  ends: its segment has no length.  Before the first segment the file is
+  unlabelled (the silence before speech).  (Read as end times, every label
+  would sit one segment late: stop closures would be louder than vowels and
+  the ``.`` segment speech; docs/seed001-targets.md measures it.)  The label's first field
   (tab- or space-separated) is the German SAMPA phone; the rest are marks (``+asp``
   aspiration, ``+lar``/``-lar`` start and end of laryngealisation, stress
   digits), kept in ``marks``.  Where a mark stands first (``-1 -sth``) the
@@ -30,7 +34,7 @@ TIMIT_SAMPLE_RATE = 16_000
 
 # One space or tab separates the colour from the label, whose phone field may
 # be empty ("-1 \t+hoe"): splitting on runs of whitespace would lose that.
-_XLABEL_LINE = re.compile(r"^\s*(?P<end>\d+(?:\.\d*)?)\s+-?\d+(?:[ \t](?P<label>.*))?$")
+_XLABEL_LINE = re.compile(r"^\s*(?P<time>\d+(?:\.\d*)?)\s+-?\d+(?:[ \t](?P<label>.*))?$")
 
 
 @dataclass(frozen=True)
@@ -85,16 +89,16 @@ def read_lablaut(path: str | Path) -> Alignment:
         body = lines[lines.index("#") + 1 :]
     except ValueError:
         raise CorpusError(f"{path}: no '#' line ends the xlabel header") from None
-    ends, labels, marks = [], [], []
+    times, labels, marks = [], [], []
     for number, line in enumerate(body, len(lines) - len(body) + 1):
         if not line.strip():
             continue
         match = _XLABEL_LINE.match(line)
         if not match:
             raise CorpusError(
-                f"{path}, line {number}: expected '<end time> <colour> <label>', got {line!r}"
+                f"{path}, line {number}: expected '<start time> <colour> <label>', got {line!r}"
             )
-        end = float(match["end"])
+        time = float(match["time"])
         text = match["label"] or ""
         fields = text.split()
         # Labellers separated the fields with tabs or spaces; an empty phone
@@ -102,12 +106,11 @@ def read_lablaut(path: str | Path) -> Alignment:
         # feature) standing where the phone would.
         if text[:1].isspace() or (fields and fields[0].startswith(("+", "-"))):
             fields.insert(0, "")
-        ends.append(end)
+        times.append(time)
         labels.append(fields[0] if fields else "")
         marks.append(" ".join(fields[1:]))
-    ends_array = np.array(ends, dtype=np.float64)
-    starts = np.concatenate([[0.0], ends_array[:-1]]) if len(ends) else ends_array
-    return _alignment(path, starts, ends_array, labels, marks)
+    starts = np.array(times, dtype=np.float64)
+    return _alignment(path, starts, np.append(starts[1:], starts[-1:]), labels, marks)
 
 
 def _lines(path: str | Path, encoding: str) -> list[str]:

@@ -21,7 +21,7 @@
   decision of the 10 ms frame holding its centre (the last whole one past it).
 * **Frames.**  Frame ``i`` of the feature's grid (its centre ``i * hop``,
   :class:`~serkit.features.base.FrameGrid`) takes the segment that holds its
-  centre; frames past the last segment get :data:`PAUSE`, so the targets
+  centre; frames before the first segment or past the last get :data:`PAUSE`, so the targets
   always have the feature's frame count (nothing is cropped).
 * **Classes.**  A phone set's classes, the same in every fold; raw symbols:
   the sorted symbols of the training part only, plus :data:`UNKNOWN` (a
@@ -115,8 +115,11 @@ def phone_frames(alignment: Alignment, n_frames: int, grid: FrameGrid, phones: P
     """One phone per frame of ``grid`` (``n_frames`` of them): the alignment's symbols, or with
     ``phones`` their classes in that set (an unknown symbol is an error naming ``source``)."""
     symbols = np.asarray(_phones(alignment, phones, source) + [PAUSE], dtype=object)
-    # the segment holding each frame's centre: the first whose end lies beyond it
-    index = np.searchsorted(alignment.ends, grid.times(n_frames), side="right")
+    centres = grid.times(n_frames)
+    # the segment holding each frame's centre: the first whose end lies beyond it; none before the first
+    index = np.searchsorted(alignment.ends, centres, side="right")
+    if len(alignment):
+        index[centres < alignment.starts[0]] = len(symbols) - 1
     return symbols[np.minimum(index, len(symbols) - 1)].astype(str)
 
 
