@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import emodb_subset
@@ -16,6 +17,8 @@ from serkit.errors import ConfigError
 from serkit.experiments import Recipe, run_cv
 from serkit.experiments.train import train_model
 from serkit.features.cache import FeatureCache
+from serkit.inference import load_model
+from serkit.inference.export import export_onnx
 
 SPEAKERS = ("03", "08", "09", "10")
 FROZEN = ("conv1.", "conv2.")
@@ -75,13 +78,34 @@ def test_each_fold_starts_from_the_same_fold_of_the_phone_run_with_two_layers_fr
         assert moved  # the layers above were fine-tuned
 
 
-def test_a_trained_model_card_names_the_model_it_started_from(phones_run, tmp_path):
+@pytest.fixture(scope="module")
+def emotion_model(phones_run, tmp_path_factory) -> tuple[Path, Path, dict]:
     root, phones, cache = phones_run
     base_model = phones / "folds" / "00" / "seed0" / "model"
-    card = train_model(seed001_recipe(root, "emotion", init=str(base_model), freeze=2), tmp_path / "m",
+    folder = tmp_path_factory.mktemp("emotion-model") / "m"
+    card = train_model(seed001_recipe(root, "emotion", init=str(base_model), freeze=2, silence="webrtcvad"), folder,
                        workers=1, threads=1, cache=cache)
+    return base_model, folder, card
+
+
+def test_a_trained_model_card_names_the_model_it_started_from(emotion_model):
+    base_model, folder, card = emotion_model
     assert card["training"]["init"]["from"] == str(base_model)
-    assert str(base_model) in (tmp_path / "m" / "README.md").read_text()
+    assert str(base_model) in (folder / "README.md").read_text()
+    assert card["frame_classes"] == ["anger", "happiness", "neutral", "sadness", "silence"]
+
+
+def test_the_emotion_frame_model_gives_a_timeline_alike_in_onnx_and_in_batches(emotion_model, emodb_root, tmp_path):
+    _, folder, _ = emotion_model
+    clips = sorted((emodb_root / "wav").glob("11*.wav"))[:4]  # a speaker it never heard
+    torch_model = load_model(folder, backend="torch")
+    onnx_model = load_model(export_onnx(folder, tmp_path / "frames.onnx"))
+    single = [torch_model.predict_file(c).frames for c in clips]
+    assert all(len(frames) > 100 and "silence" in frames for frames in single)  # pauses at the ends
+    assert [p.frames for p in torch_model.predict_files(clips)] == single
+    exported = [p.frames for p in onnx_model.predict_files(clips)]
+    agree = np.mean([a == b for x, y in zip(exported, single) for a, b in zip(x, y)])
+    assert agree > 0.999  # float rounding may flip a frame whose top two classes tie
 
 
 def test_a_base_run_over_other_folds_is_refused_before_training(phones_run, tmp_path):
