@@ -45,8 +45,10 @@ from serkit.corpora.alignment import Alignment, read_alignment
 from serkit.corpora.phone_sets import PAUSE, PhoneSet, phone_set
 from serkit.errors import SerkitError
 from serkit.features.base import FrameGrid
+from serkit.training.tasks import UNKNOWN_CLASS
 
-UNKNOWN = "<unk>"
+# the class the frame task never predicts, as FrameClassification excludes it from decisions
+UNKNOWN = UNKNOWN_CLASS
 #: Emotion frames a voice activity detector calls non-speech (recipe ``silence``).
 SILENCE = "silence"
 #: Alignment symbols that mark a pause rather than a phone (lablaut's final ``.``) without a phone set.
