@@ -24,6 +24,7 @@ from serkit.models.cnn import CNN
 from serkit.models.cnn_blstm import CNNBLSTM
 from serkit.models.cnn_tf import CNNTF
 from serkit.models.dilated import DilatedCNN
+from serkit.models.ds2 import DS2
 from serkit.models.frame_blstm import FrameBLSTM
 from serkit.models.frame_cnn import FrameCNN
 from serkit.models.pooling import HEADS
@@ -34,7 +35,7 @@ from serkit.models.updown import UpDownCNN
 FAMILIES: dict[str, type[UtteranceModel]] = {
     cls.name: cls
     for cls in (CNN, BLSTM, CNNBLSTM, CNNTF, LinearProbe, LayerWeightedProbe, GRUProbe, FrameBLSTM,
-                FrameCNN, DilatedCNN, UpDownCNN, ReceptiveProbe)
+                FrameCNN, DS2, DilatedCNN, UpDownCNN, ReceptiveProbe)
 }
 
 #: Largest model (parameters and buffers) built from a configuration: 400 MB of float32, forty
