@@ -16,7 +16,7 @@ import torch
 from serkit.errors import SerkitError
 from serkit.models import build_model, model_config, model_from_config
 from serkit.models.dilated import DilatedCNN
-from serkit.models.receptive_probe import ReceptiveProbe
+from serkit.models.receptive_probe import ReceptiveProbe, fft_filter
 from serkit.models.registry import frame_models, parameter_count
 from serkit.models.updown import UpDownCNN
 from serkit.training.regression import Regression
@@ -84,11 +84,13 @@ def test_layers_run_in_order_from_input_to_output():
 
 
 def _reach(model, frames: int, at: int) -> tuple[int, int]:
-    """Frames (before, after) ``at`` that the output at frame ``at`` depends on (by its gradient)."""
+    """Frames (before, after) ``at`` that the output at frame ``at`` depends on (by its gradient;
+    in float64, where an FFT's rounding elsewhere is some 1e-16 of it)."""
     model = model.double().eval()
     x = torch.randn(1, N_DIMS, frames, dtype=torch.float64, requires_grad=True)
     model(x, torch.tensor([frames]))[0, at].sum().backward()
-    touched = torch.nonzero(x.grad[0].abs().sum(0)).flatten()
+    gradient = x.grad[0].abs().sum(0)
+    touched = torch.nonzero(gradient > 1e-10 * gradient.max()).flatten()
     return at - int(touched.min()), int(touched.max()) - at
 
 
@@ -111,6 +113,15 @@ def test_the_down_up_network_reads_a_long_context_around_each_frame():
     """Its field is fixed by the layers (documented in the benchmark): a few hundred frames either side."""
     before, after = _reach(build("updown", {}), 2000, at=1000)
     assert 150 < before < 400 and 150 < after < 400
+
+
+@pytest.mark.parametrize("length,alignment", [(1, "centred"), (2, "centred"), (64, "causal"), (512, "centred")])
+def test_the_probe_filters_by_fft_as_the_direct_convolution_its_export_runs(length, alignment):
+    probe = build("receptive_probe", {"length": length, "alignment": alignment})
+    for frames in (1, 300, 7500):
+        x = torch.randn(2, N_DIMS, frames)
+        with torch.no_grad():
+            torch.testing.assert_close(fft_filter(x, probe.filter), probe.filter(x), atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("name,options,expected", [
