@@ -24,6 +24,7 @@ from rich.table import Table
 
 from serkit.cli import inference as inference_commands
 from serkit.cli import serving as serving_commands
+from serkit.cli import streams as streams_commands
 from serkit.cli.common import err, friendly_errors, out, progress_bar, stage_progress
 from serkit.errors import SerkitError
 from serkit.outputs import output_folder
@@ -378,6 +379,8 @@ def train(
               f"({card['size_bytes'] / 1e6:.2f} MB; chosen: {', '.join(chosen)})")
 
 
-# The commands of the later stages (predict, models, export, serve) live in their own modules.
+# The commands of the later stages (predict, models, export, serve) and the continuous test bed (streams)
+# live in their own modules.
 inference_commands.register(app)
 serving_commands.register(app)
+streams_commands.register(app)
