@@ -33,11 +33,9 @@ def streams(
     lag: Annotated[float, typer.Option(help="The annotator's reaction lag, seconds.")] = 2.0,
     smoothing: Annotated[float, typer.Option(help="Time constant of the annotator's smoothing, seconds.")] = 1.0,
 ) -> None:
-    """Semi-synthetic long recordings with arousal/valence traces, in the RECOLA (AVEC 2016) layout.
+    """Semi-synthetic long recordings of one speaker each, with arousal/valence traces, in RECOLA's layout.
 
-    Each recording strings one speaker's utterances together with pauses, the emotion changing
-    from one to the next; its traces follow the utterances' places on the arousal/valence plane
-    as a lagging, smoothing annotator would.  `--corpus recola --root OUT` reads the result.
+    Read the result with --corpus recola --root OUT; docs/streams.md says how it is made.
     """
     from serkit.corpora import read_corpus, select_classes
     from serkit.corpora.annotator import Annotator
