@@ -42,7 +42,7 @@ SHIPPED_MODELS = Path(__file__).parent / "inference" / "models"
 MODEL_SCHEMA = 1
 RESULTS_SCHEMA = 1
 
-NormalisationKind = Literal["global", "utterance", "per-speaker", "none"]
+NormalisationKind = Literal["global", "utterance", "per-speaker", "none", "per-corpus"]
 
 
 # -- model folders --------------------------------------------------------------------------

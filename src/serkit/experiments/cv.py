@@ -33,6 +33,7 @@ import pandas as pd
 from serkit.artifacts import CvResults, FoldResult
 from serkit.corpora import class_set, read_corpus, select_classes
 from serkit.corpora.dimensions import dimensional_targets
+from serkit.corpora.multi import check_classes_in_every_corpus, read_corpora
 from serkit.errors import SerkitError
 from serkit.evaluation import FoldPredictions, summarise_folds
 from serkit.experiments.ctc_results import ctc_predictions, fold_cer, summarise_ctc
@@ -78,11 +79,16 @@ class Corpus:
 
 def load_corpus(recipe: Recipe, skip_bad: bool = False) -> Corpus:
     # without a root the reader looks under $SERKIT_CORPORA (and says so when it is unset)
-    table = read_corpus(recipe.corpus, recipe.root, skip_bad=skip_bad)
+    if len(recipe.corpora) == 1:
+        table = read_corpus(recipe.corpus, recipe.root, skip_bad=skip_bad)
+    else:  # one table, speakers and sentences made unique per corpus
+        table = read_corpora(recipe.corpora, {c: recipe.corpus_root(c) for c in recipe.corpora}, skip_bad=skip_bad)
     if recipe.task == "ctc":  # every utterance with a transcript; fails now, before any feature
         check_transcripts(table, recipe.corpus)
     else:
         table = select_classes(table, recipe.classes)
+        if len(recipe.corpora) > 1:
+            check_classes_in_every_corpus(table, class_set(recipe.classes), recipe.classes)
     table = table.reset_index(drop=True)
     if recipe.task == "regression":
         # the corpus's own ratings where it has them, else each label's place (labels.yaml)
@@ -261,7 +267,11 @@ def summarise(recipe: Recipe, corpus: Corpus, folds: Sequence[Fold], results: Se
         chosen_on, chosen_key = [r.validation_ua for r in results], "validation_ua"
     first = folds[0]
     protocol = first.protocol + (f" + {recipe.variant}" if recipe.variant else "")
-    for row, result, validation in zip(figures["folds"], results, chosen_on):
+    several = corpus.table["corpus"].nunique() > 1
+    for row, result, validation, fold in zip(figures["folds"], results, chosen_on, folds):
+        if several:  # a figure of several corpora says which corpora it tested, under which protocol
+            row["test_corpora"] = sorted(set(corpus.table["corpus"].iloc[list(fold.test)]))
+            row["protocol"] = protocol
         row["chosen_epoch"] = result.chosen_epoch
         row["selection"] = result.selection
         row[chosen_key] = validation

@@ -21,7 +21,7 @@ from serkit.protocols import Fold
 
 @dataclasses.dataclass(frozen=True)
 class Part:
-    """One part of a fold: feature arrays, labels, ids (paths) and speakers, row-aligned."""
+    """One part of a fold: feature arrays, labels, ids (paths), speakers and corpora, row-aligned."""
 
     arrays: list[np.ndarray]
     labels: list[str]
@@ -33,6 +33,8 @@ class Part:
     frames: list[np.ndarray] | None = None
     #: A ctc task's targets: each row's normalised transcript (None otherwise).
     transcripts: list[str] | None = None
+    #: Each row's corpus (per-corpus normalisation and corpus-balanced sampling go by it).
+    corpora: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -66,7 +68,7 @@ class FoldData:
                 frame_symbols(frames, row, features[row.path].shape[-1]) for row in sub.itertuples()]
             texts = [normalise_text(str(t)) for t in sub["transcript"]] if transcripts else None
             return Part([features[p] for p in paths], list(sub["label"]), paths, list(sub["speaker"]), values,
-                        symbols, texts)
+                        symbols, texts, list(sub["corpus"]))
 
         train = part(fold.train)
         classes = tuple(labels) if frames is None else frames.classes(train.frames, labels)

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import yaml
 
 from serkit.configs import added_later, check_types, from_dict, to_dict
+from serkit.corpora.multi import JOIN, corpus_names
 from serkit.errors import ConfigError, SerkitError
 from serkit.features.normalise import Normalisation
 from serkit.models.classical import CLASSICAL_MODELS, SVMConfig
@@ -63,7 +64,10 @@ class Recipe:
     name: str = "custom"
     #: Paper and table reproduced, e.g. "seed 000 (Pandey et al.), Table I".
     reproduces: str | None = None
-    corpus: str = "emodb"
+    #: A corpus reader's name, or a list of them read into one table with speakers, sentences and
+    #: sessions made unique per corpus (:mod:`serkit.corpora.multi`); kept as the names joined by ``+``.
+    corpus: str | tuple[str, ...] = "emodb"
+    #: The folder of a single corpus (None: ``$SERKIT_CORPORA/<name>``).
     root: str | None = None
     classes: str = "4class"
     protocol: str = "loso"
@@ -116,10 +120,15 @@ class Recipe:
     #: ``frame_target: emotion`` only: how an utterance's decision comes from its frames' posteriors
     #: (silence excluded): ``mean-log-posterior`` or ``majority`` (a vote of the frames' argmax).
     aggregate: str = added_later("mean-log-posterior")
+    #: Several corpora: a folder per corpus (``{emodb: ../shared/data/emodb}``); a corpus not named
+    #: here is read from ``$SERKIT_CORPORA/<name>``.  Where the data is, like ``root``: not hashed.
+    roots: dict[str, str] = added_later({})
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "features", _features_spec(self.features))
+        object.__setattr__(self, "corpus", _corpus_spec(self.corpus))
+        self._check_roots()
         if self.normalisation not in NORMALISATIONS:
             raise SerkitError(f"normalisation {self.normalisation!r}: choose from {', '.join(NORMALISATIONS)}")
         # a recipe built in code or by ``override`` may name it by its string
@@ -146,6 +155,23 @@ class Recipe:
                     _check_recipe_types(data)
                 except ConfigError as e:
                     raise ConfigError(f"search.{key}: {e}") from None
+
+    def _check_roots(self) -> None:
+        unknown = sorted(set(self.roots) - set(self.corpora))
+        if unknown:
+            raise ConfigError(f"roots: {', '.join(unknown)} is not a corpus of this recipe ({self.corpus})")
+        if self.root is not None and (len(self.corpora) > 1 or self.roots):
+            raise ConfigError(f"root: a recipe of several corpora ({self.corpus}) gives a folder per corpus in "
+                              "roots (others are read from $SERKIT_CORPORA)")
+
+    @property
+    def corpora(self) -> tuple[str, ...]:
+        """The corpora read, in order (one for most recipes)."""
+        return corpus_names(self.corpus)
+
+    def corpus_root(self, name: str) -> str | None:
+        """Where corpus ``name`` is read from (None: ``$SERKIT_CORPORA/<name>``)."""
+        return self.roots.get(name, self.root)
 
     def _check_task(self) -> None:
         """The task's own fields, and a model that gives what it learns (one output per utterance,
@@ -225,7 +251,9 @@ class Recipe:
     @property
     def variant(self) -> str | None:
         """A declared protocol variant that every result of this recipe must carry."""
-        return "per-speaker normalisation" if self.normalisation == Normalisation.PER_SPEAKER else None
+        if self.normalisation in (Normalisation.PER_SPEAKER, Normalisation.PER_CORPUS):
+            return f"{self.normalisation} normalisation"
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         """Every setting, the fields added later included (a search sets them by path)."""
@@ -235,8 +263,8 @@ class Recipe:
         """Hash of everything that changes results (not the name, the root or the paper note);
         fields :func:`~serkit.configs.added_later` count only once set, as older runs' hashes did."""
         data = to_dict(self)
-        for key in ("name", "reproduces", "root"):
-            data.pop(key)
+        for key in ("name", "reproduces", "root", "roots"):
+            data.pop(key, None)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     def override(self, **values: Any) -> Recipe:
@@ -278,6 +306,16 @@ def _features_spec(value: Any) -> str:
         except SerkitError as e:
             raise ConfigError(f"features: {e}") from None
     return value
+
+
+def _corpus_spec(value: Any) -> str:
+    """``corpus`` as one string: a reader's name, or several distinct names joined by ``+``."""
+    names = corpus_names(value) if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else []
+    if not names or not all(isinstance(v, str) and v and JOIN not in v for v in names):
+        raise ConfigError(f"corpus: give a corpus name or a list of corpus names, got {value!r}")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"corpus: {value!r} names a corpus twice")
+    return JOIN.join(names)
 
 
 def _check_recipe_types(data: dict[str, Any]) -> None:

@@ -126,6 +126,7 @@ def report_markdown(summary: CvResults, results: Sequence[FoldResult] = ()) -> s
         values = " | ".join(_number(fold[key]) for key, _ in figures)
         lines.append(f"| {fold['name']} | {' '.join(map(str, fold['test_speakers']))} | {fold['n_test']} | "
                      f"{values} | {fold.get('chosen_epoch') or '-'} |")
+    lines += target_corpus_lines(summary, figures)
     if summary.utterances:
         lines += ["", *utterance_lines(summary.utterances)]
     pictures = ["![curves](curves.png)"] if summary.confusion is None else ["![confusion](confusion.png)", "",
@@ -145,6 +146,24 @@ def _figure_names(summary: CvResults) -> list[tuple[str, str]]:
         return [("wa", "WA"), ("ua", "UA"), ("f1", "macro-F1")]
     return [(f"{figure}_{target}", f"{figure.upper()} {target}") for target in summary.targets
             for figure in ("ccc", "rmse")]
+
+
+def target_corpus_lines(summary: CvResults, figures: list[tuple[str, str]]) -> list[str]:
+    """A cross-corpus run (each fold tests one corpus): the figures per target corpus and their
+    mean, each row naming its protocol."""
+    targets = [fold.get("test_corpora") or [] for fold in summary.folds]
+    if not all(len(t) == 1 for t in targets) or len({t[0] for t in targets}) != len(targets):
+        return []
+    names = [name for _, name in figures]
+    lines = ["", "Per target corpus (each trained without it):", "",
+             f"| target corpus | protocol | n | {' | '.join(names)} |", "| --- | --- | --- | " + "--- | " * len(names)]
+    for fold, (target,) in zip(summary.folds, targets):
+        values = " | ".join(_number(fold[key]) for key, _ in figures)
+        lines.append(f"| {target} | {fold['protocol']} | {fold['n_test']} | {values} |")
+    means = " | ".join(_number(summary.mean[key]) for key, _ in figures)
+    lines.append(f"| **mean of {len(targets)} target corpora** | {summary.protocol} | {summary.n_utterances} | "
+                 f"{means} |")
+    return lines
 
 
 def utterance_lines(found: dict) -> list[str]:

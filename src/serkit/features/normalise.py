@@ -1,6 +1,6 @@
 """Mean and variance normalisation of features, per dimension.
 
-Three kinds, which differ in *whose* statistics they use:
+Four kinds, which differ in *whose* statistics they use:
 
 * :class:`UtteranceNormaliser` - each utterance by its own statistics over
   time (seed 003).  Needs nothing fitted; frame-level features only.
@@ -13,6 +13,10 @@ Three kinds, which differ in *whose* statistics they use:
   ``"per-speaker"`` (the others' is None), :meth:`~Normaliser.tag` appends the
   variant to any result name, fitting it logs a warning, and it refuses to be
   saved with a model.
+* :class:`CorpusNormaliser` - each corpus by its statistics: a corpus seen in
+  training by its training rows', an unseen test corpus (cross-corpus
+  protocols) by its own, fitted without labels on what is predicted.  That is
+  label-free adaptation, so it too is a declared variant, ``"per-corpus"``.
 
 Arrays are ``(dims, frames)`` for frame-level features, ``(dims,)`` for
 functionals, or batches of either with the dimensions second to last (frame
@@ -51,9 +55,11 @@ class Normalisation(enum.StrEnum):
     UTTERANCE = "utterance"  #: each input by its own (:class:`UtteranceNormaliser`)
     PER_SPEAKER = "per-speaker"  #: each speaker by its own: a declared variant (:class:`SpeakerNormaliser`)
     NONE = "none"
+    PER_CORPUS = "per-corpus"  #: each corpus by its own: a declared variant (:class:`CorpusNormaliser`)
 
 
 PER_SPEAKER = Normalisation.PER_SPEAKER
+PER_CORPUS = Normalisation.PER_CORPUS
 DEFAULT_EPS = 1e-8
 
 
@@ -157,7 +163,24 @@ class GlobalNormaliser(Normaliser):
         return cls.from_dict(data)
 
 
-class SpeakerNormaliser(Normaliser):
+class _GroupNormaliser(Normaliser):
+    """Statistics per group of arrays (a speaker's, a corpus's): ``stats`` maps the group to its
+    mean and standard deviation per dimension."""
+
+    def __init__(self, eps: float = DEFAULT_EPS):
+        self.eps = eps
+        self.stats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.frame_level = True
+
+    def _by(self, x: np.ndarray, group: str, missing: str) -> np.ndarray:
+        """``x`` by ``group``'s statistics; ``missing`` says why there are none."""
+        if str(group) not in self.stats:
+            raise SerkitError(missing)
+        mean, std = self.stats[str(group)]
+        return _apply(x, mean, std, self.frame_level, self.eps)
+
+
+class SpeakerNormaliser(_GroupNormaliser):
     """Each speaker's arrays by that speaker's own statistics: the ``per-speaker`` variant.
 
     ``fit`` takes every array of every speaker to be normalised, test
@@ -167,36 +190,18 @@ class SpeakerNormaliser(Normaliser):
     kind = "speaker"
     variant = PER_SPEAKER
 
-    def __init__(self, eps: float = DEFAULT_EPS):
-        self.eps = eps
-        self.stats: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self.frame_level = True
-
     def fit(self, arrays: Sequence[np.ndarray], speakers: Sequence[str]) -> SpeakerNormaliser:
-        if len(arrays) != len(speakers):
-            raise SerkitError(f"{len(arrays)} arrays but {len(speakers)} speaker labels")
         log.warning(
             "per-speaker normalisation uses each test speaker's own statistics: "
             "results are the %r variant and must say so",
             self.variant,
         )
-        by_speaker: dict[str, list[np.ndarray]] = {}
-        for array, speaker in zip(arrays, speakers, strict=True):
-            by_speaker.setdefault(str(speaker), []).append(array)
-        self.stats = {}
-        for speaker, group in by_speaker.items():
-            count, mean, m2, self.frame_level = pooled_moments(group)
-            self.stats[speaker] = (mean, np.sqrt(m2 / count))
+        self.stats, self.frame_level = group_statistics(arrays, speakers)
         return self
 
     def transform(self, x: np.ndarray, speaker: str) -> np.ndarray:
-        if str(speaker) not in self.stats:
-            raise SerkitError(
-                f"per-speaker normalisation has no statistics for speaker {speaker!r}: "
-                "it needs that speaker's own recordings, which a single-file prediction lacks"
-            )
-        mean, std = self.stats[str(speaker)]
-        return _apply(x, mean, std, self.frame_level, self.eps)
+        return self._by(x, speaker, f"per-speaker normalisation has no statistics for speaker {speaker!r}: "
+                                    "it needs that speaker's own recordings, which a single-file prediction lacks")
 
     def fit_transform(self, arrays: Sequence[np.ndarray], speakers: Sequence[str]) -> list[np.ndarray]:
         self.fit(arrays, speakers)
@@ -207,6 +212,60 @@ class SpeakerNormaliser(Normaliser):
             f"{path}: a per-speaker normaliser cannot be saved with a model; "
             "a model that predicts one file needs a global normaliser"
         )
+
+
+class CorpusNormaliser(_GroupNormaliser):
+    """Each corpus by statistics of its own: the ``per-corpus`` variant.
+
+    :meth:`fit` takes the training part's arrays and their corpora: a corpus
+    seen in training is normalised by its training rows' statistics, in every
+    part its rows are in.  A corpus training never saw (the test
+    corpus of a cross-corpus protocol) has none until :meth:`adapted` fits them
+    on the arrays about to be predicted, without their labels: label-free
+    adaptation to the test corpus, which is what makes this a declared variant.
+    """
+
+    kind = "corpus"
+    variant = PER_CORPUS
+
+    def fit(self, arrays: Sequence[np.ndarray], corpora: Sequence[str]) -> CorpusNormaliser:
+        self.stats, self.frame_level = group_statistics(arrays, corpora)
+        return self
+
+    def adapted(self, arrays: Sequence[np.ndarray], corpora: Sequence[str]) -> CorpusNormaliser:
+        """A copy that also holds the statistics of each corpus of ``corpora`` this one has none
+        of, fitted on that corpus's arrays here, without labels (logged as the variant it makes)."""
+        copy = CorpusNormaliser(self.eps)
+        copy.stats, copy.frame_level = dict(self.stats), self.frame_level
+        unseen = [c for c in dict.fromkeys(map(str, corpora)) if c not in self.stats]
+        if unseen:
+            log.warning("per-corpus normalisation adapts to %s with its own statistics (no labels): results "
+                        "are the %r variant and must say so", ", ".join(unseen), self.variant)
+            rows = [(x, c) for x, c in zip(arrays, map(str, corpora), strict=True) if c in unseen]
+            fitted, _ = group_statistics([x for x, _ in rows], [c for _, c in rows])
+            copy.stats.update(fitted)
+        return copy
+
+    def transform(self, x: np.ndarray, corpus: str) -> np.ndarray:
+        return self._by(x, corpus, f"per-corpus normalisation has no statistics for corpus {corpus!r}: "
+                                   "take adapted() to it first (its own recordings, no labels)")
+
+
+def group_statistics(
+    arrays: Sequence[np.ndarray], groups: Sequence[str]
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], bool]:
+    """Mean and standard deviation per dimension of each group's arrays pooled, and whether the
+    arrays were frame-level."""
+    if len(arrays) != len(groups):
+        raise SerkitError(f"{len(arrays)} arrays but {len(groups)} group labels")
+    members: dict[str, list[np.ndarray]] = {}
+    for array, group in zip(arrays, groups, strict=True):
+        members.setdefault(str(group), []).append(array)
+    stats, frame_level = {}, True
+    for group, group_arrays in members.items():
+        count, mean, m2, frame_level = pooled_moments(group_arrays)
+        stats[group] = (mean, np.sqrt(m2 / count))
+    return stats, frame_level
 
 
 def pooled_moments(arrays: Iterable[np.ndarray]) -> tuple[int, np.ndarray, np.ndarray, bool]:

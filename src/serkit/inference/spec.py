@@ -65,9 +65,10 @@ class ModelSpec:
                               "a regression, a frame classifier or a ctc model")
         if per_frame and (info.segments or info.fixed_frames):
             raise SerkitError(f"{source}: a {kind} model reads whole utterances, not windows or fixed lengths")
-        if info.normalisation == Normalisation.PER_SPEAKER:
+        if info.normalisation in (Normalisation.PER_SPEAKER, Normalisation.PER_CORPUS):
+            whose = "speaker" if info.normalisation == Normalisation.PER_SPEAKER else "corpus"
             raise SerkitError(
-                f"{source}: normalised per speaker, which needs each speaker's own recordings: "
+                f"{source}: normalised per {whose}, which needs each {whose}'s own recordings: "
                 "it cannot predict a single file (train it with global normalisation)"
             )
         missing = [name for name in ("model", "features") if getattr(info, name) is None]

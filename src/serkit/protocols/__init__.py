@@ -9,6 +9,7 @@ on two sides.
 """
 
 from serkit.protocols.base import Protocol, Split
+from serkit.protocols.cross_corpus import LeaveOneCorpusOut, TrainTestCorpora
 from serkit.protocols.crossed import SpeakerSentenceCrossed
 from serkit.protocols.fold import Fold
 from serkit.protocols.guard import audio_hashes, check_fold
@@ -29,6 +30,7 @@ __all__ = [
     "PROTOCOL_NAMES",
     "Fold",
     "HeldOutSpeakers",
+    "LeaveOneCorpusOut",
     "LeaveOneSessionOut",
     "LeaveOneSpeakerOut",
     "NoValidation",
@@ -39,6 +41,7 @@ __all__ = [
     "SpeakerKFold",
     "SpeakerSentenceCrossed",
     "Split",
+    "TrainTestCorpora",
     "ValidationStrategy",
     "audio_hashes",
     "check_fold",

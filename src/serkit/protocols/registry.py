@@ -10,6 +10,8 @@ Names as the CLI accepts them:
 ``predefined:COL=V[,V]``   test on the rows whose COL is V, train on the rest
 ``speaker-sentence:KxL``   crossed speaker-and-sentence folds (default 5x5)
 ``random-kfold:K``         seed 000's stratified random folds, speaker-dependent
+``loco``                   leave one corpus out (a table of several corpora)
+``train:A,B test:C``       one fold: trained on corpora A and B, tested on C
 ``all``                    no test part: the whole corpus trains a model to ship
 =========================  ==================================================
 """
@@ -25,6 +27,7 @@ import pandas as pd
 from serkit.errors import SerkitError
 from serkit.progress import Progress
 from serkit.protocols.base import Protocol
+from serkit.protocols.cross_corpus import LeaveOneCorpusOut, TrainTestCorpora
 from serkit.protocols.crossed import SpeakerSentenceCrossed
 from serkit.protocols.fold import Fold, build_fold
 from serkit.protocols.guard import Hashes, audio_hashes, check_fold
@@ -44,6 +47,8 @@ PROTOCOL_NAMES = (
     "predefined[:COLUMN=VALUE]",
     "speaker-sentence:KxL",
     "random-kfold:K",
+    "loco",
+    "train:A,B test:C",
     "all",
 )
 
@@ -58,6 +63,13 @@ def protocol_from_spec(spec: str) -> Protocol:
         return WholeCorpus()
     if name == "loso-session" and not arg:
         return LeaveOneSessionOut()
+    if name == "loco" and not arg:
+        return LeaveOneCorpusOut()
+    if name == "train":
+        match = re.fullmatch(r"train:([\w-]+(?:,[\w-]+)*)\s+test:([\w-]+)", text)
+        if not match:
+            raise SerkitError(f"protocol {spec!r}: expected train:A,B test:C (corpus names)")
+        return TrainTestCorpora(tuple(match[1].split(",")), match[2])
     if name in ("speaker-kfold", "random-kfold"):
         k = _whole(arg or "5", spec)
         if k < 2:

@@ -12,7 +12,10 @@ and picks a model comes from elsewhere, by one of three named strategies:
   ``speakers-only:N`` holds out speakers alone even there: validation then
   shares its sentences with training (the test part still shares neither),
   which keeps a part large enough to stop on where the crossed protocol's
-  training side is small (seed 001 on EMO-DB).
+  training side is small (seed 001 on EMO-DB).  A training side of several
+  corpora gives each corpus's share separately (``speakers:N``: N from each),
+  so that validation mirrors the training mix rather than the corpus with
+  the most speakers.
 * ``predefined``: a fixed development set taken out of every fold — the rows
   whose ``partition`` is ``dev`` (RECOLA), or ``predefined:COLUMN=VALUE`` such
   as IEMOCAP's session 5 as seed 001 uses it.
@@ -88,19 +91,28 @@ class HeldOutSpeakers(ValidationStrategy):
         dropped = ~in_validation & ~in_train
         return rows[in_train], rows[in_validation], rows[dropped]
 
-    def _choose(
+    def _choose(self, table: pd.DataFrame, rows: np.ndarray, column: str, values: np.ndarray,
+                rng: np.random.Generator) -> np.ndarray:
+        corpora = optional_values(table, "corpus", rows)
+        if corpora is None or len(set(corpora)) == 1:
+            return self._choose_within(table, rows, column, values, rng)
+        return np.concatenate([self._choose_within(table, rows[corpora == c], column, values[corpora == c], rng,
+                                                   f"{c}'s ") for c in np.unique(corpora)])
+
+    def _choose_within(
         self,
         table: pd.DataFrame,
         rows: np.ndarray,
         column: str,
         values: np.ndarray,
         rng: np.random.Generator,
+        whose: str = "",
     ) -> np.ndarray:
         distinct = np.unique(values)
         n = self.count if self.count is not None else max(1, round(self.fraction * len(distinct)))
         if n >= len(distinct):
             raise CorpusError(
-                f"cannot hold out {n} of the {len(distinct)} training {column}s for validation "
+                f"cannot hold out {n} of {whose or 'the '}{len(distinct)} training {column}s for validation "
                 "and keep one to train on; choose fewer or --validation none"
             )
         genders = optional_values(table, "gender", rows) if column == "speaker" else None

@@ -216,6 +216,10 @@ class TrainConfig:
     #: every batch; every frame is still evaluated.  A model with ``logits_at`` (seed 001's
     #: ``frame_cnn``) then skips the work of the other frames.
     frame_step: int = added_later(1)
+    #: ``corpus``: every epoch draws as many items from each training corpus (a corpus's items
+    #: repeated or left out as its share needs; :class:`~serkit.training.data.EpochSampler`), so that
+    #: a corpus of many speakers does not drown one of few.  None: each item once per epoch.
+    balance: Literal["corpus"] | None = added_later(None)
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, f"epochs must be at least 1, not {self.epochs}")

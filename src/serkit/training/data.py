@@ -2,7 +2,8 @@
 
 An :class:`Example` is one model input: a float32 feature array ``(dims,
 frames)``, its target, its id and its *group*, the utterance it comes from
-(its own id unless it is a window of one).  Two datasets hand examples out:
+(its own id unless it is a window of one), and optionally its *domain*, the
+corpus it comes from, which corpus-balanced sampling draws by.  Two datasets hand examples out:
 
 * :class:`FeatureDataset` holds features computed beforehand (from the cache);
 * :class:`WaveformDataset` holds signals and computes features when asked, so
@@ -17,6 +18,10 @@ target and name it as their group; an utterance is scored by combining its
 windows' scores (:func:`combine_groups`).  Windows keep their true length: a
 short utterance is one window, not a padded one, and padding is what
 :func:`collate` adds and masks.
+
+**Corpus-balanced sampling** (``train.balance: corpus``): each epoch draws as
+many items from every domain, so that a corpus of 65 speakers does not drown
+one of 10 (:func:`balanced_draw`).
 
 **Randomness** comes only from :func:`keyed_rng`: generators keyed by the run's
 seed and a position (epoch, item, batch), never a shared stream.  The order
@@ -52,12 +57,13 @@ def keyed_rng(seed: int, *keys: int) -> np.random.Generator:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Example:
-    """One model input: features ``(dims, frames)``, target, id and group."""
+    """One model input: features ``(dims, frames)``, target, id, group and domain (its corpus)."""
 
     features: np.ndarray
     target: Any
     id: str
     group: str | None = None
+    domain: str | None = None
 
     def __post_init__(self) -> None:
         features = np.asarray(self.features, dtype=np.float32)
@@ -74,12 +80,13 @@ class Example:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Recording:
-    """One signal (mono float32 at the dataset's rate), its target, id and group."""
+    """One signal (mono float32 at the dataset's rate), its target, id, group and domain."""
 
     signal: np.ndarray
     target: Any
     id: str
     group: str | None = None
+    domain: str | None = None
 
     def __post_init__(self) -> None:
         signal = np.asarray(self.signal, dtype=np.float32)
@@ -118,6 +125,10 @@ class _InMemory:
     def targets(self) -> list[Any]:
         return [item.target for item in self.items]
 
+    @property
+    def domains(self) -> list[str | None]:
+        return [item.domain for item in self.items]
+
     def _window_items(self, series: Callable[[Any], np.ndarray], window: int, hop: int, last: str) -> list:
         """Every item cut into windows along the last axis of ``series(item)``."""
         windows = []
@@ -146,11 +157,13 @@ class FeatureDataset(_InMemory):
         targets: Sequence[Any],
         ids: Sequence[str],
         groups: Sequence[str] | None = None,
+        domains: Sequence[str] | None = None,
     ) -> FeatureDataset:
         if not len(features) == len(targets) == len(ids):
             raise SerkitError(f"{len(features)} feature arrays, {len(targets)} targets, {len(ids)} ids")
         groups = ids if groups is None else groups
-        return cls(Example(f, t, str(i), str(g)) for f, t, i, g in zip(features, targets, ids, groups))
+        domains = [None] * len(ids) if domains is None else domains
+        return cls(Example(f, t, str(i), str(g), d) for f, t, i, g, d in zip(features, targets, ids, groups, domains))
 
     @property
     def dims(self) -> int:
@@ -168,7 +181,7 @@ class FeatureDataset(_InMemory):
     def windows(self, window: int, hop: int, last: str = "shift") -> FeatureDataset:
         """Windows of ``window`` frames every ``hop`` frames (placed by ``shaping.segment``)."""
         pieces = self._window_items(lambda e: e.features, window, hop, last)
-        return FeatureDataset(Example(data, item.target, name, item.group) for item, name, data in pieces)
+        return FeatureDataset(Example(data, item.target, name, item.group, item.domain) for item, name, data in pieces)
 
 
 class WaveformDataset(_InMemory):
@@ -200,7 +213,7 @@ class WaveformDataset(_InMemory):
         features = self.extract(signal)
         if self.transform is not None:
             features = self.transform(features)
-        example = Example(features, item.target, item.id, item.group)
+        example = Example(features, item.target, item.id, item.group, item.domain)
         if augment is None:
             self._plain[index] = example
         return example
@@ -213,7 +226,7 @@ class WaveformDataset(_InMemory):
         """Windows of ``window_s`` seconds every ``hop_s`` seconds, cut from the signals."""
         window, hop = round(window_s * self.sample_rate), round(hop_s * self.sample_rate)
         pieces = self._window_items(lambda r: r.signal[np.newaxis], window, hop, last)
-        recordings = (Recording(data[0], item.target, name, item.group) for item, name, data in pieces)
+        recordings = (Recording(data[0], item.target, name, item.group, item.domain) for item, name, data in pieces)
         return WaveformDataset(recordings, self.extract, self.sample_rate, self.transform)
 
 
@@ -269,17 +282,23 @@ class EpochSampler:
     """Batches of indices, shuffled afresh each epoch from ``(seed, epoch)``.
 
     With ``sort_first_epoch`` (SortaGrad, seed 003) the first epoch takes the
-    items shortest first instead.  The position (epoch, next batch) is all of
+    items shortest first instead.  With ``strata`` (each item's corpus) an
+    epoch is :func:`balanced_draw`'s: as many items of every stratum, as many
+    in all as there are items.  The position (epoch, next batch) is all of
     its state: :meth:`state_dict` / :meth:`load_state_dict` save and restore
     it, and iterating yields the rest of the current epoch, moving the
     position past each batch as it is handed out.
     """
 
-    def __init__(self, sizes: Sequence[int], batch_size: int, seed: int, sort_first_epoch: bool = False):
+    def __init__(self, sizes: Sequence[int], batch_size: int, seed: int, sort_first_epoch: bool = False,
+                 strata: Sequence[str] | None = None):
         self.sizes = np.asarray(sizes, dtype=np.int64)
         self.batch_size = batch_size
         self.seed = seed
         self.sort_first_epoch = sort_first_epoch
+        if strata is not None and len(strata) != len(self.sizes):
+            raise SerkitError(f"{len(strata)} strata for {len(self.sizes)} items")
+        self.strata = None if strata is None else np.asarray(strata, dtype=object)
         self.epoch = 0
         self.batch = 0
 
@@ -288,10 +307,15 @@ class EpochSampler:
 
     def order(self, epoch: int) -> list[np.ndarray]:
         """The batches of ``epoch``, in order."""
-        if epoch == 0 and self.sort_first_epoch:
+        rng = keyed_rng(self.seed, SHUFFLE_STREAM, epoch)
+        if self.strata is not None:
+            indices = balanced_draw(self.strata, rng)
+            if epoch == 0 and self.sort_first_epoch:
+                indices = indices[np.argsort(self.sizes[indices], kind="stable")]
+        elif epoch == 0 and self.sort_first_epoch:
             indices = np.argsort(self.sizes, kind="stable")
         else:
-            indices = keyed_rng(self.seed, SHUFFLE_STREAM, epoch).permutation(len(self.sizes))
+            indices = rng.permutation(len(self.sizes))
         return [indices[i : i + self.batch_size] for i in range(0, len(indices), self.batch_size)]
 
     def __iter__(self) -> Iterator[np.ndarray]:
@@ -313,3 +337,18 @@ class EpochSampler:
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         self.epoch, self.batch = int(state["epoch"]), int(state["batch"])
+
+
+def balanced_draw(strata: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``len(strata)`` item indices in a random order, as many from each stratum (the remainder
+    to strata chosen by ``rng``): each stratum's items in fresh permutations, one after another
+    until its share is drawn, so every item comes ``share // size`` or one more times."""
+    names, stratum = np.unique(strata, return_inverse=True)
+    share = np.full(len(names), len(strata) // len(names))
+    share[rng.permutation(len(names))[: len(strata) % len(names)]] += 1
+    drawn = []
+    for s, wanted in enumerate(share):
+        members = np.flatnonzero(stratum == s)
+        cycles = -(-wanted // len(members))
+        drawn.append(np.concatenate([rng.permutation(members) for _ in range(cycles)])[:wanted])
+    return rng.permutation(np.concatenate(drawn))

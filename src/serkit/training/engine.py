@@ -163,12 +163,24 @@ class Trainer:
             task=task,
             train=train,
             validation=validation,
-            sampler=EpochSampler(sizes, config.batch_size, config.seed, config.sort_first_epoch),
+            sampler=EpochSampler(sizes, config.batch_size, config.seed, config.sort_first_epoch,
+                                 strata=self._strata(train)),
             optimiser=optimiser,
             scheduler=build_scheduler(optimiser, config.schedule, self.task.higher_is_better(self.monitor)),
             progress=RunProgress(),
             writer=writer,
         )
+
+    def _strata(self, train: Dataset) -> list[str] | None:
+        """Each training item's corpus, which ``balance: corpus`` draws by (None: no balance)."""
+        if self.config.balance is None:
+            return None
+        domains = train.domains
+        if None in domains:
+            raise SerkitError("train.balance corpus: the training items do not say which corpus they come from")
+        if len(set(domains)) == 1:
+            log.warning("train.balance corpus: every training item comes from %s; nothing to balance", domains[0])
+        return domains
 
     def _train_epoch(self, run: Run, total: int) -> None:
         config, model, progress = self.config, self.model, run.progress

@@ -3,7 +3,9 @@
 An SVM's or a logistic regression's cost is scored on the validation part,
 or (``inner_cv``) by leave-one-speaker-out over the training side; the
 chosen cost is refitted on training + validation, and only that model
-predicts the test part.  ``majority`` predicts the training part's most
+predicts the test part.  The declared ``per-corpus`` variant standardises
+the pooled rows of each corpus by that corpus's training-side rows, and an
+unseen corpus's by its own (no labels).  ``majority`` predicts the training part's most
 frequent class.  A mean-pooled (MP-x) model saves as serkit's ``linear``
 torch model, the scaler folded into its weights.
 """
@@ -22,7 +24,7 @@ from serkit.errors import SerkitError
 from serkit.evaluation import unweighted_average_recall
 from serkit.experiments.fold_data import Part, select_layer, selected_feature
 from serkit.experiments.recipe import Recipe
-from serkit.features.normalise import Normalisation
+from serkit.features.normalise import CorpusNormaliser, Normalisation
 from serkit.models import build_model, model_config
 from serkit.models.classical import build_classical, linear_weights
 from serkit.training import UtteranceClassification
@@ -49,9 +51,14 @@ class ClassicalFitter:
         self.figures: dict[str, float] = {}
         self.validation_ua: float | None = None
         self.estimator: Any = None
+        self._by_corpus: CorpusNormaliser | None = None
 
     def fit(self, train: Part, validation: Part) -> ClassicalFitter:
         train, validation = select_layer(self.recipe, train), select_layer(self.recipe, validation)
+        if self.recipe.normalisation == Normalisation.PER_CORPUS:  # the declared variant, on pooled rows
+            side = [p for p in (train, validation) if len(p)]
+            rows = np.concatenate([pooled_rows(p.arrays, self.pooling) for p in side])
+            self._by_corpus = CorpusNormaliser().fit(list(rows), [c for p in side for c in p.corpora])
         if self.recipe.model == "majority":
             self.estimator = build_classical("majority").fit(self._rows(train), train.labels)
             return self
@@ -83,6 +90,9 @@ class ClassicalFitter:
     def save(self, model_dir: Path) -> dict[str, Any]:
         """An MP-x model as serkit's ``linear`` torch model (what inference runs)."""
         recipe = self.recipe
+        if self._by_corpus is not None:
+            raise SerkitError("a model fitted on per-corpus normalised rows needs each corpus's statistics to "
+                              "predict: serkit train builds it with normalisation none")
         if recipe.model == "majority" or self.pooling != "mean":
             raise SerkitError("serkit train builds a classical model only as MP-x: svm or logistic with "
                               f"model_options {{pooling: mean}}, not {recipe.model} {recipe.model_options}")
@@ -111,7 +121,11 @@ class ClassicalFitter:
         return build_classical(self.recipe.model, seed=self.recipe.seed, c=cost, **options)
 
     def _rows(self, part: Part) -> np.ndarray:
-        return pooled_rows(part.arrays, self.pooling)
+        rows = pooled_rows(part.arrays, self.pooling)
+        if self._by_corpus is None or not len(part):
+            return rows
+        by_corpus = self._by_corpus.adapted(list(rows), part.corpora)  # an unseen corpus by its own rows
+        return np.stack([by_corpus.transform(row, corpus) for row, corpus in zip(rows, part.corpora)])
 
     def _splits(self, train: Part, validation: Part, both: np.ndarray) -> list[Split]:
         """Where costs are scored: the validation part, or (``inner_cv``) each training-side

@@ -3,7 +3,9 @@
 Everything fitted or chosen -- the normaliser's statistics, the weights, the
 stopping epoch -- sees the training and validation parts only.  The declared
 ``per-speaker`` variant normalises every speaker by their own statistics, the
-test speakers' included, when the test part is predicted.
+test speakers' included, when the test part is predicted; the declared
+``per-corpus`` variant normalises each corpus by its training rows'
+statistics, and a corpus training never saw by its own rows' (no labels).
 """
 
 from __future__ import annotations
@@ -27,7 +29,13 @@ from serkit.experiments.ctc_targets import encode_text
 from serkit.experiments.frame_targets import SILENCE, encode_frames
 from serkit.experiments.fold_data import Part, select_layer, selected_feature
 from serkit.experiments.recipe import Recipe
-from serkit.features.normalise import GlobalNormaliser, Normalisation, SpeakerNormaliser, normalise_utterance
+from serkit.features.normalise import (
+    CorpusNormaliser,
+    GlobalNormaliser,
+    Normalisation,
+    SpeakerNormaliser,
+    normalise_utterance,
+)
 from serkit.features.shaping import SegmentRule, fix_length
 from serkit.models import build_model, model_config
 from serkit.models.registry import is_frame_model
@@ -90,6 +98,7 @@ class NeuralFitter:
         self._seen: list[Part] = []
         self._transform: Transform | None = None
         self._normaliser: dict[str, Any] | None = None
+        self._by_corpus: CorpusNormaliser | None = None
         # read now: a wrong init fails before any training
         self.initial = InitialModel.read(recipe.init, self.feature, str(recipe.features)) if recipe.init else None
         self.init_record: dict[str, Any] | None = None
@@ -243,6 +252,8 @@ class NeuralFitter:
             self._transform, self._normaliser = fitted.transform, fitted.to_dict()
         elif kind == Normalisation.UTTERANCE:
             self._transform = normalise_utterance
+        elif kind == Normalisation.PER_CORPUS:  # each training corpus by its training rows
+            self._by_corpus = CorpusNormaliser().fit(train.arrays, train.corpora)
 
     def _normalised(self, part: Part) -> list[np.ndarray]:
         if self.recipe.normalisation == Normalisation.PER_SPEAKER:
@@ -251,6 +262,9 @@ class NeuralFitter:
             by_speaker = SpeakerNormaliser().fit([x for p in seen for x in p.arrays],
                                                  [s for p in seen for s in p.speakers])
             return [by_speaker.transform(x, s) for x, s in zip(part.arrays, part.speakers)]
+        if self._by_corpus is not None:  # the declared variant: an unseen corpus by its own statistics
+            by_corpus = self._by_corpus.adapted(part.arrays, part.corpora)
+            return [by_corpus.transform(x, c) for x, c in zip(part.arrays, part.corpora)]
         if self._transform is None:
             return part.arrays
         return [self._transform(x) for x in part.arrays]
@@ -263,7 +277,7 @@ class NeuralFitter:
         arrays = self._normalised(part)
         if recipe.fixed_frames:
             arrays = [fix_length(x, recipe.fixed_frames) for x in arrays]
-        dataset = FeatureDataset.from_arrays(arrays, self._targets(part), part.ids)
+        dataset = FeatureDataset.from_arrays(arrays, self._targets(part), part.ids, domains=part.corpora)
         if recipe.segments is None:
             return dataset
         hop = recipe.segments.train_hop if training else recipe.segments.test_hop
@@ -273,16 +287,17 @@ class NeuralFitter:
     def _waveform_dataset(self, part: Part) -> WaveformDataset:
         """Training signals whose features are computed after augmentation (never cached)."""
         recipe, feature = self.recipe, self.feature
-        if recipe.normalisation == Normalisation.PER_SPEAKER:
-            raise SerkitError("waveform augmentation cannot be combined with per-speaker normalisation")
+        if recipe.normalisation in (Normalisation.PER_SPEAKER, Normalisation.PER_CORPUS):
+            raise SerkitError(f"waveform augmentation cannot be combined with {recipe.normalisation} normalisation")
         transform = self._transform
 
         def shaped(x: np.ndarray) -> np.ndarray:
             x = x if transform is None else transform(x)
             return fix_length(x, recipe.fixed_frames) if recipe.fixed_frames else x
 
-        recordings = [Recording(load_audio(path, feature.sample_rate), target, path)
-                      for path, target in zip(part.ids, self._targets(part))]
+        corpora = part.corpora or [None] * len(part)
+        recordings = [Recording(load_audio(path, feature.sample_rate), target, path, domain=corpus)
+                      for path, target, corpus in zip(part.ids, self._targets(part), corpora)]
         dataset = WaveformDataset(recordings, feature.process_signal, feature.sample_rate, transform=shaped)
         if recipe.segments is None:
             return dataset
