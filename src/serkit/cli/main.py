@@ -243,7 +243,7 @@ ModelOpt = Annotated[
 ]
 FeaturesOpt = Annotated[str | None, typer.Option("--features", help="Feature preset (see `serkit kinds`).")]
 NormOpt = Annotated[
-    str | None, typer.Option(help="global | utterance | per-speaker (a declared variant) | none.")
+    str | None, typer.Option(help="global | utterance | none | per-speaker, per-corpus (declared variants).")
 ]
 EpochsOpt = Annotated[int | None, typer.Option(help="Training epochs (the best on validation is kept).")]
 SeedOpt = Annotated[int | None, typer.Option(help="Seed of folds, initial weights, batches and augmentation.")]
@@ -320,7 +320,8 @@ def cv(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Run folder; rerunning on it resumes fold by fold.")],
     protocol: Annotated[
         str | None,
-        typer.Option(help="loso | speaker-kfold:K | random-kfold:K | loso-session | speaker-sentence:KxL | predefined."),
+        typer.Option(help="loso | speaker-kfold:K | random-kfold:K | loso-session | speaker-sentence:KxL | predefined"
+                          " | loco | 'train:A,B test:C' (several corpora)."),
     ] = None,
     jobs: Annotated[
         int, typer.Option(help="Folds fitted at once, each in its own process (use --threads 1 with several).")
