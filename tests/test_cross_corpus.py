@@ -7,7 +7,6 @@ check the folds of the three together (skipped, saying why, where they are absen
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 from collections import Counter
@@ -16,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import soundfile as sf
 
-from conftest import corpora_folder
+from conftest import GAIN, corpora_folder, write_tiny_corpora
 from serkit.corpora import class_set, make_table, read_corpus, select_classes
 from serkit.corpora.multi import check_classes_in_every_corpus, combine_tables, read_corpora
 from serkit.errors import ConfigError, CorpusError, LeakageError, SerkitError
@@ -29,50 +27,9 @@ from serkit.features.normalise import CorpusNormaliser
 from serkit.protocols import make_folds, protocol_from_spec
 from serkit.training.data import EpochSampler, balanced_draw
 
-# -- tiny corpora of noise in the three corpora's layouts ---------------------------------
-
-#: Each class's amplitude, and each corpus's gain: the classes are told apart by loudness
-#: relative to their corpus, which only normalising each corpus by its own statistics recovers.
-AMPLITUDE = {"anger": 0.4, "happiness": 0.2, "neutral": 0.05, "sadness": 0.012}
-GAIN = {"emodb": 1.0, "nemo": 0.25, "ased": 4.0}
-EMODB_CODE = {"anger": "W", "happiness": "F", "neutral": "N", "sadness": "T"}
-ASED_FOLDER = {"anger": ("a", "05Angry"), "happiness": ("h", "03Happy"), "neutral": ("n", "01Neutral"),
-               "sadness": ("s", "04Sad")}
-
-
-def _noise(path: Path, corpus: str, label: str, seed: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    signal = np.clip(GAIN[corpus] * AMPLITUDE[label] * rng.standard_normal(8000), -0.99, 0.99)
-    sf.write(path, signal, 16_000, subtype="PCM_16")
-
-
-def write_corpora(root: Path) -> dict[str, str]:
-    """Three speakers per corpus, two files of each class each; returns the roots by corpus."""
-    seed = 0
-    with open(root / "nemo-data.tsv", "w", newline="", encoding="utf-8") as f:
-        rows = csv.writer(f, delimiter="\t", lineterminator="\n")
-        rows.writerow(["file_id", "emotion", "raw_text", "normalized_text", "speaker_id", "gender", "age"])
-        for speaker, sex, nemo, ased_speaker in (("03", "male", "AA0", "01"), ("08", "female", "BB0", "02"),
-                                                 ("09", "female", "CC0", "03")):
-            for label in AMPLITUDE:
-                for n in (1, 2):
-                    seed += 1
-                    _noise(root / "emodb" / "wav" / f"{speaker}a0{n}{EMODB_CODE[label]}a.wav", "emodb", label, seed)
-                    name = f"{nemo}_{label}_{n}.wav"
-                    _noise(root / "nemo" / "samples" / name, "nemo", label, seed + 1000)
-                    rows.writerow([name, label, "Zdanie.", "zdanie.", nemo, sex, "30"])
-                    letter, folder = ASED_FOLDER[label]
-                    gender = "02" if sex == "male" else "01"
-                    _noise(root / "ased" / folder / f"{letter}{folder[1]}-01-0{n}-{gender}-{ased_speaker}.wav", "ased",
-                           label, seed + 2000)
-    (root / "nemo-data.tsv").rename(root / "nemo" / "data.tsv")
-    return {name: str(root / name) for name in GAIN}
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> dict[str, str]:
-    return write_corpora(tmp_path_factory.mktemp("corpora"))
+    return write_tiny_corpora(tmp_path_factory.mktemp("corpora"))
 
 
 def tiny_recipe(roots: dict[str, str], **values) -> Recipe:

@@ -42,6 +42,10 @@ def register(app: typer.Typer) -> None:
         max_duration: Annotated[float, typer.Option(help="Longest recording accepted, in seconds.")] = 3600.0,
         posteriors: Annotated[bool, typer.Option(
             "--posteriors", help="A frame model's JSON also gives each class's posterior per frame.")] = False,
+        adapt: Annotated[bool, typer.Option(
+            "--adapt", help="Declared label-free adaptation: standardise features by the statistics of what is "
+            "predicted (at least 30 s of audio: a folder, many files, a long recording); every output says so.")
+        ] = False,
     ) -> None:
         """Predict the emotion of each file: label, class probabilities, and a timeline for long ones."""
         from serkit.inference import InferenceConfig, Prediction, load_model
@@ -52,9 +56,17 @@ def register(app: typer.Typer) -> None:
         config = InferenceConfig(segment=segment, batch_size=batch_size, max_duration=max_duration,
                                  posteriors=posteriors)
         predictor = load_model(model, config)
+        if adapt:
+            from serkit.inference.adapt import AdaptingPredictor
+
+            predictor = AdaptingPredictor(predictor)
         files, unmatched = expand_paths(paths)
         with progress_bar("predicting") as progress:
             predictions = predictor.predict_files(files, progress=progress)
+        if adapt:  # never silently on: the table and csv say it here, each json element carries it
+            a = predictor.adaptation
+            err.print(f"label-free adaptation on: features standardised by the statistics of {a['files']} "
+                      f"file(s), {a['seconds']:g} s, no labels", highlight=False)
         predictions += [Prediction(p, None, error=f"{p}: {reason}") for p, reason in unmatched]
         # a frame model's rows are its runs of equal labels, without a column per class
         columns = () if isinstance(predictor, FramePredictor) and not predictor.spec.regression else predictor.labels
@@ -172,17 +184,27 @@ def write_csv(predictions: list[Any], labels: tuple[str, ...]) -> None:
     labels); ``error`` for a failed file."""
     from serkit.inference.frames import frame_runs
 
+    # --adapt: a last column says on what statistics each row was standardised
+    adapted = [_adaptation(p) for p in predictions]
+    extra = ["adaptation"] if any(adapted) else []
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(["path", "start", "end", "duration", _what(predictions), *labels, "error"])
-    for p in predictions:
+    writer.writerow(["path", "start", "end", "duration", _what(predictions), *labels, "error", *extra])
+    for p, note in zip(predictions, adapted):
+        more = [note] if extra else []
         if not p.ok:
-            writer.writerow([p.path, "", "", _number(p.duration), "", *[""] * len(labels), p.error])
+            writer.writerow([p.path, "", "", _number(p.duration), "", *[""] * len(labels), p.error, *more])
             continue
         writer.writerow([p.path, "", "", _number(p.duration), p.label or p.transcript or "", *_outputs(p, labels, 6),
-                         ""])
+                         "", *more])
         for s in p.segments or frame_runs(p):
             writer.writerow([p.path, f"{s.start:.3f}", f"{s.end:.3f}", f"{s.end - s.start:.3f}", s.label or "",
-                             *_outputs(s, labels, 6), ""])
+                             *_outputs(s, labels, 6), "", *more])
+
+
+def _adaptation(prediction: Any) -> str:
+    """``label-free: N files, S s`` for a prediction made with --adapt, else empty."""
+    a = getattr(prediction, "adaptation", None)
+    return f"label-free: {a['files']} files, {a['seconds']:g} s" if a else ""
 
 
 def _outputs(prediction: Any, names: tuple[str, ...], digits: int) -> list[str]:

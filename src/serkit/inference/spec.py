@@ -4,8 +4,9 @@
 (:class:`serkit.artifacts.ModelInfo`) or from an ONNX export's metadata, and
 checked for what predicting a single file needs: an utterance classifier,
 a frame-level feature whose settings fit its configuration, a normaliser of
-the model's width, no per-speaker normalisation.  Any recognizer checkpoint
-it names lies inside the model's folder.
+the model's width, no per-speaker normalisation (a per-corpus one predicts
+only a collection, adapted to: :mod:`serkit.inference.adapt`).  Any
+recognizer checkpoint it names lies inside the model's folder.
 """
 
 from __future__ import annotations
@@ -65,10 +66,9 @@ class ModelSpec:
                               "a regression, a frame classifier or a ctc model")
         if per_frame and (info.segments or info.fixed_frames):
             raise SerkitError(f"{source}: a {kind} model reads whole utterances, not windows or fixed lengths")
-        if info.normalisation in (Normalisation.PER_SPEAKER, Normalisation.PER_CORPUS):
-            whose = "speaker" if info.normalisation == Normalisation.PER_SPEAKER else "corpus"
+        if info.normalisation == Normalisation.PER_SPEAKER:
             raise SerkitError(
-                f"{source}: normalised per {whose}, which needs each {whose}'s own recordings: "
+                f"{source}: normalised per speaker, which needs each speaker's own recordings: "
                 "it cannot predict a single file (train it with global normalisation)"
             )
         missing = [name for name in ("model", "features") if getattr(info, name) is None]
@@ -96,6 +96,8 @@ class ModelSpec:
         """An utterance's ``(dims, frames)`` features as the model's inputs, as in training."""
         if self.normaliser is not None:
             features = self.normaliser.transform(features)
+        elif self.normalisation == Normalisation.PER_CORPUS:  # the statistics are the collection's
+            raise SerkitError(f"{self.source}: normalised per corpus: predict a collection with --adapt")
         elif self.normalisation == Normalisation.UTTERANCE:
             features = normalise_utterance(features)
         if self.fixed_frames:
