@@ -76,6 +76,7 @@ def test_a_recipe_of_several_corpora_leaves_single_corpus_hashes_alone():
     # where the data is does not change the configuration; which corpora does
     assert several.config_hash() == Recipe(corpus="emodb+nemo+ased").config_hash() != Recipe().config_hash()
     assert several.override(seed=3).corpus == several.corpus  # a rebuilt recipe keeps its corpora
+    assert several.override(corpus="emodb").corpus_root("emodb") == "/data/emodb"  # one of them, from roots
     with pytest.raises(ConfigError, match="roots"):
         Recipe(corpus=["emodb", "nemo"], root="/data/emodb")
     with pytest.raises(ConfigError, match="ased is not a corpus of this recipe"):

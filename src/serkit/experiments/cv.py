@@ -80,7 +80,7 @@ class Corpus:
 def load_corpus(recipe: Recipe, skip_bad: bool = False) -> Corpus:
     # without a root the reader looks under $SERKIT_CORPORA (and says so when it is unset)
     if len(recipe.corpora) == 1:
-        table = read_corpus(recipe.corpus, recipe.root, skip_bad=skip_bad)
+        table = read_corpus(recipe.corpus, recipe.corpus_root(recipe.corpus), skip_bad=skip_bad)
     else:  # one table, speakers and sentences made unique per corpus
         table = read_corpora(recipe.corpora, {c: recipe.corpus_root(c) for c in recipe.corpora}, skip_bad=skip_bad)
     if recipe.task == "ctc":  # every utterance with a transcript; fails now, before any feature
