@@ -83,6 +83,15 @@ def test_training_mode_output_does_not_depend_on_padding():
     torch.testing.assert_close(longer[:, : short.shape[1]], short, rtol=1e-5, atol=1e-5)
 
 
+def test_the_trainers_channels_last_layout_and_unpadded_fast_path_give_the_same_output():
+    model = small_model().train()
+    fast = small_model().train().to(memory_format=torch.channels_last)
+    x = torch.randn(3, N_DIMS, 33)
+    full = torch.full((3,), 33)
+    padded_x = torch.cat([x, 1e3 * torch.randn(3, N_DIMS, 6)], dim=-1)  # the masked path
+    torch.testing.assert_close(fast(x, full), model(padded_x, full)[:, :17], rtol=1e-4, atol=1e-4)
+
+
 def test_the_ctc_loss_of_a_padded_batch_is_the_mean_of_each_items_alone():
     """The task counts frames at the input rate; the blanks past each end add nothing."""
     model = evaluating(small_model())

@@ -28,6 +28,7 @@ tries every character.  Numpy only.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -125,8 +126,7 @@ def prefix_beam_search(log_probs: np.ndarray, config: BeamSearchConfig = BeamSea
                     extended[longer].label = _logaddexp(extended[longer].label, p.blank + frame[c])
                 else:
                     extended[longer].label = _logaddexp(extended[longer].label, p.total + frame[c])
-        ranked = sorted(extended.items(), key=lambda item: _rank(*item, config), reverse=True)
-        beam = dict(ranked[: config.beam])
+        beam = dict(heapq.nlargest(config.beam, extended.items(), key=lambda item: _rank(*item, config)))
     finished = [(prefix, _rank(prefix, p, config) + (lm_weight * lm.log_prob(prefix, END) if lm_weight else 0.0))
                 for prefix, p in beam.items()]
     return sorted(finished, key=lambda item: item[1], reverse=True)
