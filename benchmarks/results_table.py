@@ -124,6 +124,11 @@ GROUPS = {
 }
 
 
+# where each corpus a recipe reads sits on these machines (streams: made by `serkit streams`)
+CORPUS_ROOTS = {"emodb": "../shared/data/emodb", "librispeech": "../shared/data/librispeech-mini/LibriSpeech",
+                "recola": "/work/streams/emodb"}
+
+
 def recipe_path(name: str, recipes: Path | None = None) -> Path | None:
     """``recipes/<group>/NAME.yaml``, wherever its group is; None for a recipe not (or no longer) written."""
     found = sorted((recipes or REPO / "recipes").glob(f"*/{name}.yaml"))
@@ -144,7 +149,8 @@ def command(name: str) -> str:
     if path is not None and len(load_recipe(path).corpora) > 1:  # several corpora: roots in the recipe
         return (f"SERKIT_CORPORA=/work/corpora serkit cv --config recipes/{group}/{name}.yaml "
                 f"--out runs/{group}/{name} --threads 1")
-    return (f"serkit cv --config recipes/{group}/{name}.yaml --root ../shared/data/emodb "
+    corpus = load_recipe(path).corpora[0] if path is not None else "emodb"
+    return (f"serkit cv --config recipes/{group}/{name}.yaml --root {CORPUS_ROOTS.get(corpus, CORPUS_ROOTS['emodb'])} "
             f"--out runs/{group}/{name} --threads 1")
 
 
@@ -473,6 +479,8 @@ def group_table(runs: Path, group: str, recipes: Path | None = None) -> list[str
     ]
     for name in group_recipes(group, recipes):
         spec = yaml.safe_load(((recipes or REPO / "recipes") / group / f"{name}.yaml").read_text())
+        if spec.get("task", "utterance") != "utterance":  # frame, ctc and regression rows have their own tables
+            continue
         paper = paper_figure(group, spec)
         protocol, classes = spec.get("protocol", "loso"), spec.get("classes", "4class")
         r = load(runs, name)

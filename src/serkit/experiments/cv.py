@@ -252,7 +252,7 @@ def summarise(recipe: Recipe, corpus: Corpus, folds: Sequence[Fold], results: Se
               threads: int | None = None) -> CvResults:
     """results.json: figures over folds plus everything needed to trust and reproduce them."""
     if recipe.task == "frame":
-        figures = summarise_frames(results)
+        figures = summarise_frames(results, phones=recipe.frame_target == "phones")
         figures["utterances"] = summarise_utterances(results, recipe.aggregate)
         chosen_on, chosen_key = [r.validation_frame_ua for r in results], "validation_frame_ua"
     elif recipe.task == "ctc":

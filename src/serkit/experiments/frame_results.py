@@ -29,13 +29,12 @@ from serkit.evaluation import (
     frame_error_rate,
     phone_error_rate,
     summarise_folds,
+    unweighted_average_recall,
     utterance_scores,
 )
 from serkit.evaluation.frame_decisions import RULES
 from serkit.experiments.fold_data import FoldData
 from serkit.experiments.frame_targets import PAUSE, SILENCE, UNKNOWN
-
-FIGURES = ("fer", "per", "per_runs")
 
 
 def frame_predictions(data: FoldData, scores: Sequence[np.ndarray], utterances: bool = False) -> dict[str, Any]:
@@ -64,11 +63,15 @@ def utterance_decisions(data: FoldData, scores: Sequence[np.ndarray]) -> dict[st
 
 
 def frame_figures(y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[str]],
-                  decoded: Sequence[Sequence[str]] | None = None) -> dict[str, float]:
-    """FER over every frame of the utterances; PER of the collapsed runs (``per_runs``), and
-    ``per``: that of the ``decoded`` phone sequences where a decoder ran, else the runs'."""
-    fer = frame_error_rate(np.concatenate([np.asarray(t) for t in y_true]),
-                           np.concatenate([np.asarray(p) for p in y_pred]))
+                  decoded: Sequence[Sequence[str]] | None = None, phones: bool = True) -> dict[str, float]:
+    """FER over every frame of the utterances and, for phones, PER of the collapsed runs
+    (``per_runs``) and ``per``: that of the ``decoded`` phone sequences where a decoder ran, else the
+    runs'.  Emotion frames (``phones`` False) give the frames' UA instead (``frame_ua``)."""
+    true = np.concatenate([np.asarray(t) for t in y_true])
+    pred = np.concatenate([np.asarray(p) for p in y_pred])
+    fer = frame_error_rate(true, pred)
+    if not phones:
+        return {"fer": fer, "frame_ua": unweighted_average_recall(true, pred, labels=sorted(set(true) | set(pred)))}
     references = [phone_runs(t) for t in y_true]
     runs = phone_error_rate(references, [phone_runs(p) for p in y_pred])
     per = runs if decoded is None else phone_error_rate(references, [list(d) for d in decoded])
@@ -81,24 +84,30 @@ def phone_runs(frames: Sequence[str]) -> list[str]:
     return [label for label in runs if label != PAUSE]
 
 
-def summarise_frames(results: Sequence[FoldResult]) -> dict[str, Any]:
-    """FER and PER per fold, their mean and std over folds, and pooled over every test frame, in
-    the shape of a classification's figures."""
-    decoded = all(r.decoded is not None for r in results)
+def summarise_frames(results: Sequence[FoldResult], phones: bool = True) -> dict[str, Any]:
+    """FER and PER (emotion frames: FER and the frames' UA) per fold, their mean and std over folds,
+    and pooled over every test frame, in the shape of a classification's figures."""
+    decoded = phones and all(r.decoded is not None for r in results)
     rows = [{"name": r.fold["name"], "test_speakers": sorted(set(r.speakers)), "n_test": len(r.ids),
              "n_frames": sum(len(t) for t in r.y_true),
-             **frame_figures(r.y_true, r.y_pred, r.decoded if decoded else None)} for r in results]
+             **frame_figures(r.y_true, r.y_pred, r.decoded if decoded else None, phones)} for r in results]
     pooled = frame_figures([t for r in results for t in r.y_true], [p for r in results for p in r.y_pred],
-                           [d for r in results for d in r.decoded] if decoded else None)
+                           [d for r in results for d in r.decoded] if decoded else None, phones)
     references = sorted({symbol for r in results for t in r.y_true for symbol in t})
-    rule = ("per frame: FER over every test frame; PER of the Viterbi decoder (each fold's phone bigram), "
-            "per_runs on runs of equal labels, pauses dropped") if decoded else (
-            "per frame: FER over every test frame; PER on runs of equal labels, pauses dropped")
+    if not phones:
+        rule = "per frame: FER and the frames' UA over every test frame (silence a class of its own)"
+    elif decoded:
+        rule = ("per frame: FER over every test frame; PER of the Viterbi decoder (each fold's phone bigram), "
+                "per_runs on runs of equal labels, pauses dropped")
+    else:
+        rule = "per frame: FER over every test frame; PER on runs of equal labels, pauses dropped"
+    figures = list(pooled)
     return {"folds": rows, "pooled": pooled,
-            "mean": {k: float(np.mean([row[k] for row in rows])) for k in FIGURES},
+            "mean": {k: float(np.mean([row[k] for row in rows])) for k in figures},
             # the sample std over folds, as for the other tasks (none of a single fold)
-            "std": {k: float(np.std([row[k] for row in rows], ddof=1)) if len(rows) > 1 else None for k in FIGURES},
-            "ci95": frame_intervals(results, decoded), "labels": references, "confusion": None, "class_rule": rule}
+            "std": {k: float(np.std([row[k] for row in rows], ddof=1)) if len(rows) > 1 else None for k in figures},
+            "ci95": frame_intervals(results, decoded, phones), "labels": references, "confusion": None,
+            "class_rule": rule}
 
 
 def summarise_utterances(results: Sequence[FoldResult], rule: str) -> dict[str, Any] | None:
@@ -118,18 +127,20 @@ def summarise_utterances(results: Sequence[FoldResult], rule: str) -> dict[str, 
     return summary
 
 
-def frame_intervals(results: Sequence[FoldResult], decoded: bool = False) -> dict[str, Any]:
-    """Speaker-bootstrap intervals of pooled FER and PER, from each utterance's errors and length."""
+def frame_intervals(results: Sequence[FoldResult], decoded: bool = False, phones: bool = True) -> dict[str, Any]:
+    """Speaker-bootstrap intervals of pooled FER and (phones) PER, from each utterance's errors and length."""
     pairs = [(t, p) for r in results for t, p in zip(r.y_true, r.y_pred)]
     frames = [(sum(a != b for a, b in zip(t, p)), len(t)) for t, p in pairs]
-    runs = [(edit_distance(phone_runs(t), phone_runs(p)), len(phone_runs(t))) for t, p in pairs]
-    phones = runs if not decoded else [(edit_distance(phone_runs(t), list(d)), len(phone_runs(t)))
-                                       for r in results for t, d in zip(r.y_true, r.decoded)]
-    speakers = [s for r in results for s in r.speakers]
-    counts = {"fer": tuple(zip(*frames)), "per": tuple(zip(*phones)), "per_runs": tuple(zip(*runs))}
-    return error_rate_intervals(counts, speakers)
+    counts = {"fer": tuple(zip(*frames))}
+    if phones:
+        runs = [(edit_distance(phone_runs(t), phone_runs(p)), len(phone_runs(t))) for t, p in pairs]
+        found = runs if not decoded else [(edit_distance(phone_runs(t), list(d)), len(phone_runs(t)))
+                                          for r in results for t, d in zip(r.y_true, r.decoded)]
+        counts |= {"per": tuple(zip(*found)), "per_runs": tuple(zip(*runs))}
+    return error_rate_intervals(counts, [s for r in results for s in r.speakers])
 
 
 def fold_fer(result: FoldResult) -> str:
     """A fold's headline test figure, for the log."""
-    return f"test FER {frame_figures(result.y_true, result.y_pred)['fer']:.3f}"
+    true, pred = (np.concatenate([np.asarray(f) for f in frames]) for frames in (result.y_true, result.y_pred))
+    return f"test FER {frame_error_rate(true, pred):.3f}"

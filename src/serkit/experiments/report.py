@@ -141,7 +141,8 @@ def _figure_names(summary: CvResults) -> list[tuple[str, str]]:
     if summary.task == "ctc":
         return [("cer", "CER"), ("wer", "WER")]
     if summary.task == "frame":
-        return [("fer", "FER"), ("per", "PER")] + ([("per_runs", "PER (runs)")] if "per_runs" in summary.pooled else [])
+        found = [("fer", "FER"), ("per", "PER"), ("per_runs", "PER (runs)"), ("frame_ua", "frame UA")]
+        return [(key, name) for key, name in found if key in summary.pooled]
     if summary.task != "regression":
         return [("wa", "WA"), ("ua", "UA"), ("f1", "macro-F1")]
     return [(f"{figure}_{target}", f"{figure.upper()} {target}") for target in summary.targets
