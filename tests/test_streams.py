@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -252,3 +253,54 @@ def test_streams_command_on_emodb_speakers(emodb_root, tmp_path):
             code = {"W": "anger", "F": "happiness", "N": "neutral", "T": "sadness"}[name[5]]
             assert utterance["label"] == code and utterance["path"] == f"wav/{name}.wav"
     assert manifest["totals"]["minutes"] == pytest.approx(table["duration"].sum() / 60, abs=1e-3)
+
+
+def test_a_bed_of_several_corpora_splits_each_corpus_and_names_speakers_by_corpus(corpus, tmp_path):
+    """Two corpora in one table (speakers prefixed as serkit.corpora.multi prefixes them): every
+    corpus has speakers in every part, the speaker map names them <corpus>_<speaker>, and the
+    reader's speakers are those."""
+    from serkit.corpora.multi import combine_tables
+
+    import shutil
+
+    copies = tmp_path / "other"
+    shutil.copytree(corpus.attrs["root"], copies)
+    other = make_table([{**row, "corpus": "other", "path": str(copies / Path(row["path"]).name)}
+                        for row in corpus.to_dict("records")], attrs={"root": str(copies)})
+    both = combine_tables([corpus, other])
+    manifest = make_streams(both, tmp_path / "bed", seed=3, settings=SMALL)
+    assert manifest["corpus"] == "fixture,other"
+    for part in ("train", "dev", "test"):
+        assert {s.split(":")[0] for s in manifest["split"][part]} == {"fixture", "other"}
+    table = read_corpus("recola", tmp_path / "bed")
+    assert set(table["speaker"]) == {f"{c}_{s}" for c in ("fixture", "other") for s in "ABC"}
+    assert {r["utterances"][0]["path"].split("_")[0] for r in manifest["recordings"]} <= {"A", "B", "C"}
+
+
+def test_a_frame_regression_learns_each_frame_from_the_traces(bed, tmp_path):
+    """A per-frame regression on a RECOLA-layout bed: targets are the traces sampled on the
+    feature's 40 ms frames (not the recording's mean), scored frame by frame, with the
+    development figures recorded."""
+    from serkit.experiments import Recipe, run_cv
+    from serkit.experiments.trace_targets import trace_frames
+    from serkit.features.base import FrameGrid
+
+    root, _ = bed
+    recipe = Recipe(root=str(root), corpus="recola", protocol="predefined", validation="predefined",
+                    features="fbank-seed004", model="dilated", model_options={"depth": 2, "width": 4},
+                    task="regression", targets=("arousal", "valence")).override(epochs=2)
+    run_cv(recipe, tmp_path / "run", workers=1, threads=1)
+    fold = json.loads((tmp_path / "run" / "folds" / "00" / "predictions.json").read_text())
+    for truth, predicted, path in zip(fold["y_true"], fold["y_pred"], fold["ids"]):
+        truth = np.asarray(truth)
+        assert truth.shape == np.asarray(predicted).shape and truth.shape[1] == 2
+        assert truth[:, 0].std() > 0.01  # a trace moves; a recording's mean would not
+        row = read_corpus("recola", root).set_index("path").loc[path]
+        trace = traces(row)["arousal"]
+        np.testing.assert_allclose(truth[: len(trace.values), 0], trace.values[: len(truth)], atol=1e-3)
+    summary = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert {"ccc_arousal", "rmse_valence"} <= set(summary["folds"][0]["validation_figures"])
+    grid = FrameGrid(16_000, 640)
+    arff = next((root / "ratings_gold_standard" / "arousal").glob("*.arff"))
+    held = trace_frames(SimpleNamespace(path="x", arousal_trace=str(arff)), ["arousal"], grid, 100_000)
+    assert np.all(held[-10:] == held[-1])  # past the trace's end, its last value holds

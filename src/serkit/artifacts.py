@@ -167,6 +167,8 @@ class FoldResult:
     validation_ua: float | None = None
     #: a regression's mean CCC on the validation part
     validation_ccc: float | None = None
+    #: a regression's CCC and RMSE per target on the validation part (seed 004's development figures)
+    validation_figures: dict[str, float] | None = None
     #: a frame task's UA over the validation part's frames (FrameClassification's figure)
     validation_frame_ua: float | None = None
     #: a ctc task's CER on the validation part (CTCRecognition's figure)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,10 +22,12 @@ def register(app: typer.Typer) -> None:
 
 @friendly_errors
 def streams(
-    corpus: Annotated[str, typer.Option("--corpus", "-c", help="A categorical corpus reader (emodb, nemo, ased...).")],
+    corpus: Annotated[str, typer.Option("--corpus", "-c", help="A categorical corpus reader (emodb, nemo, ased...), "
+                                        "or several, comma-separated (emodb,nemo,ased): one test bed of all their speakers.")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Empty folder for the RECOLA-layout test bed.")],
     root: Annotated[
-        Path | None, typer.Option("--root", "-r", help="Folder holding the corpus (default $SERKIT_CORPORA/<corpus>).")
+        list[str] | None, typer.Option("--root", "-r", help="Folder holding the corpus (default $SERKIT_CORPORA/<corpus>); "
+                                       "with several corpora NAME=FOLDER, once per corpus not under $SERKIT_CORPORA.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the speaker split, orders, pauses and noise.")] = 0,
     minutes: Annotated[str, typer.Option(help="Shortest..longest recording, in minutes.")] = "1..5",
@@ -37,14 +39,14 @@ def streams(
 
     Read the result with --corpus recola --root OUT; docs/streams.md says how it is made.
     """
-    from serkit.corpora import read_corpus, select_classes
+    from serkit.corpora import select_classes
     from serkit.corpora.annotator import Annotator
     from serkit.corpora.streams import MANIFEST, StreamSettings, make_streams
 
     settings = StreamSettings(minutes=_minutes(minutes), annotator=Annotator(lag=lag, smoothing=smoothing))
     started = time.perf_counter()
     with progress_bar(f"reading {corpus}") as progress:
-        table = read_corpus(corpus, root, progress=progress)
+        table = _read(corpus, root or [], progress)
     if classes:
         table = select_classes(table, classes)
     with progress_bar("speakers") as progress:
@@ -55,6 +57,23 @@ def streams(
               f"{totals['utterances']} utterances ({totals['unused']} left out) to {out_dir}; speakers: {per_part}; "
               f"{time.perf_counter() - started:.1f} s", highlight=False)
     out.print(f"manifest: {out_dir / MANIFEST}; read it with --corpus recola --root {out_dir}", highlight=False)
+
+
+def _read(corpus: str, roots: list[str], progress: Any) -> Any:
+    """One corpus's table, or several corpora's in one (speakers prefixed with their corpus)."""
+    from serkit.corpora import read_corpus
+    from serkit.corpora.multi import read_corpora
+
+    names = [name.strip() for name in corpus.split(",") if name.strip()]
+    if len(names) == 1:
+        if len(roots) > 1:
+            raise ConfigError(f"--root given {len(roots)} times for one corpus")
+        root = roots[0].split("=", 1)[-1] if roots else None
+        return read_corpus(names[0], root, progress=progress)
+    named = dict(entry.split("=", 1) for entry in roots if "=" in entry)
+    if len(named) != len(roots) or set(named) - set(names):
+        raise ConfigError(f"--root with several corpora takes NAME=FOLDER for NAME among {', '.join(names)}")
+    return read_corpora(names, named)
 
 
 def _minutes(text: str) -> tuple[float, float]:

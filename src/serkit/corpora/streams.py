@@ -143,6 +143,24 @@ def split_speakers(genders: Mapping[str, str | None], settings: StreamSettings, 
             for i, speaker in enumerate(order)}
 
 
+def corpus_partitions(table: pd.DataFrame, speakers: Sequence[str], settings: StreamSettings,
+                      seed: int) -> dict[str, str]:
+    """speaker -> partition, each corpus of the table split on its own (so that every corpus has
+    speakers in every part), as :func:`split_speakers` splits one."""
+    genders = table.groupby("speaker")["gender"].first().to_dict()
+    corpus_of = table.groupby("speaker")["corpus"].first().to_dict()
+    partitions: dict[str, str] = {}
+    for corpus in sorted({corpus_of[s] for s in speakers}):
+        partitions |= split_speakers({s: genders.get(s) for s in speakers if corpus_of[s] == corpus}, settings, seed)
+    return partitions
+
+
+def stream_speaker(corpus: str, speaker: str) -> str:
+    """The speaker map's name of a source speaker: ``<corpus>_<speaker>`` (a table of several
+    corpora already prefixes its speakers with ``<corpus>:``)."""
+    return f"{corpus}_{speaker.removeprefix(corpus + ':')}"
+
+
 def emotion_order(labels: Sequence[str], rng: np.random.Generator) -> list[int]:
     """Indices of ``labels`` in a shuffled order with as few equal neighbours as the counts allow.
 
@@ -211,8 +229,6 @@ def targets(table: pd.DataFrame) -> pd.DataFrame:
     rows whose label has no place are left out and counted in ``attrs["dimension_dropped"]``."""
     if table.empty or table["label"].isna().all():
         raise CorpusError("streams need a categorical corpus: the table has no labelled rows")
-    if table["corpus"].nunique() > 1:
-        raise CorpusError(f"streams take one corpus at a time, got {', '.join(sorted(set(table['corpus'])))}")
     places = dimensional_targets(table, prefer="labels", missing="drop")
     kept = table.loc[places.index].reset_index(drop=True)
     for column in ("arousal", "valence", "dimension_source"):
@@ -284,8 +300,7 @@ def make_streams(table: pd.DataFrame, out: str | Path, *, seed: int = 0,
                 progress(done, len(speakers))
         if not any(made.values()):
             raise CorpusError(f"no speaker has {settings.minutes[0]:g} minutes of speech for one recording")
-        genders = table.groupby("speaker")["gender"].first().to_dict()
-        partitions = split_speakers({s: genders.get(s) for s in speakers if made[s]}, settings, seed)
+        partitions = corpus_partitions(table, [s for s in speakers if made[s]], settings, seed)
         recordings = []
         for speaker in speakers:
             for staged, entry, traces in made[speaker]:
@@ -321,7 +336,7 @@ def _speaker_streams(table: pd.DataFrame, speaker: str, audio: Path, seed: int, 
                                        length // FRAME_SAMPLES, neutral[dim], settings.annotator)
                   for dim in recola.DIMENSIONS}
         entry = {
-            "speaker": f"{table.at[rows.index[0], 'corpus']}_{speaker}", "source_speaker": speaker,
+            "speaker": stream_speaker(table.at[rows.index[0], "corpus"], speaker), "source_speaker": speaker,
             "gender": rows["gender"].iloc[0], "elicitation": rows["elicitation"].iloc[0],
             "duration": length / RATE, "frames": length // FRAME_SAMPLES, "noise_floor": round(floor, 8),
             "utterances": [_source(table, p.row) | {"start": p.start / RATE, "end": p.end / RATE,
@@ -335,7 +350,8 @@ def _speaker_streams(table: pd.DataFrame, speaker: str, audio: Path, seed: int, 
 
 def _source(table: pd.DataFrame, row: int) -> dict:
     """What the manifest says of a source utterance: its id, file, label and place."""
-    root = Path(table.attrs.get("root", "/"))
+    corpus = table.at[row, "corpus"]
+    root = Path(table.attrs.get("root") or table.attrs.get("corpora", {}).get(corpus, {}).get("root") or "/")
     path = Path(table.at[row, "path"])
     return {"utterance": table.at[row, "utterance"],
             "path": str(path.relative_to(root)) if path.is_relative_to(root) else str(path),
@@ -350,8 +366,8 @@ def _manifest(table: pd.DataFrame, recordings: list[dict], unused: list[dict], p
         "kind": KIND,
         "description": DESCRIPTION,
         "generator": f"serkit {__version__} streams",
-        "corpus": str(table["corpus"].iloc[0]),
-        "root": table.attrs.get("root"),
+        "corpus": ",".join(sorted(set(table["corpus"]))),
+        "root": table.attrs.get("root") or {c: str(a.get("root")) for c, a in table.attrs.get("corpora", {}).items()},
         "classes": table.attrs.get("class_set", {}).get("name"),
         "seed": seed,
         "settings": dataclasses.asdict(settings),

@@ -39,7 +39,7 @@ from serkit.evaluation import FoldPredictions, summarise_folds
 from serkit.experiments.ctc_results import ctc_predictions, fold_cer, summarise_ctc
 from serkit.experiments.ctc_targets import check_transcripts
 from serkit.experiments.fitters.transfer import check_init, fold_init, is_cv_run
-from serkit.experiments.fold_data import FoldData, frame_targets, target_column
+from serkit.experiments.fold_data import FoldData, frame_targets, target_column, trace_grid
 from serkit.experiments.frame_results import fold_fer, frame_predictions, summarise_frames, summarise_utterances
 from serkit.experiments.frame_targets import check_alignments
 from serkit.experiments.phone_decoder import decode_phones
@@ -85,6 +85,8 @@ def load_corpus(recipe: Recipe, skip_bad: bool = False) -> Corpus:
         table = read_corpora(recipe.corpora, {c: recipe.corpus_root(c) for c in recipe.corpora}, skip_bad=skip_bad)
     if recipe.task == "ctc":  # every utterance with a transcript; fails now, before any feature
         check_transcripts(table, recipe.corpus)
+    elif recipe.task == "regression" and not table["label"].notna().any():
+        pass  # a dimensional corpus (RECOLA): its ratings are the targets, there are no classes to select
     else:
         table = select_classes(table, recipe.classes)
         if len(recipe.corpora) > 1:
@@ -184,7 +186,8 @@ class _FoldJob:
     def fit(self, fold: Fold, report: Progress | None = None) -> None:
         """Fit, choose and predict one fold; its predictions.json is written atomically."""
         data = FoldData.from_fold(self.corpus.table, fold, self.features, self.corpus.labels, self.corpus.targets,
-                                  frames=frame_targets(self.recipe), transcripts=self.recipe.task == "ctc")
+                                  frames=frame_targets(self.recipe), transcripts=self.recipe.task == "ctc",
+                                  traces=trace_grid(self.recipe, self.corpus.table))
         started = time.perf_counter()
         recipe = self.recipe
         if recipe.init is not None and is_cv_run(recipe.init):  # this fold's base model
@@ -275,6 +278,8 @@ def summarise(recipe: Recipe, corpus: Corpus, folds: Sequence[Fold], results: Se
         row["chosen_epoch"] = result.chosen_epoch
         row["selection"] = result.selection
         row[chosen_key] = validation
+        if result.validation_figures is not None:  # a regression's development figures, as seed 004 reports
+            row["validation_figures"] = result.validation_figures
         if result.search:  # what this fold chose on its training side
             row["chosen"] = result.search["chosen"]
     # What configurations may be compared on: never the test figures.

@@ -13,9 +13,11 @@ from serkit.errors import SerkitError
 from serkit.experiments.ctc_targets import character_set, normalise_text
 from serkit.experiments.recipe import Recipe
 from serkit.experiments.frame_targets import FrameTargets
+from serkit.experiments.trace_targets import has_traces, trace_frames
 from serkit.features.base import Feature, FrameGrid
 from serkit.features.presets import get_preset
 from serkit.features.whisper import layer_block
+from serkit.models.registry import is_frame_model
 from serkit.protocols import Fold
 
 
@@ -27,7 +29,8 @@ class Part:
     labels: list[str]
     ids: list[str]
     speakers: list[str]
-    #: Regression targets, one ``(outputs,)`` array per row (None for classification).
+    #: Regression targets, one ``(outputs,)`` array per row, or ``(frames, outputs)`` from traces
+    #: (None for classification).
     values: list[np.ndarray] | None = None
     #: A frame task's targets: one symbol per feature frame of each row (None otherwise).
     frames: list[np.ndarray] | None = None
@@ -53,17 +56,21 @@ class FoldData:
     def from_fold(
         cls, table: pd.DataFrame, fold: Fold, features: dict[str, np.ndarray], labels: Sequence[str],
         targets: Sequence[str] = (), frames: FrameTargets | None = None, transcripts: bool = False,
+        traces: FrameGrid | None = None,
     ) -> FoldData:
         """The fold's parts; with a frame task's ``frames`` (:func:`frame_targets`), each row's
         class per feature frame, and ``labels`` become the frame classes (:mod:`.frame_targets`);
         with ``transcripts`` (a ctc task), each row's text, and ``labels`` the training part's
-        characters (:mod:`.ctc_targets`)."""
+        characters (:mod:`.ctc_targets`); with ``traces`` (the grid of a per-frame regression on a
+        corpus with traces), each row's ``(frames, targets)`` values (:mod:`.trace_targets`)."""
         columns = [target_column(t) for t in targets]
 
         def part(rows: Sequence[int]) -> Part:
             sub = table.iloc[list(rows)]
             paths = list(sub["path"])
             values = list(sub[columns].to_numpy(dtype=np.float32)) if columns else None
+            if traces is not None:
+                values = [trace_frames(row, targets, traces, features[row.path].shape[-1]) for row in sub.itertuples()]
             symbols = None if frames is None else [
                 frame_symbols(frames, row, features[row.path].shape[-1]) for row in sub.itertuples()]
             texts = [normalise_text(str(t)) for t in sub["transcript"]] if transcripts else None
@@ -89,6 +96,14 @@ def frame_targets(recipe: Recipe) -> FrameTargets | None:
     if grid is None:
         return None
     return FrameTargets.from_fields(grid, recipe.frame_target, recipe.phone_set, recipe.silence)
+
+
+def trace_grid(recipe: Recipe, table: pd.DataFrame) -> FrameGrid | None:
+    """The grid a per-frame regression samples its corpus's traces on; None where there are no
+    traces (each frame then learns its utterance's value) or the task is another."""
+    if recipe.task != "regression" or not is_frame_model(recipe.model) or not has_traces(table, recipe.targets):
+        return None
+    return selected_feature(recipe).grid
 
 
 def target_column(name: str) -> str:

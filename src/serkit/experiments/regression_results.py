@@ -24,9 +24,11 @@ FIGURES = ("ccc", "rmse")
 
 
 def regression_predictions(data: FoldData, scores: Any) -> dict[str, Any]:
-    """A fold's predictions.json for a regression: references per utterance, predictions per
-    utterance or per frame (rounded to 4 decimals: a per-frame file stays small)."""
-    y_true = [[float(v) for v in values] for values in data.test.values]
+    """A fold's predictions.json for a regression: references per utterance or per frame (a
+    trace), predictions per utterance or per frame (rounded to 4 decimals: a per-frame file stays
+    small)."""
+    y_true = [np.round(values.astype(float), 4).tolist() if values.ndim == 2 else [float(v) for v in values]
+              for values in data.test.values]
     y_pred = [np.round(np.asarray(s, dtype=float), 4).tolist() for s in scores]
     per_frame = any(np.ndim(s) > 1 for s in scores)
     return {"ids": data.test.ids, "speakers": data.test.speakers, "y_true": y_true, "y_pred": y_pred,

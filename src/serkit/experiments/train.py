@@ -20,7 +20,7 @@ from serkit.artifacts import CARD, CvResults, read_model_info
 from serkit.errors import SerkitError
 from serkit.experiments.cv import Corpus, corpus_features, load_corpus
 from serkit.experiments.fitters.transfer import check_init
-from serkit.experiments.fold_data import FoldData, frame_targets
+from serkit.experiments.fold_data import FoldData, frame_targets, trace_grid
 from serkit.experiments.recipe import Recipe
 from serkit.experiments.report import init_lines
 from serkit.experiments.search import fit_best
@@ -88,7 +88,8 @@ def _train(recipe: Recipe, model_dir: Path, crossval: CvResults | None, cache: F
     fold = make_folds(corpus.table, "all", recipe.validation, seed=recipe.seed, hashes=corpus.hashes)[0]
     features = corpus_features(recipe, corpus.table, cache, workers, progress)
     data = FoldData.from_fold(corpus.table, fold, features, corpus.labels, corpus.targets,
-                              frames=frame_targets(recipe), transcripts=recipe.task == "ctc")
+                              frames=frame_targets(recipe), transcripts=recipe.task == "ctc",
+                              traces=trace_grid(recipe, corpus.table))
     search = fit_best(recipe, data.labels, data.train, data.validation, model_dir / "training",
                       threads=threads, progress=for_stage(progress, "training"))
     training = search.fitter.save(model_dir)

@@ -94,6 +94,8 @@ class NeuralFitter:
         #: a frame task's validation UA over frames, and emotion frames' utterance UA by each rule
         self.validation_frame_ua: float | None = None
         self.validation_utterance_ua: dict[str, float] | None = None
+        #: a regression's CCC and RMSE per target on the validation part (the ensemble's)
+        self.validation_figures: dict[str, float] | None = None
         self.members: list[Member] = []
         self._seen: list[Part] = []
         self._transform: Transform | None = None
@@ -117,7 +119,8 @@ class NeuralFitter:
         if validation_set is not None:  # the ensemble as it will predict: members' scores averaged
             scores = self._mean_scores(validation_set, validation.ids)
             if isinstance(self.task, Regression):
-                self.validation_score = self.task.metrics(list(scores), self._targets(validation))["ccc"]
+                self.validation_figures = self.task.metrics(list(scores), self._targets(validation))
+                self.validation_score = self.validation_figures["ccc"]
             elif isinstance(self.task, FrameClassification):  # the task's own figure, over every frame
                 targets = self._targets(validation)
                 self.validation_score = self.validation_frame_ua = self.task.metrics(scores, targets)[self.task.figure]
@@ -160,6 +163,7 @@ class NeuralFitter:
                   "validation_ua": self.validation_ua, "members": members}
         if isinstance(self.task, Regression):
             record["validation_ccc"] = self.validation_score
+            record["validation_figures"] = self.validation_figures
         if isinstance(self.task, FrameClassification):
             record["validation_frame_ua"] = self.validation_frame_ua
             record["validation_utterance_ua"] = self.validation_utterance_ua
@@ -226,8 +230,9 @@ class NeuralFitter:
         if isinstance(self.task, CTCRecognition):
             return [encode_text(text, self.labels) for text in part.transcripts]
         if isinstance(self.task, Regression) and self.task.frame_level:
-            # an utterance's values on each of its frames (a trace would give them per frame)
-            return [np.repeat(v[None, :], x.shape[-1], axis=0) for v, x in zip(part.values, part.arrays)]
+            # a trace's values per frame, or else an utterance's values on each of its frames
+            return [v if v.ndim == 2 else np.repeat(v[None, :], x.shape[-1], axis=0)
+                    for v, x in zip(part.values, part.arrays)]
         return list(part.values) if isinstance(self.task, Regression) else self.task.encode(part.labels)
 
     def _metadata(self, model: torch.nn.Module) -> ModelInfo:
