@@ -44,8 +44,15 @@ def register(app: typer.Typer) -> None:
             "--posteriors", help="A frame model's JSON also gives each class's posterior per frame.")] = False,
         adapt: Annotated[bool, typer.Option(
             "--adapt", help="Declared label-free adaptation: standardise features by the statistics of what is "
-            "predicted (at least 30 s of audio: a folder, many files, a long recording); every output says so.")
+            "predicted (at least 30 s of audio: a folder, many files, a long recording; a continuous model: each "
+            "recording by its own, at least 10 s); every output says so.")
         ] = False,
+        traces: Annotated[Path | None, typer.Option(
+            "--traces", help="A continuous model: write each file's trace to DIR/<file>.csv (time,arousal,valence: "
+            "a row per frame, time its centre in seconds).", metavar="DIR")] = None,
+        plot: Annotated[Path | None, typer.Option(
+            "--plot", help="A continuous model: plot each file's trace against time to DIR/<file>.png.",
+            metavar="DIR")] = None,
     ) -> None:
         """Predict the emotion of each file: label, class probabilities, and a timeline for long ones."""
         from serkit.inference import InferenceConfig, Prediction, load_model
@@ -57,16 +64,29 @@ def register(app: typer.Typer) -> None:
                                  posteriors=posteriors)
         predictor = load_model(model, config)
         if adapt:
-            from serkit.inference.adapt import AdaptingPredictor
+            from serkit.inference.adapt import adapting
 
-            predictor = AdaptingPredictor(predictor)
+            predictor = adapting(predictor)
+        trace_outputs = [(option, folder, kind) for option, folder, kind in
+                         (("--traces", traces, "csv"), ("--plot", plot, "png")) if folder is not None]
+        if trace_outputs:  # checked before any prediction: a bad folder is one line, not minutes later
+            from serkit.inference.traces import check_traced
+            from serkit.outputs import output_folder
+
+            for option, folder, _ in trace_outputs:
+                check_traced(predictor.spec, option)
+                output_folder(folder, option)
         files, unmatched = expand_paths(paths)
         with progress_bar("predicting") as progress:
             predictions = predictor.predict_files(files, progress=progress)
         if adapt:  # never silently on: the table and csv say it here, each json element carries it
-            a = predictor.adaptation
-            err.print(f"label-free adaptation on: features standardised by the statistics of {a['files']} "
-                      f"file(s), {a['seconds']:g} s, no labels", highlight=False)
+            err.print(_adaptation_note(predictor, predictions), highlight=False)
+        if trace_outputs:
+            from serkit.inference.traces import write_traces
+
+            for option, folder, kind in trace_outputs:
+                written = write_traces(predictions, folder, kind)
+                err.print(f"{option}: wrote {len(written)} {kind.upper()} file(s) to {folder}", highlight=False)
         predictions += [Prediction(p, None, error=f"{p}: {reason}") for p, reason in unmatched]
         # a frame model's rows are its runs of equal labels, without a column per class
         columns = () if isinstance(predictor, FramePredictor) and not predictor.spec.regression else predictor.labels
@@ -202,9 +222,23 @@ def write_csv(predictions: list[Any], labels: tuple[str, ...]) -> None:
 
 
 def _adaptation(prediction: Any) -> str:
-    """``label-free: N files, S s`` for a prediction made with --adapt, else empty."""
+    """``label-free: N files, S s`` (or ``label-free: own statistics, S s``) for a prediction
+    made with --adapt, else empty."""
     a = getattr(prediction, "adaptation", None)
+    if a and a.get("per") == "recording":
+        return f"label-free: own statistics, {a['seconds']:g} s"
     return f"label-free: {a['files']} files, {a['seconds']:g} s" if a else ""
+
+
+def _adaptation_note(predictor: Any, predictions: list[Any]) -> str:
+    """The line saying that --adapt was on, and on what statistics."""
+    a = getattr(predictor, "adaptation", None)
+    if a is not None:
+        return (f"label-free adaptation on: features standardised by the statistics of {a['files']} "
+                f"file(s), {a['seconds']:g} s, no labels")
+    adapted = [p.adaptation for p in predictions if getattr(p, "adaptation", None)]
+    return (f"label-free adaptation on: each recording's features standardised by its own statistics "
+            f"({len(adapted)} file(s), {sum(a['seconds'] for a in adapted):.1f} s), no labels")
 
 
 def _outputs(prediction: Any, names: tuple[str, ...], digits: int) -> list[str]:

@@ -15,11 +15,19 @@ came from), and the command says so.  Statistics of a few seconds mean
 nothing, so a collection under :data:`MIN_SECONDS` (a single short file) is
 refused.  Models that normalise each utterance by itself, or not at all
 (``accurate``: its scaler is folded into its weights), have no statistics to
-replace and are refused too, as are frame models.
+replace and are refused too, as are frame classifiers.
 
 The whole collection is read before any of it is scored (its statistics come
 first), so a folder's audio is held in memory at once.  One predictor adapts
 to one collection at a time: do not share it between threads.
+
+A continuous model (a per-frame regression: arousal and valence over a long
+recording) adapts per recording instead: :class:`RecordingAdaptingPredictor`
+standardises each recording's features by that recording's own statistics,
+which is seed 004's speaker z-normalisation at test time with a recording
+standing for its speaker (a model trained with ``per-speaker`` normalisation
+predicts only so).  A recording under :data:`MIN_RECORDING_SECONDS` fails
+alone, saying why.  :func:`adapting` picks the kind a model calls for.
 """
 
 from __future__ import annotations
@@ -32,22 +40,38 @@ from typing import Any
 import numpy as np
 
 from serkit.audio.io import check_signal
-from serkit.errors import SerkitError
+from serkit.errors import AudioError, SerkitError
 from serkit.features.normalise import GlobalNormaliser, Normalisation
-from serkit.inference.predictor import Prediction, Predictor, _Piece
+from serkit.inference.frames import FramePredictor
+from serkit.inference.predictor import Backend, InferenceConfig, Prediction, Predictor, _Piece
+from serkit.inference.spec import ModelSpec
 from serkit.progress import Progress
 
 #: Seconds of audio (the pieces classified) below which a collection's statistics mean nothing.
 MIN_SECONDS = 30.0
 #: The normalisations whose statistics adaptation replaces.
 ADAPTABLE = (Normalisation.GLOBAL, Normalisation.PER_CORPUS)
+#: Seconds of one recording below which its own statistics mean nothing (a continuous model's --adapt).
+MIN_RECORDING_SECONDS = 10.0
+#: The normalisations a recording's own statistics stand in for (the per-speaker variant needs them).
+RECORDING_ADAPTABLE = (*ADAPTABLE, Normalisation.PER_SPEAKER)
+
+
+def adapting(predictor: Predictor) -> Predictor:
+    """``predictor`` under the declared adaptation ``--adapt`` asks for: a continuous model's
+    features standardised by each recording's own statistics, any other's by the collection's."""
+    spec = predictor.spec
+    if spec.frame and spec.regression:
+        return RecordingAdaptingPredictor(spec, predictor.backend, predictor.config)
+    return AdaptingPredictor(predictor)
 
 
 @dataclasses.dataclass(frozen=True)
 class AdaptedPrediction(Prediction):
-    """A prediction made with features standardised by its collection's statistics."""
+    """A prediction made with features standardised by its collection's (or its recording's own) statistics."""
 
-    #: ``{"label_free": True, "files": N, "seconds": S}``: what the statistics came from.
+    #: ``{"label_free": True, "files": N, "seconds": S}``: what the statistics came from (with
+    #: ``"per": "recording"``, the recording itself).
     adaptation: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -60,8 +84,9 @@ class AdaptingPredictor(Predictor):
 
     def __init__(self, predictor: Predictor, min_seconds: float = MIN_SECONDS):
         spec = predictor.spec
-        if spec.frame or spec.ctc:
-            raise SerkitError(f"{spec.source}: --adapt is for models of an utterance, not frame models")
+        if spec.frame or spec.ctc:  # a continuous model adapts per recording (adapting)
+            raise SerkitError(f"{spec.source}: --adapt is for models of an utterance or continuous models, "
+                              "not frame classifiers or ctc models")
         if spec.normalisation not in ADAPTABLE:
             raise SerkitError(f"{spec.source}: normalisation {spec.normalisation} has no statistics to adapt "
                               f"(--adapt needs a model trained with {' or '.join(ADAPTABLE)} normalisation)")
@@ -98,3 +123,38 @@ class AdaptingPredictor(Predictor):
         made = super()._prediction(path, duration, pieces, segmented)
         fields = {f.name: getattr(made, f.name) for f in dataclasses.fields(made)}
         return AdaptedPrediction(**fields, adaptation=self.adaptation)
+
+
+class RecordingAdaptingPredictor(FramePredictor):
+    """A continuous model's predictor that standardises each recording by its own statistics.
+
+    Each prediction's ``adaptation`` is ``{"label_free": True, "per": "recording", "files": 1,
+    "seconds": S}``.  Recordings are independent, so it is as safe to share as any predictor.
+    """
+
+    def __init__(self, spec: ModelSpec, backend: Backend, config: InferenceConfig | None = None,
+                 min_seconds: float = MIN_RECORDING_SECONDS):
+        if not (spec.frame and spec.regression):
+            raise SerkitError(f"{spec.source}: standardising each recording by its own statistics is for "
+                              "continuous models (a per-frame regression)")
+        if spec.normalisation not in RECORDING_ADAPTABLE:
+            raise SerkitError(f"{spec.source}: normalisation {spec.normalisation} has no statistics to adapt "
+                              f"(--adapt needs a model trained with {', '.join(RECORDING_ADAPTABLE)} normalisation)")
+        super().__init__(spec, backend, config)
+        self.min_seconds = min_seconds
+
+    def _inputs(self, signal: np.ndarray, path: str | None) -> list[np.ndarray]:
+        check_signal(signal, self.sample_rate, path=path, min_duration=self.spec.feature.min_duration)
+        seconds = signal.shape[0] / self.sample_rate
+        if seconds < self.min_seconds:
+            raise AudioError(path, f"too short for --adapt: {seconds:.1f} s; standardising a recording by its "
+                                   f"own statistics needs at least {self.min_seconds:g} s")
+        features = self.spec.feature.compute(signal)
+        own = GlobalNormaliser().fit([features])
+        return dataclasses.replace(self.spec, normaliser=own).model_inputs(features)
+
+    def _prediction(self, path: str | None, duration: float, pieces: list[_Piece], segmented: bool) -> Prediction:
+        made = super()._prediction(path, duration, pieces, segmented)
+        fields = {f.name: getattr(made, f.name) for f in dataclasses.fields(made)}
+        return AdaptedPrediction(**fields, adaptation={"label_free": True, "per": "recording", "files": 1,
+                                                       "seconds": round(duration, 1)})

@@ -5,7 +5,8 @@
 checked for what predicting a single file needs: an utterance classifier,
 a frame-level feature whose settings fit its configuration, a normaliser of
 the model's width, no per-speaker normalisation (a per-corpus one predicts
-only a collection, adapted to: :mod:`serkit.inference.adapt`).  Any
+only a collection, adapted to, and a continuous model's per-speaker one only
+recordings standardised by their own statistics: :mod:`serkit.inference.adapt`).  Any
 recognizer checkpoint it names lies inside the model's folder.
 """
 
@@ -66,7 +67,8 @@ class ModelSpec:
                               "a regression, a frame classifier or a ctc model")
         if per_frame and (info.segments or info.fixed_frames):
             raise SerkitError(f"{source}: a {kind} model reads whole utterances, not windows or fixed lengths")
-        if info.normalisation == Normalisation.PER_SPEAKER:
+        # a continuous model predicts a recording standardised by its own statistics (--adapt)
+        if info.normalisation == Normalisation.PER_SPEAKER and not (kind == "regression" and per_frame):
             raise SerkitError(
                 f"{source}: normalised per speaker, which needs each speaker's own recordings: "
                 "it cannot predict a single file (train it with global normalisation)"
@@ -98,6 +100,9 @@ class ModelSpec:
             features = self.normaliser.transform(features)
         elif self.normalisation == Normalisation.PER_CORPUS:  # the statistics are the collection's
             raise SerkitError(f"{self.source}: normalised per corpus: predict a collection with --adapt")
+        elif self.normalisation == Normalisation.PER_SPEAKER:  # a continuous model's, by its speaker's own
+            raise SerkitError(f"{self.source}: normalised per speaker: predict with --adapt, which standardises "
+                              "each recording by its own statistics")
         elif self.normalisation == Normalisation.UTTERANCE:
             features = normalise_utterance(features)
         if self.fixed_frames:

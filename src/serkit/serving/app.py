@@ -126,7 +126,8 @@ class PredictionBody(BaseModel):
     #: a ctc model's transcript
     transcript: str | None = None
     segments: list[Segment] | None = None
-    #: a per-frame regression: each target's value per frame (``values`` holds their means)
+    #: a per-frame regression (a continuous model): each target's value per frame, ``frame_rate``
+    #: frames per second, frame ``i`` at ``i / frame_rate`` s (``values`` holds their means)
     trace: dict[str, list[float]] | None = None
 
 
@@ -166,7 +167,8 @@ def create_app(predictor: Predictor, limits: ServeLimits | None = None) -> FastA
         title="serkit",
         version=__version__,
         description="Speech emotion recognition: upload an audio file, get its label, the probability "
-        "of every class and, for a long recording, a timeline.",
+        "of every class and, for a long recording, a timeline; from a continuous model, its trace "
+        "(arousal and valence per frame, `frame_rate` frames a second).",
         lifespan=lifespan,
     )
     _add_error_handlers(app)
@@ -187,7 +189,8 @@ def create_app(predictor: Predictor, limits: ServeLimits | None = None) -> FastA
         openapi_extra=_PREDICT_DOC,
     )
     async def predict(request: Request) -> JSONResponse:
-        """Label one audio file; a long one also gets a timeline of ``segments``."""
+        """Label one audio file; a long one also gets a timeline of ``segments``, and a continuous
+        model's answer the ``trace`` of each target with its ``frame_rate``."""
         with tempfile.TemporaryDirectory(prefix="serkit-upload-") as folder:
             name, path = await _receive_in_time(request, limits, Path(folder))
             result = await anyio.to_thread.run_sync(
