@@ -63,6 +63,7 @@ def test_cross_validation_reports_ccc_and_rmse_per_target(regression_run):
 def test_the_trained_model_predicts_values_per_target(regression_run, emodb_root):
     base, _, card = regression_run
     assert card["task"] == "regression" and card["target_sources"] == {"labels.yaml": card["data"]["utterances"]}
+    assert list(card["data"]["licences"]) == ["emodb"] and "frame_rate" not in card  # per utterance
     info = read_model_info(base / "model")
     assert info.task["kind"] == "regression" and info.labels == ("arousal", "valence")
     predictor = load_model(base / "model", backend="torch")

@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 NAME = "ased"
 LAYOUT = "0NEmotion/xN-yy-aa-gg-bb.wav (05Angry/a5-03-01-02-50.wav)"
+#: Terms of use, for model cards: none is stated, so weights learnt from it are not shipped.
+LICENCE = None
 
 _NAME = re.compile(
     r"^(?P<emotion>[A-Za-z])(?P<folder>\d)-(?P<sentence>0[1-7])-(?P<repetition>0[12])-"

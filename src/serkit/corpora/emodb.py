@@ -27,6 +27,8 @@ from serkit.progress import Progress
 
 NAME = "emodb"
 LAYOUT = "wav/SSTTTEV.wav (03a01Wa.wav), optional lablaut/SSTTTEVxx.lablaut"
+#: Terms of use, for model cards: the authors distribute it for research, without a licence file.
+LICENCE = "research use as distributed by its authors (no licence file)"
 
 # The speakers' sex, as the corpus documentation gives it.
 SPEAKER_GENDER = {

@@ -33,6 +33,8 @@ LAYOUT = (
     "<subset>/<speaker>/<chapter>/<speaker>-<chapter>-<nnnn>.flac with "
     "<speaker>-<chapter>.trans.txt, SPEAKERS.TXT"
 )
+#: Terms of use, for model cards.
+LICENCE = "CC BY 4.0"
 
 _NAME = re.compile(r"^(?P<speaker>\d+)-(?P<chapter>\d+)-\d+$")
 _SEX = {"F": "female", "M": "male"}

@@ -34,6 +34,8 @@ from serkit.progress import Progress
 
 NAME = "nemo"
 LAYOUT = "samples/{speaker}_{emotion}_{sentence}.wav (EB0_anger_1.wav) with data.tsv"
+#: Terms of use, for model cards: weights learnt from it are non-commercial and share-alike too.
+LICENCE = "CC BY-NC-SA 4.0"
 
 _NAME = re.compile(r"^(?P<speaker>[A-Z]{2}\d)_(?P<emotion>[a-z]+)_(?P<sentence>\d+)\.wav$")
 _COLUMNS = ("file_id", "emotion", "raw_text", "speaker_id", "gender")

@@ -53,6 +53,9 @@ from serkit.progress import Progress
 
 NAME = "recola"
 LAYOUT = "recordings_audio/train_1.wav, ratings_gold_standard/{arousal,valence}/train_1.arff (AVEC 2016)"
+#: Terms of use, for model cards: the real RECOLA's end-user licence (a test bed made by serkit streams
+#: carries its source corpora's terms instead: serkit.corpora.registry.training_licences).
+LICENCE = "RECOLA end-user licence agreement"
 
 DIMENSIONS = ("arousal", "valence")
 _RECORDING = re.compile(r"^(?P<partition>train|dev|test)_\d+$")

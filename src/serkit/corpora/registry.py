@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import os
 from pathlib import Path
 from types import ModuleType
@@ -87,3 +88,34 @@ def default_root(name: str) -> Path:
             f"no root for corpus {name!r}: give one, or set {CORPORA_VARIABLE} to the folder holding {name}/"
         )
     return Path(folder) / name
+
+
+def corpus_licence(name: str) -> str | None:
+    """A reader's corpus's terms of use as its module records them (None: none stated, or not recorded)."""
+    module = _READERS.get(name.lower().replace("-", "").replace("_", ""))
+    return getattr(module, "LICENCE", None)
+
+
+def training_licences(table: pd.DataFrame) -> dict[str, str | None]:
+    """Corpus -> terms of use, for every corpus a table's rows come from; a semi-synthetic test bed
+    (``serkit streams``, its manifest beside the audio) names its source corpora instead."""
+    sources: list[str] = []
+    for corpus in sorted(set(table["corpus"])):
+        root = table.attrs.get("root") or table.attrs.get("corpora", {}).get(corpus, {}).get("root") or ""
+        manifest = Path(str(root)) / "streams.json"
+        if corpus == "recola" and manifest.is_file():
+            sources += str(json.loads(manifest.read_text())["corpus"]).split(",")
+        else:
+            sources.append(str(corpus))
+    return {name: corpus_licence(name) for name in sorted(set(sources))}
+
+
+def weights_licence(licences: dict[str, str | None]) -> str:
+    """What the terms of the training corpora leave for weights learnt from them."""
+    unstated = sorted(name for name, licence in licences.items() if licence is None)
+    if unstated:
+        return f"not cleared for distribution: {', '.join(unstated)} states no licence"
+    share_alike = sorted({licence for licence in licences.values() if licence and "-SA" in licence})
+    if share_alike:  # a share-alike licence passes to what is learnt from the data
+        return f"{share_alike[0]} (share-alike, from the training data)"
+    return "the training corpora's terms: " + "; ".join(f"{name}: {licence}" for name, licence in licences.items())

@@ -17,14 +17,16 @@ from typing import Any
 
 from serkit import __version__
 from serkit.artifacts import CARD, CvResults, read_model_info
+from serkit.corpora.registry import training_licences, weights_licence
 from serkit.errors import SerkitError
 from serkit.experiments.cv import Corpus, corpus_features, load_corpus
 from serkit.experiments.fitters.transfer import check_init
-from serkit.experiments.fold_data import FoldData, frame_targets, trace_grid
+from serkit.experiments.fold_data import FoldData, frame_targets, selected_feature, trace_grid
 from serkit.experiments.recipe import Recipe
 from serkit.experiments.report import init_lines
 from serkit.experiments.search import fit_best
 from serkit.features.cache import FeatureCache
+from serkit.models.registry import is_frame_model
 from serkit.outputs import LOCK, TEMPORARY_PREFIX, owned_folder
 from serkit.progress import StageProgress, for_stage
 from serkit.protocols import make_folds
@@ -111,6 +113,7 @@ def _write_card(card: dict[str, Any], chosen: Recipe, model_dir: Path) -> dict[s
 def model_card(recipe: Recipe, corpus: Corpus, fold: Any, training: dict[str, Any], crossval: CvResults | None,
                model_dir: Path) -> dict:
     table = corpus.table
+    licences = training_licences(table)
     card = {
         "serkit_version": __version__,
         "recipe": recipe.name,
@@ -126,7 +129,9 @@ def model_card(recipe: Recipe, corpus: Corpus, fold: Any, training: dict[str, An
             "hours": round(float(table["duration"].sum()) / 3600, 3),
             "data_hash": corpus.data_hash,
             "validation_speakers": list(fold.speakers("validation")),
+            "licences": licences,
         },
+        "weights_licence": weights_licence(licences),
         "training": training,
         "cross_validation": None if crossval is None else {
             "protocol": crossval.protocol,
@@ -142,6 +147,9 @@ def model_card(recipe: Recipe, corpus: Corpus, fold: Any, training: dict[str, An
     if corpus.targets:  # a regression: what it predicts, and from whose ratings
         sources = table["dimension_source"].value_counts().to_dict()
         card |= {"task": "regression", "targets": list(corpus.targets), "target_sources": sources}
+        if is_frame_model(recipe.model):  # a trace: a value per frame, at the feature's rate
+            grid = selected_feature(recipe).grid
+            card["frame_rate"] = grid.sample_rate / grid.hop
     if recipe.task == "frame":  # the model's classes are the training part's frame symbols
         card |= {"task": "frame", "frame_target": recipe.frame_target,
                  "frame_classes": list(read_model_info(model_dir).labels)}
@@ -166,6 +174,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"- trained on: {data['corpus']}, {data['utterances']} utterances, {len(data['speakers'])} speakers "
         f"({data['hours']} h); {how}",
         f"- size: {card['size_bytes'] / 1e6:.2f} MB; serkit {card['serkit_version']}",
+        *licence_lines(card),
         *init_lines(training.get("init")),
     ]
     if cv and card.get("task") == "ctc":
@@ -203,11 +212,24 @@ def _what_it_predicts(card: dict[str, Any]) -> str:
         return (f"- predicts a class per frame, {card['frame_target']} ({len(card['frame_classes'])} classes: "
                 f"{' '.join(card['frame_classes'])}); utterances of the classes ({card['class_set']}): "
                 f"{', '.join(card['classes'])}")
+    if card.get("task") == "regression" and card.get("frame_rate"):
+        sources = ", ".join(f"{n} from {s}" for s, n in card["target_sources"].items())
+        return (f"- predicts {', '.join(card['targets'])} on [-1, 1] every {1000 / card['frame_rate']:g} ms of a "
+                f"recording (a trace; {sources})")
     if card.get("task") == "regression":
         sources = ", ".join(f"{n} from {s}" for s, n in card["target_sources"].items())
         return (f"- predicts {', '.join(card['targets'])} per utterance on [-1, 1] ({sources}); utterances of "
                 f"the classes ({card['class_set']}): {', '.join(card['classes'])}")
     return f"- classes ({card['class_set']}): {', '.join(card['classes'])}"
+
+
+def licence_lines(card: dict[str, Any]) -> list[str]:
+    """The training corpora's terms and what they leave for the weights (cards before 0.1 lack them)."""
+    licences = card["data"].get("licences")
+    if licences is None:
+        return []
+    terms = "; ".join(f"{name}: {licence or 'no licence stated'}" for name, licence in licences.items())
+    return [f"- training data's terms: {terms}", f"- weights' licence: {card['weights_licence']}"]
 
 
 def _read_results(path: str | Path, recipe: Recipe) -> CvResults:
