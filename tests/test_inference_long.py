@@ -54,14 +54,16 @@ def test_a_long_recording_gets_a_timeline_of_its_clips(predictor, long_recording
     _check_timeline([(s.start, s.end) for s in p.segments], bounds)
     for s in p.segments:
         assert s.label in predictor.labels and sum(s.probabilities.values()) == pytest.approx(1.0)
-    # the file-level summary is the duration-weighted mean of its segments
+    # the file-level summary is the duration-weighted mean of its segments (none too short here:
+    # tests/test_short_segments.py has those)
+    assert not any(s.too_short for s in p.segments)
     weights = np.array([s.end - s.start for s in p.segments])
     for k in predictor.labels:
         mean = np.average([s.probabilities[k] for s in p.segments], weights=weights)
         assert p.probabilities[k] == pytest.approx(mean, abs=1e-9)
     element = p.to_dict()
-    assert list(element) == ["path", "duration", "label", "probabilities", "segments"]
-    assert list(element["segments"][0]) == ["start", "end", "label", "probabilities"]
+    assert list(element) == ["path", "duration", "label", "probabilities", "short_speech_only", "segments"]
+    assert list(element["segments"][0]) == ["start", "end", "label", "probabilities", "too_short"]
 
 
 def test_a_segment_is_scored_as_the_same_audio_alone(predictor, long_recording):

@@ -191,34 +191,45 @@ def prediction_table(predictions: list[Any], labels: tuple[str, ...]) -> Any:
         if not p.ok:
             table.add_row(p.path, _seconds(p.duration), "[red]failed[/]", *[""] * len(labels))
             continue
-        table.add_row(p.path, _seconds(p.duration), f"[bold]{p.label or p.transcript or ''}[/]",
+        only_short = " [dim](short speech only)[/]" if p.short_speech_only else ""
+        table.add_row(p.path, _seconds(p.duration), f"[bold]{p.label or p.transcript or ''}[/]{only_short}",
                       *_outputs(p, labels, 3))
         for s in p.segments or frame_runs(p):
-            table.add_row(f"  {s.start:.2f}-{s.end:.2f} s", _seconds(s.end - s.start), s.label or "",
-                          *_outputs(s, labels, 3))
+            table.add_row(f"  {s.start:.2f}-{s.end:.2f} s", _seconds(s.end - s.start),
+                          (s.label or "") + (" [dim](too short)[/]" if s.too_short else ""), *_outputs(s, labels, 3))
     return table
 
 
 def write_csv(predictions: list[Any], labels: tuple[str, ...]) -> None:
     """One row per file (``start``/``end`` empty) and one per segment (a frame model's runs of equal
-    labels); ``error`` for a failed file."""
+    labels); ``error`` for a failed file.  Where a file was segmented, a last column ``too_short``
+    says whether a row's result rests on speech too short to trust (a file's: on such segments only)."""
     from serkit.inference.frames import frame_runs
 
-    # --adapt: a last column says on what statistics each row was standardised
+    # --adapt: a column says on what statistics each row was standardised
     adapted = [_adaptation(p) for p in predictions]
     extra = ["adaptation"] if any(adapted) else []
+    # a segmented file: a last column says which rows rest on speech too short to trust
+    timed = any(p.ok and p.segments is not None for p in predictions)
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(["path", "start", "end", "duration", _what(predictions), *labels, "error", *extra])
+    writer.writerow(["path", "start", "end", "duration", _what(predictions), *labels, "error", *extra,
+                     *["too_short"] * timed])
     for p, note in zip(predictions, adapted):
         more = [note] if extra else []
         if not p.ok:
-            writer.writerow([p.path, "", "", _number(p.duration), "", *[""] * len(labels), p.error, *more])
+            writer.writerow([p.path, "", "", _number(p.duration), "", *[""] * len(labels), p.error, *more,
+                             *[""] * timed])
             continue
         writer.writerow([p.path, "", "", _number(p.duration), p.label or p.transcript or "", *_outputs(p, labels, 6),
-                         "", *more])
+                         "", *more, *[_flag(p.short_speech_only)] * timed])
         for s in p.segments or frame_runs(p):
             writer.writerow([p.path, f"{s.start:.3f}", f"{s.end:.3f}", f"{s.end - s.start:.3f}", s.label or "",
-                             *_outputs(s, labels, 6), "", *more])
+                             *_outputs(s, labels, 6), "", *more, *[_flag(s.too_short)] * timed])
+
+
+def _flag(value: bool | None) -> str:
+    """A flag as JSON writes it, empty where it does not apply."""
+    return "" if value is None else str(value).lower()
 
 
 def _adaptation(prediction: Any) -> str:

@@ -20,8 +20,9 @@ here, once, for both backends:
    alone (in evaluation mode, up to float rounding).
 
 A segmented file's probabilities are the duration-weighted mean of its
-segments' probabilities.  :meth:`Prediction.to_dict` is the JSON element of
-``serkit predict --format json`` and of the REST service.
+segments', less those ``too_short`` (unless all are: ``short_speech_only``;
+:mod:`serkit.inference.segmentation`).  :meth:`Prediction.to_dict` is the JSON
+element of ``serkit predict --format json`` and of the REST service.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from serkit.audio.io import check_signal, info, load_audio, resample
 from serkit.errors import AudioError, SerkitError
 from serkit.features.base import find_audio
 from serkit.inference.batching import pad_batch, softmax
-from serkit.inference.segmentation import SegmentationConfig, SpeechDetector, speech_detector, speech_segments
+from serkit.inference.segmentation import (SegmentationConfig, SpeechDetector, loudest_db, speech_detector,
+                                           speech_segments, summary_weights)
 from serkit.inference.spec import ModelSpec
 from serkit.progress import Progress
 
@@ -103,9 +105,12 @@ class Segment:
     probabilities: dict[str, float] | None
     #: A regression model's values per target (then ``label`` and ``probabilities`` are None).
     values: dict[str, float] | None = None
+    #: Shorter than ``segmentation.min_trusted``: shown, but left out of the file's summary.
+    too_short: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"start": round(self.start, 3), "end": round(self.end, 3), **_outputs(self)}
+        short = {} if self.too_short is None else {"too_short": self.too_short}
+        return {"start": round(self.start, 3), "end": round(self.end, 3), **_outputs(self), **short}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,6 +134,8 @@ class Prediction:
     #: A per-frame regression's values per target and frame (``values`` then holds their means), or
     #: a frame classifier's posterior per class and frame (with ``InferenceConfig.posteriors``).
     trace: dict[str, list[float]] | None = None
+    #: A segmented recording whose every segment is too short: its summary rests on them all.
+    short_speech_only: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -143,7 +150,7 @@ class Prediction:
             return data
         data.update(_outputs(self))
         if self.segments is not None:
-            data["segments"] = [s.to_dict() for s in self.segments]
+            data.update(short_speech_only=self.short_speech_only, segments=[s.to_dict() for s in self.segments])
         return data
 
 
@@ -376,10 +383,13 @@ class Predictor:
     def _prediction(self, path: str | None, duration: float, pieces: list[_Piece], segmented: bool) -> Prediction:
         if not segmented:
             return Prediction(path, duration, **self._decode(pieces[0].probabilities))
-        weights = np.array([p.end - p.start for p in pieces])
+        durations = np.array([p.end - p.start for p in pieces])
+        minimum = self.config.segmentation.min_trusted
+        weights, short_only = summary_weights(durations, minimum)
         summary = np.average(np.stack([p.probabilities for p in pieces]), axis=0, weights=weights)
-        segments = tuple(Segment(p.start, p.end, **self._decode(p.probabilities)) for p in pieces)
-        return Prediction(path, duration, **self._decode(summary), segments=segments)
+        segments = tuple(Segment(p.start, p.end, **self._decode(p.probabilities), too_short=bool(d < minimum))
+                         for p, d in zip(pieces, durations))
+        return Prediction(path, duration, **self._decode(summary), segments=segments, short_speech_only=short_only)
 
     def _decode(self, outputs: np.ndarray) -> dict[str, Any]:
         """A classifier's label and probabilities, or a regression's values, by name."""
@@ -387,11 +397,3 @@ class Predictor:
         if self.spec.regression:
             return {"label": None, "probabilities": None, "values": named}
         return {"label": self.labels[int(np.argmax(outputs))], "probabilities": named}
-
-
-def loudest_db(signal: np.ndarray, sample_rate: int, frame_s: float = 0.03) -> float:
-    """Level in dBFS of the loudest ``frame_s`` stretch (mean square over non-overlapping frames)."""
-    n = max(1, round(frame_s * sample_rate))
-    frames = signal[: len(signal) // n * n].reshape(-1, n) if len(signal) >= n else signal[np.newaxis]
-    power = float(np.max(np.mean(np.square(frames, dtype=np.float64), axis=1)))
-    return 10 * np.log10(max(power, 1e-20))

@@ -6,6 +6,18 @@ voice activity detector, and a region longer than ``window`` seconds into
 equal **windows** of at most ``window`` seconds; each piece is then
 classified as an utterance of its own (:mod:`serkit.inference.predictor`).
 
+Speech under ``min_trusted`` seconds (one second) is too short to trust: a
+word or two carries little of a speaker's emotion, yet a classifier gives it a
+label as confident-looking as a sentence's.  A region that short is merged
+with its nearest neighbour when the pause between them is under ``merge_gap``
+(:func:`merge_short`); a piece still that short is flagged ``too_short`` in the
+timeline and left out of the file's summary (:func:`summary_weights`).  Equal
+windows leave no short tail: a region just past ``window`` is cut in two
+halves, never into ``window`` and a sliver, so no window is under
+``window / 2`` (only a ``window`` under ``2 * min_trusted``, asked for with
+``--segment``, gives windows too short to trust, and they are flagged).
+:func:`loudest_db` tells a silent recording from one with any sound at all.
+
 Detectors: silero-vad, whose package ships its model (the ONNX graph is
 loaded from the installed package's data folder, never the network), and
 webrtcvad as a fallback where silero-vad is not installed.  Both see the
@@ -51,11 +63,18 @@ class SegmentationConfig:
     vad_threshold: float = 0.5
     #: ``auto`` (silero, else webrtc), ``silero`` or ``webrtc``.
     detector: str = "auto"
+    #: Shorter speech is too short to trust: merged with a close neighbour, else flagged and left
+    #: out of the file's summary (0: every piece is trusted).
+    min_trusted: float = 1.0
+    #: A region shorter than ``min_trusted`` is merged with its nearest neighbour across a pause
+    #: shorter than this (0: never merged; see :func:`merge_short`).
+    merge_gap: float = 0.5
 
     def __post_init__(self) -> None:
         if self.detector not in DETECTORS:
             raise SerkitError(f"unknown voice activity detector {self.detector!r}; known: {', '.join(DETECTORS)}")
-        if not (self.threshold > 0 and self.window > 0 and self.min_silence >= 0 and self.min_speech >= 0):
+        if not (self.threshold > 0 and self.window > 0 and min(self.min_silence, self.min_speech,
+                                                                 self.min_trusted, self.merge_gap) >= 0):
             raise SerkitError(f"segmentation durations must be positive: {self}")
 
 
@@ -152,11 +171,54 @@ def split_region(region: Region, window: float) -> list[Region]:
     return [(float(a), float(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
+def merge_short(regions: list[Region], min_trusted: float, merge_gap: float) -> list[Region]:
+    """``regions`` with each one shorter than ``min_trusted`` joined to its nearest neighbour (the
+    pause between them included) where that pause is shorter than ``merge_gap``; the closest such
+    pair first, until none is left.
+
+    The detector already bridges pauses under ``min_silence`` (0.3 s); a short burst within half a
+    second of other speech is most likely the same speaker's phrase split by a hesitation or a
+    breath, so it is classified with that phrase.  Across a longer pause it may be another
+    utterance, perhaps another speaker's: it is kept on its own, and flagged.
+    """
+    merged = list(regions)
+    while True:
+        close = [(b[0] - a[1], i) for i, (a, b) in enumerate(zip(merged, merged[1:]))
+                 if min(a[1] - a[0], b[1] - b[0]) < min_trusted and b[0] - a[1] < merge_gap]
+        if not close:
+            return merged
+        _, i = min(close)
+        merged[i : i + 2] = [(merged[i][0], merged[i + 1][1])]
+
+
+def summary_weights(durations: np.ndarray, min_trusted: float) -> tuple[np.ndarray, bool]:
+    """Each piece's weight in its file's summary, and whether that summary rests on short speech only.
+
+    A piece counts by its duration, one shorter than ``min_trusted`` not at all, unless every piece
+    is that short: then all count, by duration, and the flag says so.
+    """
+    durations = np.asarray(durations, dtype=np.float64)
+    trusted = durations >= min_trusted
+    if not trusted.any():
+        return durations, True
+    return np.where(trusted, durations, 0.0), False
+
+
 def speech_segments(
     signal: np.ndarray, sample_rate: int, detector: SpeechDetector, config: SegmentationConfig
 ) -> list[Region]:
-    """The pieces of a long recording to classify: speech regions, long ones cut into windows."""
-    return [piece for region in detector.regions(signal, sample_rate) for piece in split_region(region, config.window)]
+    """The pieces of a long recording to classify: speech regions, short ones merged with a close
+    neighbour (:func:`merge_short`), long ones cut into windows."""
+    regions = merge_short(detector.regions(signal, sample_rate), config.min_trusted, config.merge_gap)
+    return [piece for region in regions for piece in split_region(region, config.window)]
+
+
+def loudest_db(signal: np.ndarray, sample_rate: int, frame_s: float = 0.03) -> float:
+    """Level in dBFS of the loudest ``frame_s`` stretch (mean square over non-overlapping frames)."""
+    n = max(1, round(frame_s * sample_rate))
+    frames = signal[: len(signal) // n * n].reshape(-1, n) if len(signal) >= n else signal[np.newaxis]
+    power = float(np.max(np.mean(np.square(frames, dtype=np.float64), axis=1)))
+    return 10 * np.log10(max(power, 1e-20))
 
 
 def _silero_data() -> Path:

@@ -110,6 +110,8 @@ class Segment(BaseModel):
     probabilities: dict[str, float] | None = None
     #: a regression model's value per target (instead of label and probabilities)
     values: dict[str, float] | None = None
+    #: shorter than a second (``min_trusted``): too short to trust, left out of the file's label
+    too_short: bool | None = None
 
 
 class PredictionBody(BaseModel):
@@ -125,6 +127,8 @@ class PredictionBody(BaseModel):
     frames: list[str] | None = None
     #: a ctc model's transcript
     transcript: str | None = None
+    #: a segmented recording's every segment is too short, so its label rests on them all
+    short_speech_only: bool | None = None
     segments: list[Segment] | None = None
     #: a per-frame regression (a continuous model): each target's value per frame, ``frame_rate``
     #: frames per second, frame ``i`` at ``i / frame_rate`` s (``values`` holds their means)

@@ -34,7 +34,8 @@ function show(answer) {
   // a classifier's label, or a regression's mean value per target
   $("label").textContent = answer.label ?? Object.entries(answer.values || {})
     .map(([name, value]) => `${name} ${value.toFixed(2)}`).join(" · ");
-  $("duration").textContent = `${answer.duration.toFixed(2)} s`;
+  $("duration").textContent = `${answer.duration.toFixed(2)} s` + (answer.short_speech_only
+    ? " · every stretch of speech is under a second: this label rests on speech too short to trust" : "");
   fillTable(answer);
   drawTimeline(answer);
   drawTrace(answer);
@@ -92,9 +93,11 @@ function drawTimeline(answer) {
   const plot = height - top - bottom;
   svg("rect", { x: left, y: top, width: width - left - right, height: plot, fill: "#eef0f3" }, chart);
   for (const segment of segments) {
-    const group = svg("g", { class: "segment", "data-label": segment.label }, chart);
-    svg("title", {}, group).textContent =
-      `${segment.start.toFixed(2)}–${segment.end.toFixed(2)} s: ${segment.label}`;
+    // a segment too short to trust is drawn faded: it does not count in the file's label
+    const group = svg("g", { class: segment.too_short ? "segment too-short" : "segment",
+                             "data-label": segment.label }, chart);
+    svg("title", {}, group).textContent = `${segment.start.toFixed(2)}–${segment.end.toFixed(2)} s: ` +
+      (segment.too_short ? `${segment.label} (too short to trust)` : segment.label);
     let y = top;
     for (const label of classes.length ? classes : Object.keys(segment.probabilities)) {
       const h = (segment.probabilities[label] || 0) * plot;
@@ -104,7 +107,7 @@ function drawTimeline(answer) {
     }
     const mark = svg("text", { x: (x(segment.start) + x(segment.end)) / 2, y: top - 6,
                                "text-anchor": "middle" }, group);
-    mark.textContent = segment.label;
+    mark.textContent = segment.too_short ? `(${segment.label})` : segment.label;
   }
   timeAxis(chart, duration, x, height - 6);
   legend($("legend"), classes);
