@@ -1,7 +1,7 @@
 """Build docs/results.md and each recipes/<group>/README.md from the cross-validation runs.
 
 Recipes are grouped by what they reproduce (``recipes/<group>/NAME.yaml``: seed000, seed001, seed002,
-seed003, baselines, product) and each run sits in the same group, ``runs/<group>/NAME/``.
+seed003, seed004, baselines, product) and each run sits in the same group, ``runs/<group>/NAME/``.
 Every row names its recipe, protocol and the command that produced it; a
 recipe not yet run says so, with an estimate of its cost on this machine.
 The paper's figure sits beside ours where the paper has one.
@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 from seed001_table import seed001_lines, transfer_plot
+from seed004_table import seed004_lines
 
 from serkit.artifacts import CvResults
 from serkit.experiments import load_recipe
@@ -103,6 +104,16 @@ GROUPS = {
                  "OpenAI Whisper's encoder layers (tiny.en, base) in its place on EMO-DB under "
                  "leave-one-speaker-out, so the paper's figure beside a row is the same head on another "
                  "recognizer and corpus. `*-rnn` (RNN-x) has not run yet.",
+    },
+    "seed004": {
+        "title": "Seed 004: time-continuous arousal and valence with dilated and down/up-sampling CNNs",
+        "paper": "Khorram, Aldeneh, Dimitriadis, McInnis, Mower Provost: *Capturing Long-term Temporal "
+                 "Dependencies with Convolutional Networks for Continuous Emotion Recognition* (Interspeech 2017; "
+                 "`../shared/seeds/004_8b25a1231c82e6a8.txt`)",
+        "table": "Tables 1 and 2 (arousal and valence: BLSTM, Dilated, Down/Up; development and test RMSE and CCC). "
+                 "The paper ran RECOLA (AVEC 2016); these recipes run the semi-synthetic EMO-DB test bed "
+                 "(`serkit streams`, docs/streams.md) on its fixed split and under speaker-kfold:5, so its figures "
+                 "are a reference, not a target.",
     },
     "baselines": {
         "title": "Baselines: majority class, ComParE and eGeMAPS functionals with a linear SVM",
@@ -529,7 +540,8 @@ def group_readme(runs: Path, group: str, recipes: Path | None = None) -> str:
         "Figures are % pooled over all test predictions; *paper* is the paper's own figure for the same "
         "configuration (its corpus and protocol where they differ from ours).",
         "",
-        *(seed001_lines(runs, None, "##") if group == "seed001" else group_table(runs, group, recipes)),
+        *(seed001_lines(runs, None, "##") if group == "seed001" else seed004_lines(runs, "##") if group == "seed004"
+          else group_table(runs, group, recipes)),
     ]
     if group == "product":
         lines += ["", "## Shipped models", "",
@@ -590,6 +602,8 @@ def main() -> None:
         *seed000_section(args.runs),
         "",
         *seed001_lines(args.runs, plot if transfer_plot(args.runs, plot) else None),
+        "",
+        *seed004_lines(args.runs),
         "",
         *loso_section(args.runs, LOSO_ROWS, "## EMO-DB 4 classes, leave-one-speaker-out",
                       "Protocol **loso** (10 folds, one test speaker each), validation on held-out training speakers. "

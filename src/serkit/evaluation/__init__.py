@@ -6,6 +6,8 @@
 * :mod:`~serkit.evaluation.sequence`: frame, phone, character and word error rates;
 * :mod:`~serkit.evaluation.phone_decoding`: frame posteriors to phones (Viterbi over a phone
   bigram), and its settings chosen on validation utterances;
+* :mod:`~serkit.evaluation.smoothness`: how smooth a time-continuous trace or its prediction is
+  (power under 1 Hz, spline reconstruction after downsampling, roughness);
 * :mod:`~serkit.evaluation.frame_decisions`: an utterance's class from its frames' posteriors;
 * :mod:`~serkit.evaluation.aggregate`: per-fold, mean and pooled figures with a
   speaker bootstrap interval, as a JSON-able dict.
@@ -55,6 +57,12 @@ from serkit.evaluation.sequence import (
     phone_error_rate,
     word_error_rate,
 )
+from serkit.evaluation.smoothness import (
+    low_frequency_share,
+    reconstruction_ccc,
+    roughness,
+    roughness_ratio,
+)
 
 __all__ = [
     "BootstrapConfig",
@@ -75,11 +83,15 @@ __all__ = [
     "error_rate",
     "error_rate_intervals",
     "frame_error_rate",
+    "low_frequency_share",
     "macro_f1",
     "per_class_recall",
     "phone_error_rate",
+    "reconstruction_ccc",
     "regression_scores",
     "root_mean_squared_error",
+    "roughness",
+    "roughness_ratio",
     "row_normalise",
     "summarise_folds",
     "summarise_regression_folds",
