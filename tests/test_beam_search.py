@@ -107,3 +107,15 @@ def test_bad_settings_are_refused():
         BeamSearchConfig(beam=0)
     with pytest.raises(ConfigError, match="order must be at least 1"):
         CharNgram.fit([[1]], n_characters=1, order=0)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_cap_on_characters_per_frame_bounds_the_search_without_changing_peaked_decoding(seed):
+    """max_candidates as large as the characters is no cap; on peaked posteriors a cap of one
+    character per frame still finds the greedy text (the best class is the one kept)."""
+    log_probs = peaked_posteriors(12, len(LABELS), seed)
+    free = prefix_beam_search(log_probs, BeamSearchConfig(beam=8, char_floor=None))
+    capped = prefix_beam_search(log_probs, BeamSearchConfig(beam=8, char_floor=None, max_candidates=len(LABELS)))
+    assert capped == free
+    one = BeamSearchConfig(beam=1, char_floor=None, max_candidates=1)
+    assert beam_decode(log_probs, LABELS, one) == greedy_decode(log_probs, LABELS)

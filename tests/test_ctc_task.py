@@ -74,7 +74,7 @@ def test_cross_validation_reports_cer_and_wer_and_the_loss_falls(ctc_run):
     results = CvResults.read(base / "run")
     assert results.task == "ctc" and results.confusion is None and results.validation_ua is None
     assert results.validation_cer is not None and math.isfinite(results.validation_cer)
-    assert set(results.pooled) == set(results.mean) == {"cer", "wer"}
+    assert set(results.pooled) == set(results.mean) == {"cer", "wer"}  # greedy only, unless decoder: beam
     assert all(math.isfinite(v) for v in results.pooled.values()) and results.n_utterances == 3 * PER_SPEAKER
     assert all(math.isfinite(fold["cer"]) and fold["validation_cer"] is not None for fold in results.folds)
     report = (base / "run" / "report.md").read_text()
@@ -201,3 +201,37 @@ def test_an_emotion_model_starts_from_the_recognizers_layers(ctc_run, emodb_root
     rnn = [key for key in old if key.startswith("rnn.")]
     assert rnn and all(torch.equal(old[key], new[key]) for key in rnn)
     assert card["classes"] == ["anger", "happiness", "neutral", "sadness"]
+
+
+def peaked(text: str, labels: tuple[str, ...], rng: np.random.Generator, noise: float) -> np.ndarray:
+    """Log-probabilities of a recognizer that mostly hears ``text``: each character for two frames
+    between blanks, with random competitors at ``noise``."""
+    frames = []
+    for character in text:
+        frames += [labels.index(character)] * 2 + [0]
+    scores = rng.normal(0, noise, (len(frames), len(labels)))
+    scores[np.arange(len(frames)), frames] += 4.0
+    return scores - np.logaddexp.reduce(scores, axis=1, keepdims=True)
+
+
+def test_the_beam_decoder_is_fitted_on_training_texts_and_chosen_on_validation():
+    from types import SimpleNamespace
+
+    from serkit.experiments.ctc_decoder import LM_WEIGHTS, decode_texts
+
+    labels = ("<blank>", " ", "a", "b", "c")
+    rng = np.random.default_rng(0)
+    texts = ["abc cab", "cab abc", "abc abc", "cab cab"]
+    part = SimpleNamespace
+    data = SimpleNamespace(labels=labels, train=part(transcripts=texts * 3), validation=part(transcripts=texts))
+    validation = [peaked(t, labels, rng, 1.0) for t in texts]
+    test = [peaked(t, labels, rng, 1.0) for t in texts]
+    found = decode_texts(data, validation, test)
+    assert len(found["decoded"]) == len(test) and found["decoder"]["lm_weight"] in LM_WEIGHTS
+    assert found["decoder"]["validation_cer"] < 0.2  # a recognizer that mostly hears the text
+    assert sum(a == b for a, b in zip(found["decoded"], texts)) >= 3
+
+
+def test_beam_decoding_is_a_recipe_choice_for_ctc_only():
+    with pytest.raises(SerkitError, match="decoder"):
+        Recipe(model="blstm", features="mfcc-seed003", decoder="beam")

@@ -177,8 +177,9 @@ class FoldResult:
     validation_utterance_ua: dict[str, float] | None = None
     #: emotion frames: the test utterances' labels and each rule's decisions (``y_pred`` per rule)
     utterances: dict[str, Any] | None = None
-    #: phone frames: each test utterance's phones as the fold's decoder found them, and the decoder
-    decoded: list[list[str]] | None = None
+    #: phone frames: each test utterance's phones as the fold's decoder found them (a ctc task: its
+    #: beam search's texts), and the decoder
+    decoded: list[list[str]] | list[str] | None = None
     decoder: dict[str, Any] | None = None
     # neural models: the kept epoch, how it was chosen, and each seed's fit
     chosen_epoch: int | None = None

@@ -53,6 +53,9 @@ class BeamSearchConfig:
     insertion_bonus: float = 0.0
     #: Characters below this log-probability at a frame are not tried (None: every one).
     char_floor: float | None = math.log(1e-4)
+    #: At most this many characters, the likeliest, are tried at a frame (None: every one above the
+    #: floor): it bounds the cost where posteriors are flat (an undertrained model).
+    max_candidates: int | None = None
     blank: int = 0
 
     def __post_init__(self) -> None:
@@ -112,6 +115,8 @@ def prefix_beam_search(log_probs: np.ndarray, config: BeamSearchConfig = BeamSea
     for frame in np.asarray(log_probs, dtype=np.float64).tolist():  # floats: cheaper than numpy scalars
         candidates = [c for c in range(len(frame)) if c != config.blank
                       and (config.char_floor is None or frame[c] >= config.char_floor)]
+        if config.max_candidates is not None and len(candidates) > config.max_candidates:
+            candidates = heapq.nlargest(config.max_candidates, candidates, key=frame.__getitem__)
         extended: dict[tuple[int, ...], _Prefix] = {}
         for prefix, p in beam.items():
             stay = extended.setdefault(prefix, _Prefix(lm=p.lm))

@@ -23,8 +23,6 @@ from serkit.evaluation import character_error_rate, edit_distance, error_rate_in
 from serkit.experiments.fold_data import FoldData
 from serkit.training.ctc import greedy_decode
 
-FIGURES = ("cer", "wer")
-
 
 def ctc_predictions(data: FoldData, scores: Sequence[np.ndarray]) -> dict[str, Any]:
     """A ctc task's test references and decoded texts (the log-probabilities per frame are left out)."""
@@ -39,16 +37,27 @@ def text_figures(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, floa
 def summarise_ctc(results: Sequence[FoldResult]) -> dict[str, Any]:
     """CER and WER per fold, their mean and std over folds, and pooled over every test utterance,
     in the shape of a classification's figures."""
+    beam = all(r.decoded is not None for r in results)
     rows = [{"name": r.fold["name"], "test_speakers": sorted(set(r.speakers)), "n_test": len(r.ids),
-             "n_characters": sum(len(t) for t in r.y_true), **text_figures(r.y_true, r.y_pred)} for r in results]
+             "n_characters": sum(len(t) for t in r.y_true), **text_figures(r.y_true, r.y_pred),
+             **(beam_figures(r.y_true, r.decoded) if beam else {})} for r in results]
     pooled = text_figures([t for r in results for t in r.y_true], [p for r in results for p in r.y_pred])
+    if beam:
+        pooled |= beam_figures([t for r in results for t in r.y_true], [d for r in results for d in r.decoded])
+    figures = list(pooled)
     return {"folds": rows, "pooled": pooled,
-            "mean": {k: float(np.mean([row[k] for row in rows])) for k in FIGURES},
+            "mean": {k: float(np.mean([row[k] for row in rows])) for k in figures},
             # the sample std over folds, as for the other tasks (none of a single fold)
-            "std": {k: float(np.std([row[k] for row in rows], ddof=1)) if len(rows) > 1 else None for k in FIGURES},
+            "std": {k: float(np.std([row[k] for row in rows], ddof=1)) if len(rows) > 1 else None for k in figures},
             "ci95": text_intervals(results), "labels": [], "confusion": None,
-            "class_rule": "per utterance: greedy CTC decoding; CER over characters (spaces included), WER over "
-                          "words, edit distances summed over utterances"}
+            "class_rule": "per utterance: greedy CTC decoding (cer_beam, wer_beam: the fold's beam search with a "
+                          "character trigram, settings chosen on validation); CER over characters (spaces "
+                          "included), WER over words, edit distances summed over utterances"}
+
+
+def beam_figures(y_true: Sequence[str], decoded: Sequence[str]) -> dict[str, float]:
+    """CER and WER of the beam search's texts (:mod:`serkit.experiments.ctc_decoder`)."""
+    return {f"{key}_beam": value for key, value in text_figures(y_true, decoded).items()}
 
 
 def text_intervals(results: Sequence[FoldResult]) -> dict[str, Any]:

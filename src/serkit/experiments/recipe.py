@@ -120,6 +120,9 @@ class Recipe:
     #: ``frame_target: emotion`` only: how an utterance's decision comes from its frames' posteriors
     #: (silence excluded): ``mean-log-posterior`` or ``majority`` (a vote of the frames' argmax).
     aggregate: str = added_later("mean-log-posterior")
+    #: ``task: ctc`` only: ``greedy``, or ``beam``, which adds each fold's beam search with a character
+    #: trigram, its settings chosen on validation (:mod:`serkit.experiments.ctc_decoder`), as a second row.
+    decoder: str = added_later("greedy")
     #: Several corpora: a folder per corpus (``{emodb: ../shared/data/emodb}``); a corpus not named
     #: here is read from ``$SERKIT_CORPORA/<name>``.  Where the data is, like ``root``: not hashed.
     roots: dict[str, str] = added_later({})
@@ -215,6 +218,8 @@ class Recipe:
                 raise SerkitError(f"silence {self.silence!r}: give webrtcvad or webrtcvad:N with N in 0..3")
         if self.aggregate not in AGGREGATES:
             raise SerkitError(f"aggregate {self.aggregate!r}: choose from {', '.join(AGGREGATES)}")
+        if self.decoder not in ("greedy", "beam") or (self.decoder == "beam" and self.task != "ctc"):
+            raise SerkitError(f"decoder {self.decoder!r}: greedy, or beam for task: ctc")
 
     def _check_frame_model(self, frame_model: bool) -> None:
         if not frame_model:

@@ -139,7 +139,8 @@ def _figure_names(summary: CvResults) -> list[tuple[str, str]]:
     """The figures a run reports, as (key, heading): WA, UA, F1, CCC and RMSE per target, or a
     frame task's FER and PER."""
     if summary.task == "ctc":
-        return [("cer", "CER"), ("wer", "WER")]
+        found = [("cer", "CER"), ("wer", "WER"), ("cer_beam", "CER (beam)"), ("wer_beam", "WER (beam)")]
+        return [(key, name) for key, name in found if key in summary.pooled]
     if summary.task == "frame":
         found = [("fer", "FER"), ("per", "PER"), ("per_runs", "PER (runs)"), ("frame_ua", "frame UA")]
         return [(key, name) for key, name in found if key in summary.pooled]
