@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 
 from serkit.cli.inference import register
 from serkit.corpora import read_corpus
+from serkit.corpora.registry import corpus_licence
 from serkit.corpora.streams import StreamSettings, make_streams
 from serkit.errors import SerkitError
 from serkit.experiments.recipe import Recipe
@@ -283,3 +284,11 @@ def test_an_exported_model_predicts_the_torch_trace_at_a_length_not_divisible_by
         assert len(element["trace"][target]) == n and n % UPDOWN_FACTOR
         np.testing.assert_allclose(element["trace"][target], expected.trace[target], atol=1e-4)
         np.testing.assert_allclose(alone.trace[target], expected.trace[target], atol=1e-4)
+
+
+def test_the_card_says_the_traces_are_semi_synthetic_and_what_the_weights_may_be_used_for(models):
+    card = json.loads((models["dilated"] / "card.json").read_text())
+    assert card["data"]["semi_synthetic_from"] == ["emodb"] and card["frame_rate"] == 25.0
+    assert card["data"]["licences"] == {"emodb": corpus_licence("emodb")}
+    readme = (models["dilated"] / "README.md").read_text()
+    assert "semi-synthetic continuous test bed" in readme and "every 40 ms" in readme

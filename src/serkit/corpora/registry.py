@@ -98,16 +98,21 @@ def corpus_licence(name: str) -> str | None:
 
 def training_licences(table: pd.DataFrame) -> dict[str, str | None]:
     """Corpus -> terms of use, for every corpus a table's rows come from; a semi-synthetic test bed
-    (``serkit streams``, its manifest beside the audio) names its source corpora instead."""
+    (``serkit streams``) counts as the corpora it was made from."""
     sources: list[str] = []
     for corpus in sorted(set(table["corpus"])):
-        root = table.attrs.get("root") or table.attrs.get("corpora", {}).get(corpus, {}).get("root") or ""
-        manifest = Path(str(root)) / "streams.json"
-        if corpus == "recola" and manifest.is_file():
-            sources += str(json.loads(manifest.read_text())["corpus"]).split(",")
-        else:
-            sources.append(str(corpus))
+        sources += semi_synthetic_sources(table, corpus) or [str(corpus)]
     return {name: corpus_licence(name) for name in sorted(set(sources))}
+
+
+def semi_synthetic_sources(table: pd.DataFrame, corpus: str = "recola") -> list[str] | None:
+    """The corpora a RECOLA-layout test bed of the table was made from by ``serkit streams`` (its
+    manifest, ``streams.json``, beside the audio); None for anything else."""
+    root = table.attrs.get("root") or table.attrs.get("corpora", {}).get(corpus, {}).get("root") or ""
+    manifest = Path(str(root)) / "streams.json"
+    if corpus != "recola" or not manifest.is_file():
+        return None
+    return str(json.loads(manifest.read_text())["corpus"]).split(",")
 
 
 def weights_licence(licences: dict[str, str | None]) -> str:

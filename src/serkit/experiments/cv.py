@@ -42,6 +42,7 @@ from serkit.experiments.fitters.transfer import check_init, fold_init, is_cv_run
 from serkit.experiments.fold_data import FoldData, frame_targets, target_column, trace_grid
 from serkit.experiments.frame_results import fold_fer, frame_predictions, summarise_frames, summarise_utterances
 from serkit.experiments.frame_targets import check_alignments
+from serkit.experiments.ctc_decoder import decode_texts
 from serkit.experiments.phone_decoder import decode_phones
 from serkit.experiments.recipe import Recipe
 from serkit.experiments.regression_results import compared_rows, regression_predictions, summarise_regression
@@ -83,11 +84,11 @@ def load_corpus(recipe: Recipe, skip_bad: bool = False) -> Corpus:
         table = read_corpus(recipe.corpus, recipe.corpus_root(recipe.corpus), skip_bad=skip_bad)
     else:  # one table, speakers and sentences made unique per corpus
         table = read_corpora(recipe.corpora, {c: recipe.corpus_root(c) for c in recipe.corpora}, skip_bad=skip_bad)
+    # a dimensional corpus (RECOLA): its ratings are the targets, there are no classes to select
+    dimensional = recipe.task == "regression" and not table["label"].notna().any()
     if recipe.task == "ctc":  # every utterance with a transcript; fails now, before any feature
         check_transcripts(table, recipe.corpus)
-    elif recipe.task == "regression" and not table["label"].notna().any():
-        pass  # a dimensional corpus (RECOLA): its ratings are the targets, there are no classes to select
-    else:
+    elif not dimensional:
         table = select_classes(table, recipe.classes)
         if len(recipe.corpora) > 1:
             check_classes_in_every_corpus(table, class_set(recipe.classes), recipe.classes)
@@ -99,7 +100,8 @@ def load_corpus(recipe: Recipe, skip_bad: bool = False) -> Corpus:
                              dimension_source=values["dimension_source"].to_numpy())
     if recipe.task == "frame" and recipe.frame_target == "phones":  # fails now, before any feature is extracted
         check_alignments(table, recipe.corpus, recipe.frame_target, recipe.phone_set)
-    labels = () if recipe.task == "ctc" else tuple(class_set(recipe.classes))  # ctc: characters, per fold
+    # ctc: characters, per fold; a dimensional corpus has no classes
+    labels = () if recipe.task == "ctc" or dimensional else tuple(class_set(recipe.classes))
     return Corpus(table, labels, audio_hashes(table), recipe.targets)
 
 
@@ -200,6 +202,9 @@ class _FoldJob:
             sentences = dict(zip(self.corpus.table["path"], self.corpus.table.get("text", self.corpus.table["path"])))
             validation_scores = search.fitter.predict(data.validation) if len(data.validation) else []
             outcome |= decode_phones(data, sentences, validation_scores, test_scores)
+        if self.recipe.decoder == "beam":  # the beam search's row, its settings chosen on validation
+            validation_scores = search.fitter.predict(data.validation) if len(data.validation) else []
+            outcome |= decode_texts(data, validation_scores, test_scores)
         # A fit resumed after a kill counts its earlier calls too (up to their last checkpoint).
         earlier = sum(member.get("earlier_seconds", 0.0) for member in outcome.get("members", []))
         result = FoldResult.from_dict({"fold": fold.to_dict(), **outcome,

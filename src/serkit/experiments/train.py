@@ -17,7 +17,7 @@ from typing import Any
 
 from serkit import __version__
 from serkit.artifacts import CARD, CvResults, read_model_info
-from serkit.corpora.registry import training_licences, weights_licence
+from serkit.corpora.registry import semi_synthetic_sources, training_licences, weights_licence
 from serkit.errors import SerkitError
 from serkit.experiments.cv import Corpus, corpus_features, load_corpus
 from serkit.experiments.fitters.transfer import check_init
@@ -121,7 +121,7 @@ def model_card(recipe: Recipe, corpus: Corpus, fold: Any, training: dict[str, An
         "features": recipe.features,
         "normalisation": recipe.normalisation,
         "classes": list(corpus.labels),
-        "class_set": recipe.classes,
+        "class_set": recipe.classes if corpus.labels else None,  # a dimensional corpus has none
         "data": {
             "corpus": recipe.corpus,
             "utterances": len(table),
@@ -147,6 +147,8 @@ def model_card(recipe: Recipe, corpus: Corpus, fold: Any, training: dict[str, An
     if corpus.targets:  # a regression: what it predicts, and from whose ratings
         sources = table["dimension_source"].value_counts().to_dict()
         card |= {"task": "regression", "targets": list(corpus.targets), "target_sources": sources}
+        if semi_synthetic_sources(table):  # the traces were made by serkit streams, not rated by people
+            card["data"]["semi_synthetic_from"] = semi_synthetic_sources(table)
         if is_frame_model(recipe.model):  # a trace: a value per frame, at the feature's rate
             grid = selected_feature(recipe).grid
             card["frame_rate"] = grid.sample_rate / grid.hop
@@ -171,8 +173,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         "",
         f"- model: {card['model']} on {card['features']} (normalisation: {card['normalisation']})",
         _what_it_predicts(card),
-        f"- trained on: {data['corpus']}, {data['utterances']} utterances, {len(data['speakers'])} speakers "
-        f"({data['hours']} h); {how}",
+        f"- trained on: {_training_data(data)}, {len(data['speakers'])} speakers ({data['hours']} h); {how}",
         f"- size: {card['size_bytes'] / 1e6:.2f} MB; serkit {card['serkit_version']}",
         *licence_lines(card),
         *init_lines(training.get("init")),
@@ -212,15 +213,22 @@ def _what_it_predicts(card: dict[str, Any]) -> str:
         return (f"- predicts a class per frame, {card['frame_target']} ({len(card['frame_classes'])} classes: "
                 f"{' '.join(card['frame_classes'])}); utterances of the classes ({card['class_set']}): "
                 f"{', '.join(card['classes'])}")
-    if card.get("task") == "regression" and card.get("frame_rate"):
-        sources = ", ".join(f"{n} from {s}" for s, n in card["target_sources"].items())
+    if card.get("task") == "regression" and card.get("frame_rate"):  # learnt from the corpus's traces
         return (f"- predicts {', '.join(card['targets'])} on [-1, 1] every {1000 / card['frame_rate']:g} ms of a "
-                f"recording (a trace; {sources})")
+                f"recording (a trace)")
     if card.get("task") == "regression":
         sources = ", ".join(f"{n} from {s}" for s, n in card["target_sources"].items())
         return (f"- predicts {', '.join(card['targets'])} per utterance on [-1, 1] ({sources}); utterances of "
                 f"the classes ({card['class_set']}): {', '.join(card['classes'])}")
     return f"- classes ({card['class_set']}): {', '.join(card['classes'])}"
+
+
+def _training_data(data: dict[str, Any]) -> str:
+    if data.get("semi_synthetic_from"):  # say what the traces are wherever the model is described
+        return (f"the semi-synthetic continuous test bed `serkit streams` made from "
+                f"{', '.join(data['semi_synthetic_from'])} (traces generated from the utterances' labels, not "
+                f"rated by people): {data['utterances']} recordings")
+    return f"{data['corpus']}, {data['utterances']} utterances"
 
 
 def licence_lines(card: dict[str, Any]) -> list[str]:

@@ -68,6 +68,15 @@ def read_card(model_dir: Path) -> dict[str, Any]:
     return card
 
 
+def _headline(pooled: dict[str, Any], targets: Any) -> str:
+    """A card's cross-validated figures in a few words, whatever the task."""
+    if targets:
+        return "CCC " + ", ".join(f"{t} {pooled[f'ccc_{t}']:.3f}" for t in targets)
+    shown = [(key, name) for key, name in (("ua", "UA"), ("wa", "WA"), ("cer", "CER"), ("wer", "WER"),
+                                           ("fer", "FER"), ("per", "PER")) if key in pooled]
+    return ", ".join(f"{name} {pooled[key]:.3f}" for key, name in shown)
+
+
 def card_summary(card: dict[str, Any]) -> str:
     """One line: architecture, features, classes, cross-validated UA, size."""
     if not card:
@@ -77,11 +86,13 @@ def card_summary(card: dict[str, Any]) -> str:
     if classes:
         parts.append(f"{len(classes)} classes ({', '.join(classes)})")
     data = card.get("data") or {}
-    if data.get("corpus"):
+    if data.get("semi_synthetic_from"):
+        parts.append(f"trained on a semi-synthetic test bed of {', '.join(data['semi_synthetic_from'])}")
+    elif data.get("corpus"):
         parts.append(f"trained on {data['corpus']}")
     cv = card.get("cross_validation")
     if cv:
-        parts.append(f"{cv['protocol']} UA {cv['pooled']['ua']:.3f}, WA {cv['pooled']['wa']:.3f}")
+        parts.append(f"{cv['protocol']} {_headline(cv['pooled'], card.get('targets') or ())}")
     if card.get("size_bytes"):
         parts.append(f"{card['size_bytes'] / 1e6:.1f} MB")
     return "; ".join(parts)
