@@ -93,7 +93,14 @@ def target_table(runs: Path, target: str) -> list[str]:
     lines += [method_row(runs, label, method, target) for label, method in METHODS]
     lines += [method_row(runs, f"{label}, speaker z-norm", method, target, "-speaker-znorm")
               for label, method in METHODS if method in ZNORM]
+    # depth, width and learning rate searched on the development speakers, as the paper chose its settings
+    lines += [method_row(runs, f"{label}, searched on dev", method, target, "-tuned")
+              for label, method in METHODS if method in ZNORM and recipe_path_exists(method, target, "-tuned")]
     return lines
+
+
+def recipe_path_exists(method: str, target: str, suffix: str) -> bool:
+    return (Path(__file__).resolve().parent.parent / "recipes" / "seed004" / f"{recipe_name(method, target, suffix)}.yaml").is_file()
 
 
 def seed004_lines(runs: Path, heading: str = "##") -> list[str]:
