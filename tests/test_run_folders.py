@@ -284,3 +284,18 @@ def test_a_run_keeps_the_thread_count_it_started_with(emodb_root, tmp_path):
     again = run_cv(recipe, out, cache=cache, workers=1, jobs=1)
     assert again["threads"] == 1
     assert again["pooled"] == first["pooled"]
+
+
+def test_a_recipe_that_fails_on_its_corpus_leaves_the_folder_free_for_the_corrected_one(emodb_root, tmp_path):
+    """A cv whose corpus cannot be read or split does not claim --out: the next, corrected
+    configuration runs there instead of meeting "a run of another configuration"."""
+    out = tmp_path / "run"
+    failed = run_serkit("cv", "--corpus", "emodb", "--root", str(tmp_path / "missing"), "--model", "cnn",
+                        "--features", "mfcc-seed003", "--out", str(out))
+    assert_one_line_error(failed, "missing")
+    assert not (out / "recipe.json").exists() and not (out / "run.json").exists()
+    from serkit.experiments import Recipe
+    from serkit.experiments.cv import _claim
+
+    _claim(out, Recipe(model="blstm", features="mfcc-seed003"))  # the corrected recipe may claim it
+    assert (out / "recipe.json").exists()

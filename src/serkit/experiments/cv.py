@@ -128,12 +128,15 @@ def run_cv(
     there: a second process on it is refused.
     """
     with owned_folder(out_dir) as folder:
-        _claim(folder, recipe)
+        _claim(folder, recipe, write=False)
         check_init(recipe, per_fold=True)
-        threads = _run_threads(folder, threads, jobs)
         corpus = load_corpus(recipe)
         folds = make_folds(corpus.table, recipe.protocol, recipe.validation, seed=recipe.seed,
                            hashes=corpus.hashes)
+        # claimed only once the corpus has been read and split: a recipe that fails there leaves
+        # the folder free for the corrected one
+        _claim(folder, recipe)
+        threads = _run_threads(folder, threads, jobs)
         features = corpus_features(recipe, corpus.table, cache, workers, progress)
 
         pending = [fold for fold in folds if not _predictions(folder, fold).exists()]
@@ -339,8 +342,9 @@ def corpus_features(
     return extraction.features
 
 
-def _claim(out_dir: Path, recipe: Recipe) -> None:
-    """Refuse to mix two configurations in one output folder (that would corrupt a resume)."""
+def _claim(out_dir: Path, recipe: Recipe, write: bool = True) -> None:
+    """Refuse to mix two configurations in one output folder (that would corrupt a resume); with
+    ``write``, mark the folder as this configuration's."""
     marker = out_dir / "recipe.json"
     if marker.exists():
         previous = json.loads(marker.read_text())
@@ -350,7 +354,8 @@ def _claim(out_dir: Path, recipe: Recipe) -> None:
                 "use a new --out folder"
             )
         return
-    atomic_write_text(marker, json.dumps({"config_hash": recipe.config_hash(), **recipe.to_dict()}, indent=2))
+    if write:
+        atomic_write_text(marker, json.dumps({"config_hash": recipe.config_hash(), **recipe.to_dict()}, indent=2))
 
 
 def _fold_figure(result: FoldResult, corpus: Corpus, task: str) -> str:
