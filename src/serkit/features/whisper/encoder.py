@@ -54,9 +54,19 @@ class Block(nn.Module):
         self.mlp_ln = nn.LayerNorm(width)
         self.mlp = nn.Sequential(nn.Linear(width, 4 * width), nn.GELU(), nn.Linear(4 * width, width))
 
-    def forward(self, x: Tensor) -> Tensor:
-        batch, frames, width = x.shape
+    def project(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Queries, keys and values of ``x``, each ``(batch, heads, frames, head width)``."""
+        batch, frames, _ = x.shape
         q, k, v = self.qkv(self.attn_ln(x)).view(batch, frames, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        return q, k, v
+
+    def forward(self, x: Tensor, context: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """``context``: keys and values (as :meth:`project` gives them) of frames after ``x``'s
+        that its frames attend to as well, but that are not computed here."""
+        batch, frames, width = x.shape
+        q, k, v = self.project(x)
+        if context is not None:
+            k, v = torch.cat([k, context[0]], dim=2), torch.cat([v, context[1]], dim=2)
         attended = F.scaled_dot_product_attention(q, k, v)
         x = x + self.out(attended.transpose(1, 2).reshape(batch, frames, width))
         return x + self.mlp(self.mlp_ln(x))
@@ -85,16 +95,26 @@ class WhisperEncoder(nn.Module):
         last = self.dims.n_audio_layer if upto is None else upto
         if not 0 <= last <= self.dims.n_audio_layer:
             raise ValueError(f"layer {upto} does not exist: this encoder has 0..{self.dims.n_audio_layer}")
-        x = F.gelu(self.conv1(mel))
-        x = F.gelu(self.conv2(x)).transpose(1, 2)
-        if x.shape[1] > self.dims.n_audio_ctx:
-            raise ValueError(f"{mel.shape[-1]} mel frames exceed the encoder's {2 * self.dims.n_audio_ctx}")
-        x = x + self.positions[: x.shape[1]]
+        x = self.embed(mel)
         states = [x]
         for index, block in enumerate(self.blocks[:last], start=1):
             x = block(x)
             states.append(self.ln_post(x) if index == self.dims.n_audio_layer else x)
         return states
+
+    def embed(self, mel: Tensor) -> Tensor:
+        """Layer 0: the convolutions and positions, ``(batch, ceil(mel_frames / 2), width)``."""
+        return self.place(self.convolve(mel))
+
+    def convolve(self, mel: Tensor) -> Tensor:
+        """The convolutions, ``(batch, ceil(mel_frames / 2), width)``."""
+        return F.gelu(self.conv2(F.gelu(self.conv1(mel)))).transpose(1, 2)
+
+    def place(self, x: Tensor) -> Tensor:
+        """``x`` plus the positions of its frames, the first of the window's."""
+        if x.shape[1] > self.dims.n_audio_ctx:
+            raise ValueError(f"{2 * x.shape[1]} mel frames exceed the encoder's {2 * self.dims.n_audio_ctx}")
+        return x + self.positions[: x.shape[1]]
 
 
 def sinusoids(length: int, channels: int, max_timescale: float = 10_000.0) -> Tensor:
