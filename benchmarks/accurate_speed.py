@@ -10,14 +10,19 @@ linear layer.  This script measures, for each way of computing that layer:
   benchmarks/inference.py measures a model.  Variants run one after another
   within each round and the best of ``--rounds`` counts, so their ratios hold
   on a shared machine;
-* **features**: the largest absolute difference of the pooled layer from the
-  reference (the shipped padded PyTorch path) and from the same window in
-  PyTorch, over EMO-DB's 4-class files;
+* **features**: the median and largest absolute difference of the pooled
+  layer from the reference (the padding encoded in PyTorch, as the model
+  shipped before computed it) and from PyTorch on the same window, over
+  EMO-DB's 4-class files;
 * **UA**: leave-one-speaker-out over EMO-DB's 4 classes with the layer fixed
   at 4 and the logistic regression's cost at 1.0 (what the shipped model chose;
   the recipe's inner search over layers and costs is too slow to repeat for
   every variant), pooled UA; ``--loco N`` adds N files each of nEMO and ASED
-  (stratified sample, fixed seed) and leave-one-corpus-out over the three.
+  (stratified sample, fixed seed) and leave-one-corpus-out over the three;
+  the same leave-one-speaker-out for every layer, the padding encoded or
+  cached; and the recipe's own cross-validation each way, read from runs/product/;
+* **shorter windows** (10 s, or 2 s of silence after the clip), for accuracy
+  only: no feature option runs them.
 
     python benchmarks/accurate_speed.py [--root ../shared/data/emodb] [--files 40] [--rounds 2]
         [--threads 1 2] [--loco 300] [--cache /tmp/accurate-speed] [--write]
@@ -70,6 +75,12 @@ VARIANTS = {
 SHORTER = {"padded to 10 s": ("window", 10.0), "2 s of silence after the clip": ("silence", 2.0)}
 REFERENCE = next(iter(VARIANTS))
 SHIPPED = "the shipped `accurate` model, as loaded"
+#: Every layer, the padding encoded or cached: whether the layers' UAs differ, layer by layer.
+EVERY_LAYER = {"every layer, padding encoded": {"layer": None, "padded": True},
+               "every layer, padding cached": {"layer": None, "padded": True, "padding": "cached"}}
+#: The shipped recipe's own cross-validation (layer and cost chosen in each fold), each way.
+RECIPE_RUNS = {"padding encoded": "runs/product/emodb-4class-best",
+               "padding cached": "runs/product/emodb-4class-best-cached"}
 #: Each onnxruntime variant's PyTorch counterpart: the same window, the same padding.
 SAME_WINDOW = {name: name.replace("onnxruntime int8", "PyTorch").replace("onnxruntime", "PyTorch")
                for name in VARIANTS if "onnxruntime" in name}
@@ -81,7 +92,7 @@ def shipped_feature(shipped: Predictor) -> WhisperLayers:
 
 
 def feature(variant: str, encoder) -> WhisperLayers:
-    made = WhisperLayers(model="whisper-base", layer=LAYER, **VARIANTS[variant])
+    made = WhisperLayers(model="whisper-base", **{"layer": LAYER, **(VARIANTS | EVERY_LAYER)[variant]})
     made._encoder = encoder  # one verified copy of the weights for every variant
     return made
 
@@ -157,13 +168,14 @@ def shorter_audio(signal: np.ndarray, kind: str, seconds: float) -> np.ndarray:
 
 
 def pooled(variant: str, paths: list[str], encoder, cache: Path) -> np.ndarray:
-    """Layer 4 mean-pooled over each file's frames, ``(files, 512)``, cached by variant and file list."""
-    settings = VARIANTS.get(variant) or SHORTER[variant]
+    """Layer 4 (or every layer) mean-pooled over each file's frames, ``(files, 512)`` (or ``(files, 7 * 512)``),
+    cached by variant and file list."""
+    settings = (VARIANTS | EVERY_LAYER).get(variant) or SHORTER[variant]
     place = cache / f"{hashlib.sha256(json.dumps([settings, paths]).encode()).hexdigest()[:16]}.npy"
     if place.exists():
         return np.load(place)
     vectors = []
-    made = feature(variant, encoder) if variant in VARIANTS else None
+    made = feature(variant, encoder) if variant in VARIANTS | EVERY_LAYER else None
     for path in paths:
         signal = load_audio(path, SAMPLE_RATE)
         if made is not None:
@@ -209,7 +221,7 @@ def measure_accuracy(root: Path, loco: int, cache: Path) -> dict[str, dict[str, 
     emodb = (table.corpus == "emodb").to_numpy()
     encoder = load_recognizer("whisper-base")
     vectors = {variant: pooled(variant, table.path.tolist(), encoder, cache) for variant in [*VARIANTS, *SHORTER]}
-    results = {}
+    results: dict = {"_layers": {}}
     for variant, x in vectors.items():
         fp32 = vectors[SAME_WINDOW.get(variant, variant)]
         gap = np.abs(x - vectors[REFERENCE])[emodb]
@@ -222,9 +234,20 @@ def measure_accuracy(root: Path, loco: int, cache: Path) -> dict[str, dict[str, 
             row["loco mean UA"] = float(np.mean(list(per_corpus.values())))
         results[variant] = row
         print(variant, {k: round(v, 4) for k, v in row.items()}, flush=True)
+    emodb_table = table[emodb].reset_index(drop=True)
+    for variant in EVERY_LAYER:
+        x = pooled(variant, emodb_table.path.tolist(), encoder, cache)
+        width = x.shape[1] // 7
+        results["_layers"][variant] = {
+            layer: loso_ua(x if layer == "all" else x[:, layer * width:(layer + 1) * width], emodb_table, labels)
+            for layer in ["all", *range(7)]}
     results["_scale"] = {"largest magnitude": float(np.abs(vectors[REFERENCE][emodb]).max()),
                          "median standard deviation of a dimension": float(np.median(vectors[REFERENCE][emodb].std(0)))}
     return results
+
+
+def recipe_ua(run: str) -> float:
+    return json.loads((REPO / run / "results.json").read_text())["pooled"]["ua"]
 
 
 def uptime() -> str:
@@ -266,7 +289,21 @@ def section(speed, accuracy, audio: float, files: int, command: str, loads: list
                 lines.append(f"| {variant} | " + " | ".join(f"{v:.2g}" if "diff" in k else f"{100 * v:.1f}"
                                                            for k, v in row.items()) + " |")
         lines += ["", "The reference's pooled layer: " + ", ".join(f"{k} {v:.2f}" for k, v in accuracy["_scale"].items())
-                  + "."]
+                  + ".", "", "Layer by layer (EMO-DB, leave-one-speaker-out, cost 1.0; `all`: every layer side by side):",
+                  "", "| padding | " + " | ".join(map(str, next(iter(accuracy["_layers"].values())))) + " |",
+                  "|---" * 9 + "|"]
+        for variant, uas in accuracy["_layers"].items():
+            lines.append(f"| {variant.split(', ')[1]} | " + " | ".join(f"{100 * ua:.1f}" for ua in uas.values()) + " |")
+        lines += ["", "The recipe's own cross-validation (`emodb-4class-best`: layer and cost chosen in each fold by",
+                  "leave-one-speaker-out over its training speakers), pooled UA: " + "; ".join(
+                      f"{way} {100 * recipe_ua(run):.1f} (`{run}`)" for way, run in RECIPE_RUNS.items()) + "."]
+    if speed and accuracy:
+        threads, reference = min(speed), accuracy[REFERENCE]["EMO-DB loso UA"]
+        lines += ["", f"### Against the goal ({threads} thread, one file at a time; UA within 1 point)", ""]
+        for variant in VARIANTS:
+            rate, ua = audio / speed[threads][variant]["one at a time"], accuracy[variant]["EMO-DB loso UA"]
+            verdict = "meets" if rate >= 30 and abs(ua - reference) <= 0.01 else "misses"
+            lines.append(f"- {variant}: {rate:.0f}x, UA {100 * ua:.1f} ({100 * (ua - reference):+.1f}): {verdict} it")
     return "\n".join(lines) + "\n"
 
 

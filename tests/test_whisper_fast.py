@@ -145,3 +145,26 @@ def test_a_feature_pickles_without_its_session_or_cache(base, clips):
     assert copy._onnx is None and copy._cached is None and copy == made
     copy._encoder = base
     np.testing.assert_array_equal(copy.compute(clips[0]), before)
+
+
+@pytest.fixture(scope="module")
+def accurate():
+    path = shipped_model_path("accurate")
+    if path is None:
+        pytest.skip("no accurate model is shipped")
+    installed(json.loads((path / "model.json").read_text())["features"]["config"]["model"])
+    return load_model("accurate", backend="torch")
+
+
+def test_the_shipped_accurate_model_predicts_on_the_fast_path_as_before(accurate, emodb_wavs):
+    """20 of EMO-DB's 4-class files: the same labels as on the fully encoded window, and as the
+    model this one replaced (the padding encoded; it gave every 4-class file its own emotion)."""
+    feature = accurate.spec.feature
+    assert feature.cached_padding, "the shipped accurate model should cache the window's padding"
+    whole = WhisperLayers(dataclasses.replace(feature.config, padding="encoded"))
+    reference = Predictor(dataclasses.replace(accurate.spec, feature=whole), accurate.backend, accurate.config)
+    emotions = {"W": "anger", "F": "happiness", "N": "neutral", "T": "sadness"}
+    paths = [path for path in emodb_wavs if path.name[5] in emotions][::17]
+    fast, slow = accurate.predict_files(paths), reference.predict_files(paths)
+    assert len(paths) == 20 and all(r.ok for r in fast + slow)
+    assert [r.label for r in fast] == [r.label for r in slow] == [emotions[path.name[5]] for path in paths]
