@@ -218,6 +218,22 @@ def test_loco_reports_each_target_corpus_and_adapting_recovers_the_classes(tiny,
     assert "**mean of 3 target corpora** | loco + per-corpus normalisation | 72 |" in report
 
 
+def test_a_loco_fold_can_choose_its_cost_by_leaving_each_training_corpus_out(tiny, tmp_path):
+    summary = run_cv(tiny_recipe(tiny, inner_cv="corpora"), tmp_path / "run", cache=FeatureCache(tmp_path / "cache"),
+                     workers=1, threads=1)
+    assert len(summary["folds"]) == 3
+    for path in sorted((tmp_path / "run" / "folds").glob("*/predictions.json")):
+        record = json.loads(path.read_text())
+        assert record["chosen"]["by"] == "inner-loco"
+        assert set(record["chosen"]["validation_ua"]) == {"0.001", "0.01", "0.1", "1.0"}
+    # one corpus on the training side leaves nothing to leave out
+    with pytest.raises(SerkitError, match="at least two corpora"):
+        run_cv(tiny_recipe({"emodb": tiny["emodb"]}, protocol="loso", inner_cv="corpora"), tmp_path / "one",
+               cache=FeatureCache(tmp_path / "cache"), workers=1, threads=1)
+    with pytest.raises(ConfigError, match="inner_cv"):
+        tiny_recipe(tiny, inner_cv="sentences")
+
+
 def test_a_neural_model_trains_corpus_balanced_with_per_corpus_statistics(tiny, tmp_path):
     recipe = tiny_recipe(tiny, protocol="train:emodb,nemo test:ased", model="blstm", model_options={"hidden": 8},
                          normalisation="per-corpus", train={"epochs": 1, "batch_size": 4, "balance": "corpus"})

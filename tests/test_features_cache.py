@@ -167,3 +167,19 @@ def test_store_is_atomic_when_writing_fails(tmp_path, monkeypatch):
     # the old entry is intact and no temporary file remains
     np.testing.assert_array_equal(cache.load(feature, digest), np.ones((1, 3)))
     assert not list((tmp_path / "cache").rglob("*.tmp"))
+
+
+def test_a_large_entry_is_mapped_copy_on_write_and_a_small_one_read(tmp_path, wav, monkeypatch):
+    monkeypatch.setattr(cache_module, "MAP_ABOVE", 100)  # bytes: the clip's frames are a few kB
+    cache = FeatureCache(tmp_path / "cache")
+    feature = Counting()
+    fresh = cache.get(feature, wav)  # computed: what the caller keeps is already the mapped entry
+    again = FeatureCache(tmp_path / "cache").get(feature, wav)
+    assert isinstance(fresh, np.memmap) and isinstance(again, np.memmap)
+    np.testing.assert_array_equal(again, feature.process_file(wav))
+    entry = cache.entry(feature, cache.digest(wav))
+    before = entry.read_bytes()
+    again *= 2  # writable, as a loaded array is, but the cache entry stays as it was
+    assert entry.read_bytes() == before
+    monkeypatch.setattr(cache_module, "MAP_ABOVE", 1 << 30)
+    assert not isinstance(FeatureCache(tmp_path / "cache").get(feature, wav), np.memmap)

@@ -93,7 +93,9 @@ class Recipe:
     #: Classical models: score the searched settings and the cost by leave-one-speaker-out over
     #: the training side's speakers (training and validation parts together), rather than on
     #: the validation part alone: the same rule (the test part never chooses), less noise.
-    inner_cv: bool = added_later(False)
+    #: ``corpora``: leave one training corpus out instead (for ``loco``: choose what carries
+    #: across corpora); ``true`` is ``speakers``.
+    inner_cv: bool | Literal["speakers", "corpora"] = added_later(False)
     #: Start from another trained model (a model folder or a shipped model's name): every layer
     #: whose name and shape match is copied, the output layer is new (``serkit.models.transfer``).
     init: str | None = added_later(None)

@@ -160,11 +160,16 @@ def model_card(recipe: Recipe, corpus: Corpus, fold: Any, training: dict[str, An
     return card
 
 
+#: How a classical model's settings were chosen on its training data, as a card says it.
+INNER_CV = {"inner-loso": "leave-one-speaker-out over its speakers",
+            "inner-loco": "leave-one-corpus-out over its corpora"}
+
+
 def card_markdown(card: dict[str, Any]) -> str:
     data, cv, training = card["data"], card["cross_validation"], card["training"]
     chosen = ", ".join(f"{k} {'all' if v is None else v}" for k, v in training.get("chosen_on_validation", {}).items())
-    if training.get("chosen_by") == "inner-loso":
-        how = f"{chosen or 'settings'} chosen by leave-one-speaker-out over its speakers"
+    if training.get("chosen_by") in INNER_CV:
+        how = f"{chosen or 'settings'} chosen by {INNER_CV[training['chosen_by']]}"
     else:
         how = (f"{chosen + ' and ' if chosen else ''}epoch chosen on validation speakers "
                f"{', '.join(data['validation_speakers'])}")

@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 CACHE_ENV = "SERKIT_CACHE"
 #: A file changed this recently when hashed is hashed again next time.
 RACY_SECONDS = 2.0
+#: Entries larger than this (bytes) are memory-mapped when loaded: Whisper base's stacked layers
+#: are 0.7 MB per second of audio, spectral features a few kB.
+MAP_ABOVE = 1 << 20
 
 
 def default_cache_dir() -> Path:
@@ -84,10 +87,14 @@ class FeatureCache:
         return self.folder(feature) / digest[:2] / f"{digest}.npy"
 
     def load(self, feature: Feature, digest: str) -> np.ndarray | None:
-        """The cached array, or None when there is none (or it is unreadable)."""
+        """The cached array, or None when there is none (or it is unreadable).
+
+        An entry over :data:`MAP_ABOVE` bytes is memory-mapped (copy on write: the entry on
+        disk never changes), so that a corpus's stacked recognizer layers need not fit in memory."""
         path = self.entry(feature, digest)
         try:
-            return np.load(path, allow_pickle=False)
+            mapped = "c" if path.stat().st_size > MAP_ABOVE else None
+            return np.load(path, mmap_mode=mapped, allow_pickle=False)
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as e:
@@ -103,13 +110,17 @@ class FeatureCache:
         atomic_write(path, lambda tmp: _save_npy(tmp, array), durable=False)
         return path
 
+    def kept(self, feature: Feature, digest: str, array: np.ndarray) -> np.ndarray:
+        """``array`` stored, and what a caller keeps of it: the mapped entry for a large one."""
+        self.store(feature, digest, array)
+        return array if array.nbytes <= MAP_ABOVE else self.load(feature, digest)
+
     def get(self, feature: Feature, path: str | Path) -> np.ndarray:
         """``feature.process_file(path)``, from the cache when it holds it, else computed and stored."""
         digest = self.digest(path)
         array = self.load(feature, digest)
         if array is None:
-            array = feature.process_file(path)
-            self.store(feature, digest, array)
+            array = self.kept(feature, digest, feature.process_file(path))
         return array
 
 

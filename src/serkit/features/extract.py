@@ -122,9 +122,7 @@ def extract(
                 if reason is not None:
                     fail(key, reason)
                 else:
-                    arrays[key] = array
-                    if cache is not None:
-                        cache.store(feature, digests[key], array)
+                    arrays[key] = array if cache is None else cache.kept(feature, digests[key], array)
             done += len(results)
             if progress is not None:
                 progress(done, total)

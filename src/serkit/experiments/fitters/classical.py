@@ -1,7 +1,8 @@
 """scikit-learn baselines on a fold: a cost chosen on the training side, then refitted on all of it.
 
 An SVM's or a logistic regression's cost is scored on the validation part,
-or (``inner_cv``) by leave-one-speaker-out over the training side; the
+or (``inner_cv``) by leave-one-speaker-out over the training side (``inner_cv:
+corpora``: leave one training corpus out, what a ``loco`` fold needs); the
 chosen cost is refitted on training + validation, and only that model
 predicts the test part.  The declared ``per-corpus`` variant standardises
 the pooled rows of each corpus by that corpus's training-side rows, and an
@@ -85,7 +86,7 @@ class ClassicalFitter:
 
     @property
     def chosen_by(self) -> str:
-        return "inner-loso" if self.recipe.inner_cv else "validation"
+        return {False: "validation", "corpora": "inner-loco"}.get(self.recipe.inner_cv, "inner-loso")
 
     def save(self, model_dir: Path) -> dict[str, Any]:
         """An MP-x model as serkit's ``linear`` torch model (what inference runs)."""
@@ -129,17 +130,18 @@ class ClassicalFitter:
 
     def _splits(self, train: Part, validation: Part, both: np.ndarray) -> list[Split]:
         """Where costs are scored: the validation part, or (``inner_cv``) each training-side
-        speaker in turn, fitted on the others; never the test part."""
+        speaker (or corpus) in turn, fitted on the others; never the test part."""
         if not self.recipe.inner_cv:
             if not len(validation):
                 return []
             return [(self._rows(train), train.labels, self._rows(validation), validation.labels)]
         labels = np.asarray(train.labels + validation.labels)
-        speakers = np.asarray(train.speakers + validation.speakers)
-        if len(set(speakers)) < 2:
-            raise SerkitError("inner_cv needs at least two speakers on the training side")
-        return [(both[speakers != s], list(labels[speakers != s]), both[speakers == s], list(labels[speakers == s]))
-                for s in sorted(set(speakers))]
+        by = "corpora" if self.recipe.inner_cv == "corpora" else "speakers"
+        groups = np.asarray([g for p in (train, validation) for g in (getattr(p, by) or [])])
+        if len(groups) != len(labels) or len(set(groups)) < 2:
+            raise SerkitError(f"inner_cv: {by} needs at least two {by} on the training side")
+        return [(both[groups != g], list(labels[groups != g]), both[groups == g], list(labels[groups == g]))
+                for g in sorted(set(groups))]
 
     def _choose_cost(self, splits: list[Split]) -> tuple[float, dict[str, float]]:
         """The cost with the best mean UA over ``splits`` (the recipe's own, or the middle one, with none)."""
