@@ -141,6 +141,7 @@ class Recipe:
         if self.ensemble < 1:
             raise SerkitError("ensemble must be at least 1")
         self._check_task()
+        self._check_windows()
         if (self.freeze or self.head_epochs) and self.init is None:
             raise SerkitError("freeze and head_epochs start from another model's layers: give init")
         if self.freeze < 0 or self.head_epochs < 0:
@@ -168,6 +169,20 @@ class Recipe:
         if self.root is not None and (len(self.corpora) > 1 or self.roots):
             raise ConfigError(f"root: a recipe of several corpora ({self.corpus}) gives a folder per corpus in "
                               "roots (others are read from $SERKIT_CORPORA)")
+
+    def _check_windows(self) -> None:
+        """A feature rescaled per model window (``mulaw``'s ``rescale: segment``) needs windows:
+        a recipe without ``segments``, or a classical one (it pools whole utterances), is refused."""
+        if self.segments is not None and not self.classical:
+            return
+        from serkit.features.presets import get_preset
+        from serkit.features.shaping import window_transform
+
+        try:
+            feature = get_preset(self.features).feature
+        except SerkitError:  # an unknown preset is refused where it is built, as ever
+            return
+        window_transform(feature, windowed=False)
 
     @property
     def corpora(self) -> tuple[str, ...]:

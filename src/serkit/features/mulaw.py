@@ -11,10 +11,23 @@ What the paper leaves open, and what this does:
 * **magnitude or power**: magnitude (``power=1``), the plain "spectrogram";
   no log before the mu-law, which the paper presents as the alternative to a
   log spectrogram.
-* **range of the rescaling**: the minimum and maximum of the array computed,
-  mapped to -1 and 1.  The paper rescales each 2 s segment's matrix; to do
-  exactly that, compute the feature on each segment (the segmentation itself
-  belongs to :mod:`serkit.features.shaping`).  A constant array maps to 0.
+* **range of the rescaling**: the minimum and maximum, mapped to -1 and 1,
+  of the matrix named by ``rescale`` (a constant one maps to 0):
+
+  - ``utterance`` (the default, and every preset before the field existed,
+    so their hashes, caches and models hold): the whole array computed, an
+    utterance's; the 2 s windows are then cut from the compressed array.
+  - ``segment`` (``mulaw-seed002-segment``, ``mulaw-seed002-800-segment``): the
+    paper's rule, each 2 s segment's matrix.  The feature then outputs the
+    band-limited magnitude, and :attr:`MuLawSpectrogram.window_transform`
+    (min-max then mu-law, :func:`compress`) is applied to every model window
+    where windows are cut: :func:`serkit.features.shaping.window_transform`
+    hands it to training, cross-validation and ``serkit predict`` alike (the
+    ONNX graph takes the transformed windows, as the PyTorch model does).  A
+    window is its true frames (a short utterance's only window is the whole
+    utterance, unpadded), after any normalisation (seed 002's recipes use
+    none).  Only a recipe with ``segments:`` cuts windows; any other is
+    refused, since its model would read the raw magnitude.
 """
 
 from __future__ import annotations
@@ -22,9 +35,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+from collections.abc import Callable
 
 import numpy as np
 
+from serkit.configs import added_later
 from serkit.features.base import Feature, Preset, StftConfig
 from serkit.features.stft import ShortTimeSpectrum
 
@@ -39,6 +54,13 @@ class MuLawConfig(StftConfig):
     power: float = 1.0
     mu: float = 255.0
     pad_mode: str = "constant"
+    #: Whose minimum and maximum the rescaling uses: the ``utterance``'s or each model window's
+    #: (``segment``, the paper's; see the module docstring).
+    rescale: str = added_later("utterance")
+
+
+#: The values of ``MuLawConfig.rescale``.
+RESCALES = ("utterance", "segment")
 
 
 class MuLawSpectrogram(Feature):
@@ -53,6 +75,8 @@ class MuLawSpectrogram(Feature):
             raise ValueError(f"need 0 <= fmin < fmax <= Nyquist, not fmin={c.fmin}, fmax={c.fmax}")
         if c.mu <= 0:
             raise ValueError(f"mu must be positive, not {c.mu}")
+        if c.rescale not in RESCALES:
+            raise ValueError(f"rescale must be one of {', '.join(RESCALES)}, not {c.rescale!r}")
         self._stft  # noqa: B018  (building it checks window, FFT size, hop and padding)
 
     @functools.cached_property
@@ -70,7 +94,22 @@ class MuLawSpectrogram(Feature):
         return self.bins.stop - self.bins.start
 
     def compute(self, signal: np.ndarray) -> np.ndarray:
-        return mu_law(rescale(self._stft(signal)[self.bins]), self.config.mu)
+        magnitude = self._stft(signal)[self.bins]
+        if self.config.rescale == "segment":  # compressed window by window, where windows are cut
+            return np.ascontiguousarray(magnitude, dtype=np.float32)
+        return compress(magnitude, self.config.mu)
+
+    @property
+    def window_transform(self) -> Callable[[np.ndarray], np.ndarray] | None:
+        """What each model window of the output goes through (``rescale: segment``), else None."""
+        if self.config.rescale != "segment":
+            return None
+        return functools.partial(compress, mu=self.config.mu)
+
+
+def compress(x: np.ndarray, mu: float) -> np.ndarray:
+    """The paper's normalisation of one matrix: :func:`rescale` to [-1, 1], then :func:`mu_law`."""
+    return mu_law(rescale(x), mu)
 
 
 def rescale(x: np.ndarray) -> np.ndarray:
@@ -101,6 +140,22 @@ PRESETS = (
         "serkit, a cheaper variant of seed 002",
         "as mulaw-seed002 with an 800-point DFT (20 Hz grid): 200 rows instead of 400, half the input "
         "and the first layer's cost, the same 40 ms window",
+        input_frames=200,
+    ),
+    Preset(
+        "mulaw-seed002-segment",
+        MuLawSpectrogram(rescale="segment"),
+        "seed 002, section 2.1",
+        "as mulaw-seed002, min-max rescaled and mu-law compressed per 2 s segment as the paper does: "
+        "the feature is the band-limited magnitude and each model window is compressed where it is cut "
+        "(needs a recipe with segments)",
+        input_frames=200,
+    ),
+    Preset(
+        "mulaw-seed002-800-segment",
+        MuLawSpectrogram(n_fft=800, rescale="segment"),
+        "serkit, a cheaper variant of seed 002",
+        "as mulaw-seed002-segment with an 800-point DFT (20 Hz grid): 200 rows instead of 400",
         input_frames=200,
     ),
 )

@@ -16,17 +16,23 @@ frames)``, with time on the last axis:
 * :func:`segment` / :class:`SegmentRule` - windows with a hop (seed 002: 2 s
   windows, 1 s hop in training, 0.4 s hop in testing), with their start frames
   and times.
+* :func:`window_transform` - what a feature asks each model window to go
+  through where it is cut (seed 002's per-segment rescaling and mu-law,
+  ``mulaw``'s ``rescale: segment``): the one rule training, cross-validation
+  and prediction all take.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from serkit.features.base import FrameGrid
+from serkit.errors import ConfigError
+from serkit.features.base import Feature, FrameGrid
 
 PAD_MODES = ("zeros", "edge")
 CROP_MODES = ("centre", "start")
@@ -185,6 +191,31 @@ class SegmentRule:
 #: Seed 002: 2 s segments overlapping by 1 s in training, by 1.6 s in testing.
 SEED002_TRAIN = SegmentRule(window_s=2.0, hop_s=1.0)
 SEED002_TEST = SegmentRule(window_s=2.0, hop_s=0.4)
+
+
+WindowTransform = Callable[[np.ndarray], np.ndarray]
+
+
+def window_transform(feature: Feature, windowed: bool) -> WindowTransform | None:
+    """The step ``feature`` leaves to each model window, or None when its output is the input.
+
+    A feature exposes it as ``window_transform`` (``mulaw`` with ``rescale: segment``: min-max
+    and mu-law per window).  It is applied to every window as cut, at its true length (padding
+    is the batch's), after any normalisation, by every place that cuts windows for a model.
+    Where none are cut (``windowed`` false: a recipe without ``segments``) the model would read
+    the untransformed output, so that is refused; so is a combined or stacked feature holding
+    such a part, whose step would have to find its rows in the stack.
+    """
+    wrapped = [*getattr(feature, "parts", ()), getattr(feature, "part", None)]
+    inner = [part.family for part in wrapped if getattr(part, "window_transform", None) is not None]
+    if inner:
+        raise ConfigError(f"{feature.family}: its part {inner[0]} is rescaled per model window (rescale: segment), "
+                          "which a combined or stacked feature cannot apply; use it alone")
+    transform = getattr(feature, "window_transform", None)
+    if transform is not None and not windowed:
+        raise ConfigError(f"{feature.family}: rescale: segment rescales each model window, and none is cut here: "
+                          "give the recipe segments: (or use rescale: utterance)")
+    return transform
 
 
 def _pad_time(x: Any, before: int, after: int, mode: str) -> Any:

@@ -23,7 +23,7 @@ from serkit.configs import check_types
 from serkit.errors import ConfigError, SerkitError
 from serkit.features.base import Feature, feature_class, feature_from_dict
 from serkit.features.normalise import GlobalNormaliser, Normalisation, normalise_utterance
-from serkit.features.shaping import SegmentRule, fix_length, segment
+from serkit.features.shaping import SegmentRule, fix_length, segment, window_transform
 from serkit.features.whisper import WhisperLayers
 from serkit.features.whisper.registry import RECOGNIZERS, checkpoint_in_folder
 
@@ -88,6 +88,10 @@ class ModelSpec:
             raise SerkitError(f"{source}: malformed model settings ({error})") from None
         if not feature.frame_level:
             raise SerkitError(f"{source}: the models take frame-level features, not {feature.family}")
+        try:
+            window_transform(feature, windowed=windows is not None)
+        except SerkitError as error:
+            raise SerkitError(f"{source}: {error}") from None
         if normaliser is not None and normaliser.mean is not None and len(normaliser.mean) != n_dims:
             raise SerkitError(f"{source}: a normaliser of {len(normaliser.mean)} dimensions for a model of {n_dims}")
         return cls(info.labels, feature, normalisation, normaliser, info.fixed_frames, windows,
@@ -112,8 +116,10 @@ class ModelSpec:
         window, hop = self.windows.frames(self.feature.grid)
         total = features.shape[-1]
         # windows keep their true length, as training's do: padding is the batch's, and masked
-        return [np.ascontiguousarray(features[:, s : min(s + window, total)], dtype=np.float32)
-                for s in segment(features, window, hop, last="shift").starts.tolist()]
+        windows = [np.ascontiguousarray(features[:, s : min(s + window, total)], dtype=np.float32)
+                   for s in segment(features, window, hop, last="shift").starts.tolist()]
+        per_window = window_transform(self.feature, windowed=True)  # as training applied it
+        return windows if per_window is None else [per_window(w) for w in windows]
 
 
 def _model_feature(data: dict[str, Any], source: str) -> Feature:

@@ -36,7 +36,7 @@ from serkit.features.normalise import (
     SpeakerNormaliser,
     normalise_utterance,
 )
-from serkit.features.shaping import SegmentRule, fix_length
+from serkit.features.shaping import SegmentRule, fix_length, window_transform
 from serkit.models import build_model, model_config
 from serkit.models.registry import is_frame_model
 from serkit.models.transfer import freeze, freeze_all_but_output
@@ -88,6 +88,8 @@ class NeuralFitter:
         self.progress = progress
         self.task = make_task(recipe, self.labels)
         self.feature = selected_feature(recipe)
+        #: what each window goes through where it is cut (mulaw's rescale: segment), or None
+        self._per_window = window_transform(self.feature, windowed=recipe.segments is not None)
         self.validation_ua: float | None = None
         #: The validation figure settings are chosen on: UA, or a regression's mean CCC.
         self.validation_score: float | None = None
@@ -287,18 +289,22 @@ class NeuralFitter:
             return dataset
         hop = recipe.segments.train_hop if training else recipe.segments.test_hop
         window, hop_frames = SegmentRule(recipe.segments.window, hop).frames(self.feature.grid)
-        return dataset.windows(window, hop_frames)
+        windows = dataset.windows(window, hop_frames)
+        if self._per_window is None:
+            return windows
+        return FeatureDataset(dataclasses.replace(e, features=self._per_window(e.features)) for e in windows.items)
 
     def _waveform_dataset(self, part: Part) -> WaveformDataset:
         """Training signals whose features are computed after augmentation (never cached)."""
         recipe, feature = self.recipe, self.feature
         if recipe.normalisation in (Normalisation.PER_SPEAKER, Normalisation.PER_CORPUS):
             raise SerkitError(f"waveform augmentation cannot be combined with {recipe.normalisation} normalisation")
-        transform = self._transform
+        transform, per_window = self._transform, self._per_window
 
-        def shaped(x: np.ndarray) -> np.ndarray:
+        def shaped(x: np.ndarray) -> np.ndarray:  # x: a window's features when the recipe cuts windows
             x = x if transform is None else transform(x)
-            return fix_length(x, recipe.fixed_frames) if recipe.fixed_frames else x
+            x = fix_length(x, recipe.fixed_frames) if recipe.fixed_frames else x
+            return x if per_window is None else per_window(x)
 
         corpora = part.corpora or [None] * len(part)
         recordings = [Recording(load_audio(path, feature.sample_rate), target, path, domain=corpus)
