@@ -20,6 +20,7 @@ from pathlib import Path
 
 from seed001_table import seed001_lines, transfer_plot
 from seed004_table import seed004_lines
+from loco_table import loco_lines
 
 from serkit.artifacts import CvResults
 from serkit.experiments import load_recipe
@@ -608,6 +609,8 @@ def main() -> None:
         *seed001_lines(args.runs, plot if transfer_plot(args.runs, plot) else None),
         "",
         *seed004_lines(args.runs),
+        "",
+        *loco_lines(args.runs),
         "",
         *loso_section(args.runs, LOSO_ROWS, "## EMO-DB 4 classes, leave-one-speaker-out",
                       "Protocol **loso** (10 folds, one test speaker each), validation on held-out training speakers. "

@@ -1,0 +1,74 @@
+"""Issue 18's cross-corpus table: every ``runs/product/loco-*`` run, UA per target corpus and their mean.
+
+Used by ``benchmarks/results_table.py``, which writes it into docs/results.md.  Under ``loco`` each
+of EMO-DB, nEMO and ASED is tested on a model trained (and chosen) on the other two; the figures are
+development figures (a configuration may be chosen by them), the corpora serkit never saw are the
+test.  A row says whether the target corpus was standardised by its own statistics (declared
+label-free adaptation, ``normalisation: per-corpus``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from serkit.artifacts import CvResults
+
+GROUP = "product"
+CORPORA = ("emodb", "nemo", "ased")
+#: Issue 18's goals for the mean UA over the three target corpora.
+GOALS = {"accurate": 0.65, "default": 0.55, "adapted": 0.72}
+
+
+def loco_runs(runs: Path) -> list[tuple[str, CvResults]]:
+    found = sorted((runs / GROUP).glob("loco-*/results.json"))
+    return [(path.parent.name, CvResults.read(path)) for path in found]
+
+
+def target_ua(result: CvResults) -> dict[str, float]:
+    """Each target corpus's UA (its fold's; every fold tests one corpus)."""
+    return {corpus: fold["ua"] for fold in result.folds for corpus in fold.get("test_corpora", [])}
+
+
+def chosen_layers(result: CvResults) -> str:
+    """The Whisper layers the folds chose (``all``: every layer side by side), or ``-``."""
+    chosen = [fold.get("chosen") or {} for fold in result.folds]
+    layers = Counter("all" if c["layer"] is None else str(c["layer"]) for c in chosen if "layer" in c)
+    return ", ".join(f"{layer} ({n})" for layer, n in sorted(layers.items())) or "-"
+
+
+def goal(name: str, result: CvResults) -> float:
+    if result.normalisation == "per-corpus":
+        return GOALS["adapted"]
+    return GOALS["accurate"] if "whisper" in str(result.features) else GOALS["default"]
+
+
+def loco_lines(runs: Path, heading: str = "##") -> list[str]:
+    rows = loco_runs(runs)
+    lines = [
+        f"{heading} Cross-corpus: leave one corpus out over EMO-DB, nEMO and ASED (issue 18)",
+        "",
+        "Protocol **loco**, 4 classes (anger, happiness, neutral, sadness): each corpus is tested on a model "
+        "trained on the other two and never on itself; the epoch (neural) or the layer and cost (Whisper + "
+        "logistic, `inner_cv: corpora`: each training corpus left out in turn) are chosen on the training "
+        "corpora only. **Development figures**: configurations are chosen by them; the corpora serkit never "
+        "saw are the test. *Adapted*: each corpus standardised by its own statistics (no labels; declared). "
+        "UA in % per target corpus; *mean* is the mean over the three. Recipes: `recipes/product/loco-*.yaml`; "
+        "command: `SERKIT_CORPORA=/work/corpora serkit cv --config recipes/product/NAME.yaml "
+        "--out runs/product/NAME --threads 1` (nEMO and ASED extracted by `tools/extract_corpora.py`).",
+        "",
+        "| recipe | model | features | adapted | " + " | ".join(CORPORA) + " | mean | goal | layers chosen | minutes |",
+        "|---" * (8 + len(CORPORA)) + "|",
+    ]
+    for name, result in rows:
+        ua = target_ua(result)
+        cells = [f"{100 * ua[c]:.1f}" if c in ua else "-" for c in CORPORA]
+        mean = sum(ua.values()) / len(ua) if ua else None
+        met = "" if mean is None else (" (met)" if mean >= goal(name, result) else " (missed)")
+        lines.append(
+            f"| {name} | {result.model} | {result.features} | {'yes' if result.normalisation == 'per-corpus' else 'no'}"
+            f" | {' | '.join(cells)} | **{'-' if mean is None else f'{100 * mean:.1f}'}** | {100 * goal(name, result):.0f}{met}"
+            f" | {chosen_layers(result)} | {result.seconds / 60:.0f} |")
+    if not rows:
+        lines.append("| (no loco run yet) |" + " |" * (7 + len(CORPORA)))
+    return lines
