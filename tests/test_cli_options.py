@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from serkit.cli.main import RunOptions, app
 
 SHARED = ["--config", "--corpus", "--root", "--classes", "--validation", "--model", "--features",
-          "--normalisation", "--epochs", "--seed", "--workers", "--threads", "--cache"]
+          "--normalisation", "--epochs", "--seed", "--workers", "--threads", "--cache", "--device"]
 
 
 @pytest.mark.parametrize("command, own", [("cv", ["--out", "--protocol", "--jobs"]),

@@ -25,6 +25,7 @@ from rich.table import Table
 from serkit.cli import inference as inference_commands
 from serkit.cli import serving as serving_commands
 from serkit.cli import streams as streams_commands
+from serkit.cli.cluster import ExecutorOpt, cv_executor, features_on_ray
 from serkit.cli.common import err, friendly_errors, out, progress_bar, stage_progress
 from serkit.errors import SerkitError
 from serkit.outputs import output_folder
@@ -161,6 +162,7 @@ def features(
     ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache.")] = False,
     skip_bad: SkipBadOpt = False,
+    executor: ExecutorOpt = "local",
 ) -> None:
     """Extract a feature for a corpus or for files, using every core and the cache."""
     from serkit.features.cache import FeatureCache
@@ -172,6 +174,8 @@ def features(
         output_folder(out_dir)  # before the extraction, not after it
     files = _input_files(paths, corpus, root, skip_bad)
     cache = None if no_cache else FeatureCache(cache_dir)
+    if executor != "local":  # into the cache, with an index of where each file's array is
+        return _report_skipped(features_on_ray(preset, files, executor, cache, workers, skip_bad, out_dir))
     with progress_bar(f"{preset.name}") as progress:
         result = extract(
             preset.feature, files, cache=cache, workers=workers, skip_bad=skip_bad, progress=progress
@@ -250,6 +254,7 @@ SeedOpt = Annotated[int | None, typer.Option(help="Seed of folds, initial weight
 WorkersOpt = Annotated[int | None, typer.Option(help="Feature extraction processes (default: every core).")]
 ThreadsOpt = Annotated[int | None, typer.Option(help="Torch threads for training (default: torch's).")]
 CacheOpt = Annotated[Path | None, typer.Option("--cache", help="Feature cache folder.")]
+DeviceOpt = Annotated[str | None, typer.Option(help="auto | cpu | cuda: training (bf16 on cuda), Whisper; default cpu.")]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -273,6 +278,7 @@ class RunOptions:
     workers: WorkersOpt = None
     threads: ThreadsOpt = None
     cache_dir: CacheOpt = None
+    device: DeviceOpt = None
 
     def recipe(self, **more: Any) -> Any:
         """The recipe of ``--config`` (or the default one), with every option given overriding it."""
@@ -280,7 +286,10 @@ class RunOptions:
 
         recipe = load_recipe(self.config) if self.config else Recipe()
         overrides = {name: getattr(self, name) for name in _RECIPE_OVERRIDES}
-        return recipe.override(root=str(self.root) if self.root else None, **overrides, **more)
+        from serkit.devices import use_device
+
+        recipe = recipe.override(root=str(self.root) if self.root else None, **overrides, **more)
+        return recipe if self.device is None else use_device(recipe, self.device)
 
     def cache(self) -> Any:
         from serkit.features.cache import FeatureCache
@@ -326,6 +335,7 @@ def cv(
     jobs: Annotated[
         int, typer.Option(help="Folds fitted at once, each in its own process (use --threads 1 with several).")
     ] = 1,
+    executor: ExecutorOpt = "local",
     *,
     options: RunOptions,
 ) -> None:
@@ -335,6 +345,7 @@ def cv(
     recipe = options.recipe(protocol=protocol)
     with stage_progress() as progress:
         summary = run_cv(recipe, out_dir, cache=options.cache(), workers=options.workers,
+                         executor=cv_executor(executor, jobs, recipe),
                          threads=options.threads, jobs=jobs, progress=progress)
     out.print(f"[bold]{summary['model']} / {summary['features']}[/] on {summary['corpus']} {summary['class_set']}, "
               f"{summary['protocol']}: {_headline(summary)} over {len(summary['folds'])} folds", highlight=False)
@@ -373,6 +384,8 @@ def train(
     with stage_progress() as progress:
         card = train_model(recipe, out_dir, cv_results=cv_results, cache=options.cache(),
                            workers=options.workers, threads=options.threads, progress=progress)
+    if card is None:  # a torchrun process other than rank 0 (docs/cluster.md): rank 0 reports
+        return
     training = card["training"]
     chosen = [f"epoch {training['chosen_epoch']}"] if "chosen_epoch" in training else []
     chosen += [f"{k} {'all' if v is None else v}" for k, v in training.get("chosen_on_validation", {}).items()]

@@ -19,11 +19,8 @@ import dataclasses
 import hashlib
 import json
 import logging
-import multiprocessing
-import os
 import time
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,17 +40,17 @@ from serkit.experiments.fold_data import FoldData, frame_targets, target_column,
 from serkit.experiments.frame_results import fold_fer, frame_predictions, summarise_frames, summarise_utterances
 from serkit.experiments.frame_targets import check_alignments
 from serkit.experiments.ctc_decoder import decode_texts
+from serkit.experiments.executors import LocalExecutor, RayExecutor
 from serkit.experiments.phone_decoder import decode_phones
 from serkit.experiments.recipe import Recipe
 from serkit.experiments.regression_results import compared_rows, regression_predictions, summarise_regression
 from serkit.experiments.search import fit_best
 from serkit.features.cache import FeatureCache
-from serkit.features.extract import available_cores, extract
+from serkit.features.extract import available_cores
 from serkit.features.presets import get_preset
 from serkit.outputs import atomic_write_text, owned_folder
 from serkit.progress import Progress, StageProgress, for_stage
 from serkit.protocols import Fold, audio_hashes, make_folds
-from serkit.workers import exit_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +111,7 @@ def run_cv(
     threads: int | None = None,
     jobs: int = 1,
     progress: StageProgress | None = None,
+    executor: LocalExecutor | RayExecutor | None = None,
 ) -> dict[str, Any]:
     """Cross-validate ``recipe`` into ``out_dir`` (resuming what is there); returns results.json's dict.
 
@@ -123,11 +121,15 @@ def run_cv(
     given thread count the figures do not depend on ``jobs``.  The thread
     count a run starts with is recorded in ``run.json`` and kept when it
     resumes: another count would change the weights by float rounding.
+    ``executor`` (:mod:`serkit.experiments.executors`; default: this machine,
+    ``jobs`` folds at once) extracts the features and fits the folds, Ray's
+    each fold as a task, with the same figures.
 
     The folder is checked before any work and locked while the run writes
     there: a second process on it is refused.
     """
-    with owned_folder(out_dir) as folder:
+    executor = executor or LocalExecutor(jobs)
+    with owned_folder(out_dir) as folder, executor:
         _claim(folder, recipe, write=False)
         check_init(recipe, per_fold=True)
         corpus = load_corpus(recipe)
@@ -136,16 +138,11 @@ def run_cv(
         # claimed only once the corpus has been read and split: a recipe that fails there leaves
         # the folder free for the corrected one
         _claim(folder, recipe)
-        threads = _run_threads(folder, threads, jobs)
-        features = corpus_features(recipe, corpus.table, cache, workers, progress)
+        threads = _run_threads(folder, threads, executor.folds_at_once)
+        features = corpus_features(recipe, corpus.table, cache, workers, progress, executor)
 
         pending = [fold for fold in folds if not _predictions(folder, fold).exists()]
-        job = _FoldJob(recipe, corpus, features, folder, threads)
-        if jobs <= 1 or len(pending) <= 1:
-            for fold in pending:
-                job.fit(fold, for_stage(progress, f"fold {fold.index:02d}"))
-        else:
-            _fit_in_parallel(job, pending, jobs, progress)
+        executor.fit(_FoldJob(recipe, corpus, features, folder, threads), pending, progress)
         results = [FoldResult.read(_predictions(folder, fold)) for fold in folds]
         summary = summarise(recipe, corpus, folds, results, threads)
         summary.write(folder)
@@ -155,8 +152,9 @@ def run_cv(
         return summary.to_dict()
 
 
-def _run_threads(out_dir: Path, requested: int | None, jobs: int) -> int:
-    """The torch threads per fold: as recorded by the run's first start, else requested, else cores / jobs."""
+def _run_threads(out_dir: Path, requested: int | None, jobs: int | None) -> int:
+    """The torch threads per fold: as recorded by the run's first start, else requested, else cores / jobs
+    (one where ``jobs`` is None: Ray places the folds)."""
     record = out_dir / RUN_RECORD
     if record.exists():
         recorded = int(json.loads(record.read_text())["threads"])
@@ -165,11 +163,14 @@ def _run_threads(out_dir: Path, requested: int | None, jobs: int) -> int:
                 f"{out_dir} was started with --threads {recorded}; its folds resume with that count "
                 f"(another would change the weights): drop --threads {requested}, or use a new --out"
             )
-        if recorded * max(1, jobs) > available_cores():
+        if jobs is not None and recorded * max(1, jobs) > available_cores():
             log.warning("%s: resuming with its recorded %d threads per fold on %d jobs (more than the %d cores)",
                         out_dir, recorded, jobs, available_cores())
         return recorded
-    threads = requested if requested is not None else max(1, available_cores() // max(1, jobs))
+    if requested is not None:
+        threads = requested
+    else:
+        threads = 1 if jobs is None else max(1, available_cores() // max(1, jobs))
     atomic_write_text(record, json.dumps({"threads": threads}) + "\n")
     return threads
 
@@ -184,9 +185,16 @@ class _FoldJob:
 
     recipe: Recipe
     corpus: Corpus
-    features: dict[str, np.ndarray]
+    #: the arrays, or (on Ray) a mapping that reads them from the shared cache
+    features: Mapping[str, np.ndarray]
     out_dir: Path
     threads: int | None
+
+    def folder(self, fold: Fold) -> Path:
+        return self.out_dir / "folds" / f"{fold.index:02d}"
+
+    def predictions(self, fold: Fold) -> Path:
+        return _predictions(self.out_dir, fold)
 
     def fit(self, fold: Fold, report: Progress | None = None) -> None:
         """Fit, choose and predict one fold; its predictions.json is written atomically."""
@@ -198,7 +206,7 @@ class _FoldJob:
         if recipe.init is not None and is_cv_run(recipe.init):  # this fold's base model
             recipe = dataclasses.replace(recipe, init=fold_init(recipe.init, fold))
         search = fit_best(recipe, data.labels, data.train, data.validation,
-                          self.out_dir / "folds" / f"{fold.index:02d}", threads=self.threads, progress=report)
+                          self.folder(fold), threads=self.threads, progress=report)
         test_scores = search.fitter.predict(data.test)
         outcome = {**fold_predictions(data, test_scores, self.recipe), **search.record()}
         if self.recipe.frame_target == "phones":  # the fold's decoder, chosen on validation
@@ -228,35 +236,6 @@ def fold_predictions(data: FoldData, scores: np.ndarray, recipe: Recipe) -> dict
     y_true, y_pred = data.test.labels, np.asarray(data.labels)[np.argmax(scores, axis=1)].tolist()
     return {"ids": data.test.ids, "speakers": data.test.speakers, "y_true": y_true, "y_pred": y_pred,
             "scores": np.round(scores, 6).tolist()}
-
-
-def _fit_in_parallel(job: _FoldJob, folds: Sequence[Fold], jobs: int, progress: StageProgress | None) -> None:
-    # Spawned, not forked: the parent may have run torch (Whisper features), whose
-    # OpenMP pool does not survive a fork.  The job is pickled once per worker.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(min(jobs, len(folds)), mp_context=context,
-                             initializer=_init_fold_worker, initargs=(job, os.getpid())) as pool:
-        futures = [pool.submit(_fit_in_worker, fold) for fold in folds]
-        if progress:
-            progress("folds", 0, len(folds))
-        for done, future in enumerate(as_completed(futures), 1):
-            future.result()  # a failed fold stops the run, as it does in one process
-            if progress:
-                progress("folds", done, len(folds))
-
-
-_worker_job: _FoldJob | None = None
-
-
-def _init_fold_worker(job: _FoldJob, parent: int) -> None:
-    global _worker_job
-    exit_with_parent(parent)  # a fold must not go on writing into a run its parent no longer owns
-    _worker_job = job
-
-
-def _fit_in_worker(fold: Fold) -> None:
-    assert _worker_job is not None, "worker used without its initializer"
-    _worker_job.fit(fold)
 
 
 def summarise(recipe: Recipe, corpus: Corpus, folds: Sequence[Fold], results: Sequence[FoldResult],
@@ -335,11 +314,11 @@ def corpus_features(
     cache: FeatureCache | None,
     workers: int | None,
     progress: StageProgress | None,
-) -> dict[str, np.ndarray]:
+    executor: LocalExecutor | RayExecutor | None = None,
+) -> Mapping[str, np.ndarray]:
     feature = get_preset(recipe.features).feature
-    extraction = extract(feature, list(table["path"]), cache=cache, workers=workers,
-                         progress=for_stage(progress, "features"))
-    return extraction.features
+    return (executor or LocalExecutor()).features(feature, list(table["path"]), cache, workers,
+                                                  for_stage(progress, "features"))
 
 
 def _claim(out_dir: Path, recipe: Recipe, write: bool = True) -> None:

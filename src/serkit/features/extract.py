@@ -200,12 +200,17 @@ _worker_feature: Feature | None = None
 def _init_worker(feature: Feature, parent: int) -> None:
     global _worker_feature
     exit_with_parent(parent)
+    single_threaded()
+    _worker_feature = feature
+
+
+def single_threaded() -> None:
+    """One BLAS, OpenMP and torch thread in this worker process: the workers already fill the cores."""
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = "1"  # for libraries this worker loads later
     threadpoolctl.threadpool_limits(1)  # for those already loaded
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
-    _worker_feature = feature
 
 
 def _compute_chunk(paths: list[str]) -> list[Result]:

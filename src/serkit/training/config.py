@@ -220,6 +220,9 @@ class TrainConfig:
     #: repeated or left out as its share needs; :class:`~serkit.training.data.EpochSampler`), so that
     #: a corpus of many speakers does not drown one of few.  None: each item once per epoch.
     balance: Literal["corpus"] | None = added_later(None)
+    #: Where the run trains (:func:`serkit.devices.resolve_device` resolves ``--device``): on
+    #: ``cuda`` with bf16 autocast, which gives other numbers than the CPU, hence a setting.
+    device: Literal["cpu", "cuda"] = added_later("cpu")
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, f"epochs must be at least 1, not {self.epochs}")

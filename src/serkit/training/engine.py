@@ -28,6 +28,11 @@ the validation loss (without class weights) and figures, in evaluation mode;
 TensorBoard scalars under ``tensorboard/`` when tensorboard is installed;
 ``model/``, the chosen weights with ``model.json``.  Progress is reported
 through ``progress(done, total)`` in optimiser steps, and by logging.
+
+**Several processes** (``torchrun``, :mod:`~serkit.training.distributed`): in a
+process group the model trains under DistributedDataParallel on each rank's
+slice of every batch; rank 0 alone evaluates, logs and writes.  **Devices**:
+``config.device`` (``cuda`` with bf16 autocast) unless ``device`` says otherwise.
 """
 
 from __future__ import annotations
@@ -35,7 +40,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,14 +54,15 @@ from serkit.errors import SerkitError
 from serkit.outputs import atomic_write_text
 from serkit.progress import Progress
 from serkit.models.transfer import hold_frozen_norms
+from serkit.training import distributed
 from serkit.training.augment import augment_waveform, spec_augment
 from serkit.training.config import TrainConfig
 from serkit.training.data import (FRAME_STREAM, SPEC_STREAM, WAVEFORM_STREAM, Dataset, EpochSampler,
-                                  WaveformDataset, collate, combine_groups, keyed_rng)
+                                  WaveformDataset, collate, keyed_rng)
 from serkit.training.optim import (build_optimiser, build_scheduler, parameter_groups, recalibrate_batch_norm,
-                                   run_scope, training_layout)
+                                   rng_states, run_scope, training_layout)
 from serkit.training.run import (FitResult, Predictions, Run, RunProgress, copy_weights, describe, history_csv,
-                                 restore_checkpoint, save_checkpoint, tensorboard_writer)
+                                 restore_checkpoint, save_checkpoint, score_items, tensorboard_writer)
 from serkit.training.tasks import LOSS_FIGURE, ClassificationTask, Task
 
 log = logging.getLogger(__name__)
@@ -89,10 +94,11 @@ class Trainer:
         out_dir: str | Path | None = None,
         metadata: ModelInfo | None = None,
         progress: Progress | None = None,
-        device: str | torch.device = "cpu",
+        device: str | torch.device | None = None,
         threads: int | None = None,
     ):
-        self.device = torch.device(device)
+        self.world = distributed.current()
+        self.device = distributed.placement(config.device, self.world) if device is None else torch.device(device)
         self.model = training_layout(model.to(self.device))
         self.task = task
         self.config = config
@@ -111,15 +117,16 @@ class Trainer:
         """Train on ``train``, choosing on ``validation``; resume from ``out_dir`` if it has a checkpoint."""
         started = time.perf_counter()
         self._check_data(train, validation)
-        if self.out_dir is not None:
+        if self.out_dir is not None and self.world.main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-        with run_scope(self.threads, self.device):
+        with run_scope(self.threads, self.device), distributed.synchronised_norms(self.model, self.world, self.device):
             run = self._new_run(train, validation)
             run.started = started
             try:
                 resumed = self._resume(run)
                 if resumed is None:
-                    torch.manual_seed(self.config.seed)
+                    torch.manual_seed(distributed.rank_seed(self.config.seed, self.world))
+                run.net = distributed.parallel(self.model, self.world, self.device)
                 run.earlier_seconds = run.progress.seconds
                 total = self.config.epochs * len(run.sampler)
                 while run.progress.stop_reason is None:
@@ -129,12 +136,13 @@ class Trainer:
                 if run.writer is not None:
                     run.writer.close()
             result = self._choose(run, resumed, time.perf_counter() - started)
-        if self.out_dir is not None:
+        if self.out_dir is not None and self.world.main:
             write_model(self.out_dir / MODEL_DIR, self.model.state_dict(), self._info(run.task, result))
         return result
 
     def _check_data(self, train: Dataset, validation: Dataset | None) -> None:
         config = self.config
+        distributed.check_batch_size(config.batch_size, self.world)
         if config.waveform_augment.active:
             if not isinstance(train, WaveformDataset):
                 raise SerkitError("waveform augmentation needs a WaveformDataset: these features are fixed")
@@ -158,7 +166,7 @@ class Trainer:
         optimiser = build_optimiser(parameter_groups(self.model.named_parameters(), config.optimiser),
                                     config.optimiser)
         sizes = [train.size(i) for i in range(len(train))]
-        writer = tensorboard_writer(self.out_dir)
+        writer = tensorboard_writer(self.out_dir if self.world.main else None)
         return Run(
             task=task,
             train=train,
@@ -187,27 +195,32 @@ class Trainer:
         model.train()
         hold_frozen_norms(model)
         epoch = run.sampler.epoch
-        for indices in run.sampler:
+        for whole in run.sampler:
+            indices, weight = distributed.share(whole, self.world)  # weight 0: a stand-in, not trained on
             augment = [self._augmenter(run.train, epoch, int(i)) for i in indices]
             batch = collate([run.train.example(int(i), a) for i, a in zip(indices, augment)], run.task)
             x = batch.x
             if config.spec_augment.active:
-                rng = keyed_rng(config.seed, SPEC_STREAM, epoch, run.sampler.batch)
-                x = spec_augment(x, batch.lengths, config.spec_augment, rng)
+                ranked = (self.world.rank,) if self.world.active else ()  # each rank's slice draws its own
+                x = spec_augment(x, batch.lengths, config.spec_augment,
+                                 keyed_rng(config.seed, SPEC_STREAM, epoch, run.sampler.batch, *ranked))
             run.optimiser.zero_grad(set_to_none=True)
-            outputs, targets = self._outputs(run, x, batch.lengths, batch.targets.to(self.device), len(indices))
-            loss = run.task.loss(outputs, targets)
+            with distributed.autocast(self.device):
+                outputs, targets = self._outputs(run, x, batch.lengths, batch.targets.to(self.device),
+                                                 len(indices) if weight else 0)
+                loss = run.task.loss(outputs, targets)
             if not torch.isfinite(loss):
                 raise SerkitError(f"training diverged: the loss is {loss.item()} at step {progress.step + 1}")
-            loss.backward()
+            (loss * weight).backward()
             if config.clip_grad_norm is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
             run.optimiser.step()
             progress.step += 1
-            progress.loss_sum += loss.item() * len(indices)
-            progress.indices.extend(int(i) for i in indices)
-            progress.scores.extend(run.task.scores(outputs, targets))
-            if self.progress is not None:
+            if weight:
+                progress.loss_sum += loss.item() * len(indices)
+                progress.indices.extend(int(i) for i in indices)
+                progress.scores.extend(run.task.scores(distributed.float32(outputs), targets))
+            if self.progress is not None and self.world.main:
                 self.progress(progress.step, total)
             if config.checkpoint_every and progress.step % config.checkpoint_every == 0:
                 self._checkpoint(run)
@@ -217,11 +230,11 @@ class Trainer:
         frame only, from an offset drawn for the batch."""
         step, x, lengths = self.config.frame_step, x.to(self.device), lengths.to(self.device)
         if step == 1:
-            return self.model(x, lengths), targets
+            return run.net(x, lengths), targets
         offset = int(keyed_rng(self.config.seed, FRAME_STREAM, run.sampler.epoch, run.sampler.batch).integers(step))
         targets = run.task.select_frames(targets, step, offset)  # refuses a task without frame targets
         run.progress.offsets.extend([offset] * n)
-        return self.model(x, lengths, every=(step, offset)), targets
+        return run.net(x, lengths, every=(step, offset)), targets
 
     def _augmenter(self, train: Dataset, epoch: int, index: int) -> Callable[[np.ndarray], np.ndarray] | None:
         config = self.config
@@ -233,30 +246,17 @@ class Trainer:
         )
 
     def _end_epoch(self, run: Run) -> None:
-        config, progress = self.config, run.progress
+        config, progress, world = self.config, run.progress, self.world
         epoch = run.sampler.epoch + 1  # 1-based, as logs and papers count
         if config.recalibrate_batch_norm:
             size, items = config.batch_size, len(run.train)
             batches = (collate([run.train.example(i) for i in range(s, min(s + size, items))], run.task)
                        for s in range(0, items, size))
             recalibrate_batch_norm(self.model, batches, self.device)
-        train_targets = run.train.targets
-        targets = [train_targets[i] for i in progress.indices]
-        if progress.offsets:  # trained on every frame_step-th frame: score those
-            targets = [np.asarray(t)[o::config.frame_step] for t, o in zip(targets, progress.offsets)]
-        row: dict[str, Any] = {
-            "epoch": epoch,
-            "lr": run.optimiser.param_groups[0]["lr"],
-            "train_loss": progress.loss_sum / max(len(progress.indices), 1),
-            **{f"train_{k}": v for k, v in run.task.metrics(progress.scores, targets).items()},
-        }
-        score = None
+        distributed.gather_figures(progress, world)
+        # rank 0 scores the epoch; every rank takes the same decisions from its row
+        row, score = distributed.broadcast(self._epoch_row(run, epoch) if world.main else None, world)
         if run.validation is not None:
-            figures = self._figures(self.task, run.validation)
-            if self.monitor not in figures:
-                raise SerkitError(f"no validation figure {self.monitor!r}; the task gives {sorted(figures)}")
-            row.update({f"validation_{k}": v for k, v in figures.items()})
-            score = figures[self.monitor]
             row["improved"] = self._record_score(run, score, epoch)
         if config.schedule.kind == "step":
             run.scheduler.step()
@@ -266,28 +266,44 @@ class Trainer:
         progress.reset_epoch()
         progress.stop_reason = self._stop_reason(run, epoch)
         run.sampler.next_epoch()
-        log.info("epoch %d/%d: %s", epoch, config.epochs, describe(row))
+        if world.main:
+            log.info("epoch %d/%d: %s", epoch, config.epochs, describe(row))
         if self.out_dir is not None:
-            atomic_write_text(self.out_dir / LOG_FILE, history_csv(progress.history))
+            if world.main:
+                atomic_write_text(self.out_dir / LOG_FILE, history_csv(progress.history))
             if run.writer is not None:
                 for key, value in row.items():
                     if isinstance(value, (int, float)) and key != "epoch":
                         run.writer.add_scalar(key, value, epoch)
             self._checkpoint(run)
 
+    def _epoch_row(self, run: Run, epoch: int) -> tuple[dict[str, Any], float | None]:
+        """The epoch's log row (training figures of the batches as trained, validation figures)
+        and the monitored validation figure (None without a validation part)."""
+        progress = run.progress
+        train_targets = run.train.targets
+        targets = [train_targets[i] for i in progress.indices]
+        if progress.offsets:  # trained on every frame_step-th frame: score those
+            targets = [np.asarray(t)[o::self.config.frame_step] for t, o in zip(targets, progress.offsets)]
+        row: dict[str, Any] = {
+            "epoch": epoch,
+            "lr": run.optimiser.param_groups[0]["lr"],
+            "train_loss": progress.loss_sum / max(len(progress.indices), 1),
+            **{f"train_{k}": v for k, v in run.task.metrics(progress.scores, targets).items()},
+        }
+        if run.validation is None:
+            return row, None
+        figures = self._figures(self.task, run.validation)
+        if self.monitor not in figures:
+            raise SerkitError(f"no validation figure {self.monitor!r}; the task gives {sorted(figures)}")
+        row.update({f"validation_{k}": v for k, v in figures.items()})
+        return row, figures[self.monitor]
+
     def _record_score(self, run: Run, score: float, epoch: int) -> bool:
         """Update the best score and early-stopping counter; True when ``score`` improved."""
         progress = run.progress
-        stopping = self.config.early_stopping
-        higher = self.task.higher_is_better(self.monitor)
-        if math.isnan(score):
-            improved = False
-        elif progress.best_score is None:
-            improved = True
-        elif higher:
-            improved = score > progress.best_score + stopping.min_delta
-        else:
-            improved = score < progress.best_score - stopping.min_delta
+        higher, min_delta = self.task.higher_is_better(self.monitor), self.config.early_stopping.min_delta
+        improved = progress.improves(score, higher, min_delta)
         if improved:
             progress.best_score, progress.best_epoch, progress.bad_epochs = score, epoch, 0
             run.best_weights = copy_weights(self.model)
@@ -331,15 +347,23 @@ class Trainer:
         )
 
     def _checkpoint(self, run: Run) -> None:
-        if self.out_dir is not None:
+        # every rank's running figures and random generators go into rank 0's checkpoint
+        distributed.gather_figures(run.progress, self.world)
+        generators = distributed.gather(rng_states(self.device), self.world) if self.world.active else None
+        if self.out_dir is not None and self.world.main:
             save_checkpoint(run, self.out_dir / CHECKPOINTS, self.model, self._info(run.task, None),
-                            self.config.to_dict(), self.device)
+                            self.config.to_dict(), self.device, generators)
 
     def _resume(self, run: Run) -> int | None:
         """Restore ``run`` from the latest checkpoint; its step, or None when starting afresh."""
         if self.out_dir is None:
             return None
-        return restore_checkpoint(run, self.out_dir / CHECKPOINTS, self.model, self.config.to_dict(), self.device)
+        step = restore_checkpoint(run, self.out_dir / CHECKPOINTS, self.model, self.config.to_dict(), self.device,
+                                  self.world)
+        if distributed.broadcast(step, self.world) != step:
+            raise SerkitError(f"rank {self.world.rank} found another checkpoint than rank 0 under {self.out_dir}: "
+                              "every process must see the same output folder (a shared one across machines)")
+        return step
 
     def _info(self, task: Task, result: FitResult | None) -> ModelInfo:
         selection = None if result is None else {
@@ -357,7 +381,7 @@ class Trainer:
 
     def predict(self, dataset: Dataset) -> Predictions:
         """Scores and predictions of every utterance of ``dataset`` (its windows' scores combined)."""
-        ids, scores, targets, _ = self._score(self.task, dataset)
+        ids, scores, targets, _ = score_items(self.model, self.task, dataset, self.config.eval_batch_size, self.device)
         return Predictions(
             ids=tuple(ids),
             scores=tuple(scores),
@@ -370,30 +394,5 @@ class Trainer:
         return self._figures(self.task, dataset)
 
     def _figures(self, task: Task, dataset: Dataset) -> dict[str, float]:
-        _, scores, targets, loss = self._score(task, dataset)
+        _, scores, targets, loss = score_items(self.model, task, dataset, self.config.eval_batch_size, self.device)
         return {LOSS_FIGURE: loss, **task.metrics(scores, targets)}
-
-    def _score(self, task: Task, dataset: Dataset) -> tuple[list[str], list[np.ndarray], list[Any], float]:
-        """Per-utterance ids, scores and targets, and the mean loss over items, in evaluation mode."""
-        self.model.eval()
-        # shortest first, so batches carry little padding; a fixed order keeps it deterministic
-        order = sorted(range(len(dataset)), key=dataset.size)
-        item_scores: dict[int, np.ndarray] = {}
-        loss_sum = 0.0
-        size = self.config.eval_batch_size
-        with torch.inference_mode():
-            for start in range(0, len(order), size):
-                indices = order[start : start + size]
-                batch = collate([dataset.example(i) for i in indices], task)
-                targets = batch.targets.to(self.device)
-                outputs = self.model(batch.x.to(self.device), batch.lengths.to(self.device))
-                loss_sum += task.loss(outputs, targets).item() * len(indices)
-                item_scores.update(zip(indices, task.scores(outputs, targets)))
-        scores = [item_scores[i] for i in range(len(dataset))]
-        ids, combined = combine_groups(dataset.groups, scores, task.combine)
-        first: dict[str, Any] = {}
-        for group, target in zip(dataset.groups, dataset.targets):
-            first.setdefault(group, target)
-        return ids, combined, [first[g] for g in ids], loss_sum / len(dataset)
-
-

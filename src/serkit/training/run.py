@@ -7,7 +7,9 @@ scheduler, early-stopping counters, the torch generator, the sampler's
 position, the running figures of the epoch in progress and the history
 (:class:`RunProgress`).  Augmentation needs no state of its own: its draws
 are keyed by position.  :func:`restore_checkpoint` refuses a checkpoint of
-other settings or other data.
+other settings or other data.  Under several processes
+(:mod:`~serkit.training.distributed`) rank 0 writes the checkpoint with every
+rank's random generator, and a checkpoint resumes only with as many processes.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import dataclasses
 import hashlib
 import io
 import logging
+import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +32,8 @@ from torch import Tensor, nn
 from serkit.artifacts import ModelInfo
 from serkit.errors import SerkitError
 from serkit.training.checkpoint import latest_checkpoint, read_checkpoint, write_checkpoint
-from serkit.training.data import Dataset, EpochSampler
+from serkit.training import distributed
+from serkit.training.data import Dataset, EpochSampler, collate, combine_groups
 from serkit.training.optim import rng_states, set_rng_states
 from serkit.training.tasks import Task
 
@@ -109,6 +113,14 @@ class RunProgress:
     def from_state_dict(cls, state: dict[str, Any]) -> RunProgress:
         return cls(**{**state, "scores": [s.numpy() for s in state["scores"]]})
 
+    def improves(self, score: float, higher: bool, min_delta: float) -> bool:
+        """Whether ``score`` beats the best so far by more than ``min_delta`` (NaN never does)."""
+        if math.isnan(score):
+            return False
+        if self.best_score is None:
+            return True
+        return score > self.best_score + min_delta if higher else score < self.best_score - min_delta
+
     def reset_epoch(self) -> None:
         self.loss_sum, self.indices, self.scores, self.offsets = 0.0, [], [], []
 
@@ -126,14 +138,17 @@ class Run:
     progress: RunProgress
     best_weights: dict[str, Tensor] | None = None
     writer: Any = None
+    #: what trains: the model, or its DistributedDataParallel wrapper under several processes
+    net: nn.Module | None = None
     #: when this call started (``time.perf_counter``), and the seconds of the calls it resumed
     started: float = 0.0
     earlier_seconds: float = 0.0
 
 
 def save_checkpoint(run: Run, root: Path, model: nn.Module, info: ModelInfo, config: dict[str, Any],
-                    device: torch.device) -> None:
-    """Write ``run``'s state under ``root`` (``config`` is the training settings as a dict)."""
+                    device: torch.device, generators: list[dict[str, Tensor]] | None = None) -> None:
+    """Write ``run``'s state under ``root`` (``config`` is the training settings as a dict;
+    ``generators``: every rank's random generator states, under several processes)."""
     run.progress.seconds = run.earlier_seconds + time.perf_counter() - run.started
     state = {
         "config": config,
@@ -144,13 +159,15 @@ def save_checkpoint(run: Run, root: Path, model: nn.Module, info: ModelInfo, con
         "scheduler": None if run.scheduler is None else run.scheduler.state_dict(),
         "rng": rng_states(device),
     }
+    if generators is not None:
+        state["ranks_rng"] = generators
     checkpoint = {"step": run.progress.step, "position": run.sampler.state_dict()}
     write_checkpoint(root, weights=model.state_dict(), best_weights=run.best_weights,
                      info=dataclasses.replace(info, checkpoint=checkpoint), state=state)
 
 
-def restore_checkpoint(run: Run, root: Path, model: nn.Module, config: dict[str, Any],
-                       device: torch.device) -> int | None:
+def restore_checkpoint(run: Run, root: Path, model: nn.Module, config: dict[str, Any], device: torch.device,
+                       world: distributed.World = distributed.SINGLE) -> int | None:
     """Restore ``run`` and ``model`` from the latest checkpoint under ``root``; its step, or None
     when there is none."""
     path = latest_checkpoint(root)
@@ -162,6 +179,10 @@ def restore_checkpoint(run: Run, root: Path, model: nn.Module, config: dict[str,
         raise SerkitError(f"{path}: written with other training settings; use a new output folder")
     if state["data"] != fingerprints(run.train, run.validation):
         raise SerkitError(f"{path}: written for other training or validation data")
+    written = len(state.get("ranks_rng", [None]))
+    if written != world.size:
+        raise SerkitError(f"{path}: written by {written} training process(es); resume it with {written}, "
+                          f"not {world.size} (torchrun's --nnodes times --nproc_per_node)")
     try:
         model.load_state_dict(checkpoint.weights)
     except RuntimeError as error:
@@ -172,12 +193,37 @@ def restore_checkpoint(run: Run, root: Path, model: nn.Module, config: dict[str,
     run.sampler.load_state_dict(state["sampler"])
     run.progress = RunProgress.from_state_dict(state["progress"])
     run.best_weights = checkpoint.best_weights
-    set_rng_states(state["rng"], device)
+    set_rng_states(state["ranks_rng"][world.rank] if world.active else state["rng"], device)
     if run.progress.stop_reason is None:
         log.info("resumed from %s (epoch %d, step %d)", path, run.sampler.epoch + 1, run.progress.step)
     else:
         log.info("%s: this run had finished (%s)", path, run.progress.stop_reason)
     return run.progress.step
+
+
+def score_items(model: nn.Module, task: Task, dataset: Dataset, batch_size: int,
+                device: torch.device) -> tuple[list[str], list[np.ndarray], list[Any], float]:
+    """Per-utterance ids, scores and targets of ``dataset`` (its windows' combined), and the mean
+    loss over items, in evaluation mode."""
+    model.eval()
+    # shortest first, so batches carry little padding; a fixed order keeps it deterministic
+    order = sorted(range(len(dataset)), key=dataset.size)
+    item_scores: dict[int, np.ndarray] = {}
+    loss_sum = 0.0
+    with torch.inference_mode(), distributed.autocast(device):
+        for start in range(0, len(order), batch_size):
+            indices = order[start : start + batch_size]
+            batch = collate([dataset.example(i) for i in indices], task)
+            targets = batch.targets.to(device)
+            outputs = distributed.float32(model(batch.x.to(device), batch.lengths.to(device)))
+            loss_sum += task.loss(outputs, targets).item() * len(indices)
+            item_scores.update(zip(indices, task.scores(outputs, targets)))
+    scores = [item_scores[i] for i in range(len(dataset))]
+    ids, combined = combine_groups(dataset.groups, scores, task.combine)
+    first: dict[str, Any] = {}
+    for group, target in zip(dataset.groups, dataset.targets):
+        first.setdefault(group, target)
+    return ids, combined, [first[g] for g in ids], loss_sum / len(dataset)
 
 
 def history_csv(history: Sequence[dict[str, Any]]) -> str:

@@ -53,7 +53,7 @@ class CachedPadding(nn.Module):
         self.encoder, self.upto = encoder, upto
         dims = encoder.dims
         if window is None:
-            window = torch.full((1, dims.n_mels, 2 * dims.n_audio_ctx), SILENCE)
+            window = torch.full((1, dims.n_mels, 2 * dims.n_audio_ctx), SILENCE, device=encoder.positions.device)
         with torch.inference_mode():
             states = encoder(window, upto=max(upto - 1, 0))
             for index, block in enumerate(encoder.blocks[:upto]):

@@ -1,0 +1,71 @@
+"""Where torch work runs: ``--device auto|cpu|cuda``, resolved once.
+
+serkit never needs a GPU: ``cpu`` is the default everywhere and behaves as if
+this module did not exist.  ``auto`` is ``cuda`` where torch sees a GPU, else
+``cpu``; ``cuda`` without one is refused, never silently run on the CPU.
+
+Training records the device it resolved to in its settings
+(``TrainConfig.device``), since bf16 autocast on CUDA gives other numbers.
+Features that run torch models (the Whisper encoder) read ``$SERKIT_DEVICE``,
+which ``--device`` sets, so that spawned extraction workers see it too; it is
+no part of a feature's cache key: the encoder runs in float32 (no TF32) on
+either device, the same numbers up to rounding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from serkit.errors import SerkitError
+
+DEVICES = ("auto", "cpu", "cuda")
+#: The device features' torch models run on (a name of :data:`DEVICES`; unset: cpu).
+DEVICE_VARIABLE = "SERKIT_DEVICE"
+
+
+def resolve_device(name: str) -> str:
+    """``"cpu"`` or ``"cuda"`` for a name of :data:`DEVICES`; refuses cuda where there is no GPU."""
+    if name not in DEVICES:
+        raise SerkitError(f"device {name!r}: choose one of {', '.join(DEVICES)}")
+    available = torch.cuda.is_available()
+    if name == "cuda" and not available:
+        raise SerkitError("--device cuda: torch sees no GPU here (torch.cuda.is_available() is False); "
+                          "use --device cpu, or auto")
+    if name == "auto":
+        return "cuda" if available else "cpu"
+    return name
+
+
+def use_device(recipe: Any, name: str) -> Any:
+    """``recipe`` (a recipe: ``train`` holds a ``TrainConfig``) training on device ``name``
+    resolved, which features' torch models run on too: the command line's ``--device``.
+    It sets ``$SERKIT_DEVICE`` for this process and the workers it starts."""
+    device = resolve_device(name)
+    os.environ[DEVICE_VARIABLE] = device
+    return dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, device=device))
+
+
+def feature_device() -> torch.device:
+    """The device of features' torch models: ``$SERKIT_DEVICE`` resolved, the CPU when it is unset."""
+    return torch.device(resolve_device(os.environ.get(DEVICE_VARIABLE) or "cpu"))
+
+
+@contextlib.contextmanager
+def full_precision(device: torch.device) -> Iterator[None]:
+    """On CUDA, float32 matrix products and convolutions without TF32 for the block (cuDNN uses
+    TF32 by default, about 1e-3 off); elsewhere nothing."""
+    if device.type != "cuda":
+        yield
+        return
+    flags = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
