@@ -125,3 +125,21 @@ def test_serkit_train_writes_an_mp_model_that_inference_runs(subset, tmp_path, e
     truth = {"W": "anger", "F": "happiness", "N": "neutral", "T": "sadness"}
     known = [(r, truth.get(Path(r.path).name[5])) for r in results]
     assert sum(r.label == t for r, t in known if t) >= len([t for _, t in known if t]) // 2
+
+
+def test_a_model_on_several_layers_stacked_trains_and_predicts_on_those_layers(subset, tmp_path):
+    from serkit.experiments.train import train_model
+    from serkit.inference import load_model
+
+    root, cache = subset
+    recipe = Recipe.from_dict({"root": str(root), "features": TINY, "model": "logistic", "layer": [3, 2],
+                               "model_options": {"pooling": "mean"}, "normalisation": "none",
+                               "validation": "speakers:1", "inner_cv": True})
+    assert recipe.layer == (3, 2) or recipe.layer == [3, 2]
+    card = train_model(recipe, tmp_path / "model", cache=cache, workers=1)
+    assert card["features"] == f"{TINY}, layer 3+2"
+    model = load_model(tmp_path / "model", backend="torch")
+    assert model.spec.feature.config.layer == (3, 2) and model.spec.feature.n_layers == 2
+    assert model.backend.model.classifier.weight.shape[1] == 2 * 384  # both layers, mean-pooled
+    files = sorted((root / "wav").glob("*.wav"))[:4]
+    assert all(r.ok for r in model.predict_files(files))

@@ -268,6 +268,19 @@ def test_feature_shapes_layers_and_frames(tiny, clip):
     assert unpadded.shape == b.shape and not np.allclose(unpadded, b, atol=1e-2)
 
 
+@pytest.mark.parametrize("options", ["", ",padding=cached", ",padding=cached,runtime=onnx"])
+def test_several_layers_are_stacked_in_the_order_asked(tiny, clip, options):
+    config = get_feature("whisper-tiny.en" + options.replace(",", ":", 1)).config
+    every = WhisperLayers(config, runtime="torch").process_signal(clip)  # every layer, the same window
+    feature = WhisperLayers(config, layer=[3, 1])
+    assert feature.config.layer == (3, 1) and feature.n_layers == 2 and feature.last_layer == 3
+    out = feature.process_signal(clip)
+    expected = np.concatenate([layer_block(every, 3, 5), layer_block(every, 1, 5)])
+    np.testing.assert_allclose(out, expected, atol=1e-3 if "onnx" in options else 1e-4)
+    with pytest.raises(SerkitError, match="several different ones"):
+        WhisperLayers(model="whisper-tiny.en", layer=(1, 1))
+
+
 def test_long_recordings_go_in_30_second_windows(tiny, clip):
     feature = get_feature("whisper-tiny.en:layer=1")
     long = np.tile(clip, int(np.ceil(1.2 * WINDOW_SAMPLES / len(clip))))

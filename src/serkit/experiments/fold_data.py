@@ -133,9 +133,13 @@ def selected_feature(recipe: Recipe) -> Feature:
 
 
 def select_layer(recipe: Recipe, part: Part) -> Part:
-    """The part with only layer ``recipe.layer`` of an all-layers feature (as it is otherwise)."""
+    """The part with only layer ``recipe.layer`` (or those layers, stacked in order) of an
+    all-layers feature (as it is otherwise)."""
     if recipe.layer is None:
         return part
-    selected_feature(recipe)  # checks that the feature stacks layers
+    layers = selected_feature(recipe).layers  # checks that the feature stacks layers
     n_layers = get_preset(recipe.features).feature.n_layers
-    return dataclasses.replace(part, arrays=[layer_block(x, recipe.layer, n_layers) for x in part.arrays])
+    if len(layers) == 1:  # a view, not a copy
+        return dataclasses.replace(part, arrays=[layer_block(x, layers[0], n_layers) for x in part.arrays])
+    return dataclasses.replace(part, arrays=[np.concatenate([layer_block(x, k, n_layers) for k in layers])
+                                             for x in part.arrays])

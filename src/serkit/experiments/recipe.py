@@ -85,8 +85,9 @@ class Recipe:
     segments: Segments | None = None
     #: Models trained per fold with seeds seed, seed+1, ...; their scores are averaged.
     ensemble: int = 1
-    #: For a feature that stacks every layer of a recognizer (``whisper-base``): use this layer.
-    layer: int | None = added_later(None)
+    #: For a feature that stacks every layer of a recognizer (``whisper-base``): use this layer,
+    #: or these layers stacked (``[3, 4]``).
+    layer: int | tuple[int, ...] | None = added_later(None)
     #: Settings each fold chooses on its validation part: a recipe field (dotted for nested
     #: ones) to its candidate values, e.g. ``{layer: [2, 3, 4], train.weight_decay: [0, 1e-4]}``.
     search: dict[str, list[Any]] = added_later({})

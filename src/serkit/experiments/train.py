@@ -30,6 +30,7 @@ from serkit.models.registry import is_frame_model
 from serkit.outputs import LOCK, TEMPORARY_PREFIX, owned_folder
 from serkit.progress import StageProgress, for_stage
 from serkit.protocols import make_folds
+from serkit.training import distributed
 from serkit.outputs import atomic_write_text
 
 #: ``serkit train --out M`` builds the model in ``M.partial``, then renames it to ``M``.
@@ -45,12 +46,15 @@ def train_model(
     workers: int | None = None,
     threads: int | None = None,
     progress: StageProgress | None = None,
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """Train ``recipe`` on its whole corpus into ``model_dir``; returns the model card.
 
     The model is built in ``MODEL_DIR.partial`` (locked, and resumed from there
     after a kill) and published by renaming that folder: ``model_dir`` never
     holds half a model.  An older model already there is replaced whole.
+
+    Launched by torchrun, every process trains (:mod:`serkit.training.distributed`) and rank 0
+    alone writes and returns the card; the others return None.
     """
     model_dir = Path(model_dir)
     if model_dir.exists() and not model_dir.is_dir():
@@ -60,9 +64,14 @@ def train_model(
                           "train with ensemble: 1")
     crossval = _read_results(cv_results, recipe) if cv_results else None
     check_init(recipe, per_fold=False)
-    with owned_folder(staging_folder(model_dir)) as staging:
-        card = _train(recipe, staging, crossval, cache, workers, threads, progress)
-        publish(staging, model_dir)
+    if distributed.launched().active and recipe.classical:
+        raise SerkitError(f"{recipe.name}: a classical model fits in one process; run serkit train without torchrun")
+    with distributed.process_group(recipe.train.device) as world:
+        if not world.main:  # trains along with rank 0, reading its checkpoints to resume; writes nothing
+            return _train(recipe, staging_folder(model_dir), crossval, cache, workers, threads, None, world)
+        with owned_folder(staging_folder(model_dir)) as staging:
+            card = _train(recipe, staging, crossval, cache, workers, threads, progress, world)
+            publish(staging, model_dir)
     return card
 
 
@@ -85,15 +94,23 @@ def publish(staging: Path, model_dir: Path) -> None:
 
 
 def _train(recipe: Recipe, model_dir: Path, crossval: CvResults | None, cache: FeatureCache | None,
-           workers: int | None, threads: int | None, progress: StageProgress | None) -> dict[str, Any]:
+           workers: int | None, threads: int | None, progress: StageProgress | None,
+           world: distributed.World) -> dict[str, Any] | None:
     corpus = load_corpus(recipe)
     fold = make_folds(corpus.table, "all", recipe.validation, seed=recipe.seed, hashes=corpus.hashes)[0]
+    # Under torchrun rank 0 extracts first and the others then read its cache: one barrier each, either side.
+    if not world.main:
+        distributed.barrier(world)
     features = corpus_features(recipe, corpus.table, cache, workers, progress)
+    if world.main:
+        distributed.barrier(world)
     data = FoldData.from_fold(corpus.table, fold, features, corpus.labels, corpus.targets,
                               frames=frame_targets(recipe), transcripts=recipe.task == "ctc",
                               traces=trace_grid(recipe, corpus.table))
     search = fit_best(recipe, data.labels, data.train, data.validation, model_dir / "training",
                       threads=threads, progress=for_stage(progress, "training"))
+    if not world.main:
+        return None
     training = search.fitter.save(model_dir)
     chosen = {**search.chosen, **({"c": training.pop("c")} if "c" in training else {})}
     if chosen:
@@ -104,7 +121,8 @@ def _train(recipe: Recipe, model_dir: Path, crossval: CvResults | None, cache: F
 
 def _write_card(card: dict[str, Any], chosen: Recipe, model_dir: Path) -> dict[str, Any]:
     if chosen.layer is not None:
-        card["features"] = f"{chosen.features}, layer {chosen.layer}"
+        layers = chosen.layer if isinstance(chosen.layer, int) else "+".join(map(str, chosen.layer))
+        card["features"] = f"{chosen.features}, layer {layers}"
     atomic_write_text(model_dir / CARD, json.dumps(card, indent=2) + "\n")
     atomic_write_text(model_dir / "README.md", card_markdown(card))
     return card

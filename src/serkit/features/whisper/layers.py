@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 
 from serkit.configs import added_later
+from serkit.devices import feature_device, full_precision
 from serkit.errors import ConfigError
 from serkit.features.base import Feature, Preset
 from serkit.features.whisper.encoder import WhisperEncoder
@@ -62,10 +63,11 @@ WINDOW_ENCODER_FRAMES = WINDOW_SAMPLES // ENCODER_HOP
 @dataclasses.dataclass(frozen=True)
 class WhisperLayersConfig:
     """``model``: a recognizer name (``serkit models``) or a checkpoint path; ``layer``: one
-    layer, or None for all of them stacked; ``padded``: pad each window to 30 s as Whisper does."""
+    layer, several (stacked in the order given), or None for all of them stacked; ``padded``:
+    pad each window to 30 s as Whisper does."""
 
     model: str = "whisper-tiny.en"
-    layer: int | None = None
+    layer: int | tuple[int, ...] | None = None
     padded: bool = True
     #: 320 (the encoder's own 20 ms frames) or 160 (the spectral features' 10 ms grid); added
     #: later: unset, it keeps older cache keys and model files valid.
@@ -92,8 +94,12 @@ class WhisperLayers(Feature):
         self._cached: CachedPadding | None = None
 
     def validate(self) -> None:
-        if self.config.layer is not None and self.config.layer < 0:
-            raise ValueError(f"layer must be 0 or more, not {self.config.layer}")
+        if isinstance(self.config.layer, list):  # as JSON and YAML give it
+            object.__setattr__(self.config, "layer", tuple(self.config.layer))
+        layers = self.layers
+        if layers is not None and (not layers or min(layers) < 0 or len(set(layers)) < len(layers)):
+            raise ValueError(f"layer must be one layer or several different ones, each 0 or more, "
+                             f"not {self.config.layer}")
         if self.config.hop not in (HOP, ENCODER_HOP):
             raise ValueError(f"hop must be {ENCODER_HOP} (the encoder's frames) or {HOP}, not {self.config.hop}")
         if self.config.runtime not in RUNTIMES:
@@ -119,11 +125,17 @@ class WhisperLayers(Feature):
     def encoder(self) -> WhisperEncoder:
         if self._encoder is None:
             encoder = load_recognizer(self.config.model)
-            if self.config.layer is not None and self.config.layer > encoder.dims.n_audio_layer:
+            if self.layers is not None and max(self.layers) > encoder.dims.n_audio_layer:
                 raise ConfigError(f"{self.config.model} has layers 0..{encoder.dims.n_audio_layer}, "
                                  f"not {self.config.layer}")
-            self._encoder = encoder
+            self._encoder = encoder.to(self.device)
         return self._encoder
+
+    @property
+    def device(self) -> torch.device:
+        """Where the torch runtime runs the encoder (``$SERKIT_DEVICE``, :mod:`serkit.devices`);
+        onnxruntime's runtimes run on the CPU."""
+        return feature_device() if self.config.runtime == "torch" else torch.device("cpu")
 
     @property
     def width(self) -> int:
@@ -132,10 +144,16 @@ class WhisperLayers(Feature):
         return known.width if known else self.encoder.dims.n_audio_state
 
     @property
+    def layers(self) -> tuple[int, ...] | None:
+        """The layers kept, in output order (None: every layer)."""
+        layer = self.config.layer
+        return (layer,) if isinstance(layer, int) else layer
+
+    @property
     def n_layers(self) -> int:
-        """Layers in the output: 1, or every layer of the encoder (0..blocks)."""
-        if self.config.layer is not None:
-            return 1
+        """Layers in the output: those asked for, or every layer of the encoder (0..blocks)."""
+        if self.layers is not None:
+            return len(self.layers)
         known = RECOGNIZERS.get(self.config.model)
         return known.layers + 1 if known else self.encoder.dims.n_outputs
 
@@ -149,7 +167,7 @@ class WhisperLayers(Feature):
         return to_half_hop(encoded, 1 + len(signal) // HOP)
 
     def _encode(self, chunk: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
+        with torch.inference_mode(), full_precision(self.device):
             mel, frames = self.encoder_input(chunk)
             states = self.encode_mel(mel)
         return np.concatenate([s[0, :frames].T for s in states])
@@ -173,9 +191,14 @@ class WhisperLayers(Feature):
         """The states ``(1, frames, width)`` of ``mel`` ``(1, n_mels, mel_frames)`` that the feature
         keeps (the layer asked for, or every layer), on the configured runtime."""
         if self.config.runtime != "torch":
-            return self.onnx_encoder(mel.numpy())
-        states = self.network(mel, upto=self.config.layer)
-        return [s.numpy() for s in (states[-1:] if self.config.layer is not None else states)]
+            states = self.onnx_encoder(mel.numpy())
+            return states if isinstance(self.config.layer, int) else self.kept(states)
+        states = self.network(mel.to(self.device), upto=self.last_layer)
+        return [s.cpu().numpy() for s in self.kept(states)]
+
+    def kept(self, states: list) -> list:
+        """Of the states of layers 0..last, those the feature keeps, in its order."""
+        return states if self.layers is None else [states[k] for k in self.layers]
 
     @property
     def cached_padding(self) -> bool:
@@ -183,7 +206,7 @@ class WhisperLayers(Feature):
 
     @property
     def last_layer(self) -> int:
-        return self.encoder.dims.n_audio_layer if self.config.layer is None else self.config.layer
+        return self.encoder.dims.n_audio_layer if self.layers is None else max(self.layers)
 
     @property
     def network(self) -> WhisperEncoder | CachedPadding:
@@ -199,7 +222,7 @@ class WhisperLayers(Feature):
     def onnx_encoder(self) -> OnnxEncoder:
         """The network in onnxruntime (``runtime`` onnx or onnx-int8), built on first use."""
         if self._onnx is None:
-            self._onnx = OnnxEncoder(self.network, self.last_layer, every=self.config.layer is None,
+            self._onnx = OnnxEncoder(self.network, self.last_layer, every=not isinstance(self.config.layer, int),
                                      int8=self.config.runtime == "onnx-int8")
         return self._onnx
 
