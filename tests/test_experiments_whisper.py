@@ -133,11 +133,14 @@ def test_a_model_on_several_layers_stacked_trains_and_predicts_on_those_layers(s
 
     root, cache = subset
     recipe = Recipe.from_dict({"root": str(root), "features": TINY, "model": "logistic", "layer": [3, 2],
-                               "model_options": {"pooling": "mean"}, "normalisation": "none",
-                               "validation": "speakers:1", "inner_cv": True})
-    assert recipe.layer == (3, 2) or recipe.layer == [3, 2]
+                               "model_options": {"pooling": "mean", "c": 0.01}, "normalisation": "none",
+                               "validation": "none"})
     card = train_model(recipe, tmp_path / "model", cache=cache, workers=1)
     assert card["features"] == f"{TINY}, layer 3+2"
+    # nothing was scored: the card says the recipe set the cost, and chose nothing
+    assert card["training"]["chosen_by"] == "recipe" and card["training"]["c"] == 0.01
+    assert "chosen_on_validation" not in card["training"]
+    assert "c 0.01 set by the recipe" in (tmp_path / "model" / "README.md").read_text()
     model = load_model(tmp_path / "model", backend="torch")
     assert model.spec.feature.config.layer == (3, 2) and model.spec.feature.n_layers == 2
     assert model.backend.model.classifier.weight.shape[1] == 2 * 384  # both layers, mean-pooled

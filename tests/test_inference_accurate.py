@@ -26,12 +26,26 @@ def accurate():
     return load_model("accurate")
 
 
-def test_its_card_names_data_choice_accuracy_and_speed(accurate):
+def test_its_card_names_data_choice_licence_accuracy_and_speed(accurate):
     card = accurate.card
-    assert card["data"]["corpus"] == "emodb" and len(card["data"]["speakers"]) == 10
-    assert card["cross_validation"]["protocol"] == "loso"
-    assert card["training"]["chosen_by"] == "inner-loso"
+    # issue 18: trained on EMO-DB and nEMO, never on ASED (no licence stated)
+    assert card["data"]["corpus"] == "emodb+nemo" and len(card["data"]["speakers"]) == 19
+    assert set(card["data"]["licences"]) == {"emodb", "nemo"} and "NC" in card["weights_licence"]
+    assert card["features"].endswith("layer 3+4") and accurate.spec.feature.config.layer == (3, 4)
+    assert card["cross_validation"]["protocol"] == "speaker-kfold:5"
+    assert card["training"]["chosen_by"] == "recipe"  # the cost chosen under loco, set in the recipe
+    assert any("loco" in note and "ASED" in note for note in card["notes"])
     assert card["speed"]["x_real_time"] > 0 and "command" in card["speed"]
+
+
+def test_the_emodb_only_model_it_replaced_still_loads_by_name():
+    path = shipped_model_path("accurate-emodb")
+    if path is None:
+        pytest.skip("accurate-emodb is not shipped")
+    card = json.loads((path / "card.json").read_text())
+    assert card["data"]["corpus"] == "emodb" and card["cross_validation"]["protocol"] == "loso"
+    model = load_model("accurate-emodb")
+    assert model.spec.feature.config.layer == 4 and model.labels == load_model("accurate").labels
 
 
 def test_it_predicts_the_example_clips(accurate):

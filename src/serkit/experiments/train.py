@@ -112,7 +112,8 @@ def _train(recipe: Recipe, model_dir: Path, crossval: CvResults | None, cache: F
     if not world.main:
         return None
     training = search.fitter.save(model_dir)
-    chosen = {**search.chosen, **({"c": training.pop("c")} if "c" in training else {})}
+    chosen = {**search.chosen, **({"c": training.pop("c")} if "c" in training and training.get("chosen_by") != "recipe"
+                                  else {})}
     if chosen:
         training["chosen_on_validation"] = chosen
     card = model_card(recipe, corpus, fold, training, crossval, model_dir)
@@ -188,9 +189,11 @@ def card_markdown(card: dict[str, Any]) -> str:
     chosen = ", ".join(f"{k} {'all' if v is None else v}" for k, v in training.get("chosen_on_validation", {}).items())
     if training.get("chosen_by") in INNER_CV:
         how = f"{chosen or 'settings'} chosen by {INNER_CV[training['chosen_by']]}"
-    else:
-        how = (f"{chosen + ' and ' if chosen else ''}epoch chosen on validation speakers "
-               f"{', '.join(data['validation_speakers'])}")
+    elif training.get("chosen_by") == "recipe":  # a classical model with its cost set by the recipe
+        how = f"c {training['c']} set by the recipe{', ' + chosen + ' chosen on validation' if chosen else ''}"
+    else:  # a classical model's cost, and a neural model's epoch
+        settings = [chosen] * bool(chosen) + ["epoch"] * ("fitted_by" not in training)
+        how = f"{' and '.join(settings)} chosen on validation speakers {', '.join(data['validation_speakers'])}"
     lines = [
         f"# Model card: {card['recipe']}",
         "",

@@ -193,8 +193,8 @@ class SpeakerNormaliser(_GroupNormaliser):
     def fit(self, arrays: Sequence[np.ndarray], speakers: Sequence[str]) -> SpeakerNormaliser:
         log.warning(
             "per-speaker normalisation uses each test speaker's own statistics: "
-            "results are the %r variant and must say so",
-            self.variant,
+            "results are the %s variant and must say so",
+            self.variant.value,
         )
         self.stats, self.frame_level = group_statistics(arrays, speakers)
         return self
@@ -240,7 +240,7 @@ class CorpusNormaliser(_GroupNormaliser):
         unseen = [c for c in dict.fromkeys(map(str, corpora)) if c not in self.stats]
         if unseen:
             log.warning("per-corpus normalisation adapts to %s with its own statistics (no labels): results "
-                        "are the %r variant and must say so", ", ".join(unseen), self.variant)
+                        "are the %s variant and must say so", ", ".join(unseen), self.variant.value)
             rows = [(x, c) for x, c in zip(arrays, map(str, corpora), strict=True) if c in unseen]
             fitted, _ = group_statistics([x for x, _ in rows], [c for _, c in rows])
             copy.stats.update(fitted)

@@ -86,6 +86,8 @@ class ClassicalFitter:
 
     @property
     def chosen_by(self) -> str:
+        if not self.recipe.inner_cv and not self.figures:  # nothing scored: the recipe's own cost
+            return "recipe"
         return {False: "validation", "corpora": "inner-loco"}.get(self.recipe.inner_cv, "inner-loso")
 
     def save(self, model_dir: Path) -> dict[str, Any]:
