@@ -244,6 +244,77 @@ def test_serkit_train_under_torchrun_publishes_one_model_from_rank_0(emodb_root,
     assert len(trained.state["ranks_rng"]) == 2  # both processes trained it
 
 
+def _fold_predictions(run: Path) -> list[dict]:
+    """Each fold's predictions.json without its timings."""
+    import json
+
+    folds = [json.loads(p.read_text()) for p in sorted((run / "folds").glob("*/predictions.json"))]
+    for fold in folds:
+        del fold["seconds"]
+        for member in fold["members"]:
+            member.pop("earlier_seconds", None)
+    return folds
+
+
+def test_serkit_cv_under_torchrun_fits_each_fold_on_both_ranks_as_one_process_does(emodb_root, tmp_path):
+    """Two folds, one after the other, each trained by both processes; rank 0 alone writes and reports,
+    the figures are one process's, and a run missing a fold resumes with that fold only."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from serkit.cli.main import app
+
+    root = emodb_subset(emodb_root, tmp_path, ("03", "08", "09", "10"))
+    (tmp_path / "recipe.yaml").write_text(RECIPE + "protocol: speaker-kfold:2\n")
+    common = ["--config", str(tmp_path / "recipe.yaml"), "--root", str(root), "--threads", "1", "--workers", "1",
+              "--cache", str(tmp_path / "cache")]
+    single = CliRunner().invoke(app, ["cv", "--out", str(tmp_path / "single"), *common], catch_exceptions=False)
+    assert single.exit_code == 0, single.output
+    out = tmp_path / "run"
+    command = _torchrun("--standalone", "--nproc-per-node", "2") + ["-m", "serkit", "cv", "--out", str(out), *common]
+    run, = _launch([command])
+    assert run.returncode == 0, run.stdout
+    assert run.stdout.count(f"wrote {out / 'results.json'}") == 1  # rank 0 reports; the other trains along
+    for fold in ("00", "01"):  # both processes trained each fold
+        assert len(read_checkpoint(latest_checkpoint(out / "folds" / fold / "seed0" / "checkpoints"))
+                   .state["ranks_rng"]) == 2
+    reference, distributed_run = _fold_predictions(tmp_path / "single"), _fold_predictions(out)
+    for mine, theirs in zip(distributed_run, reference, strict=True):
+        assert mine["ids"] == theirs["ids"] and mine["y_pred"] == theirs["y_pred"]
+        np.testing.assert_allclose(mine["scores"], theirs["scores"], atol=1e-4)  # float rounding of the all-reduce
+    figures = ("pooled", "mean", "folds", "config_hash", "data_hash")
+    results = json.loads((out / "results.json").read_text())
+    assert {k: results[k] for k in figures} == {k: json.loads((tmp_path / "single" / "results.json").read_text())[k]
+                                                for k in figures}
+
+    kept = (out / "folds" / "00" / "predictions.json").stat().st_mtime_ns
+    (out / "folds" / "01" / "predictions.json").unlink()
+    resumed, = _launch([command])
+    assert resumed.returncode == 0, resumed.stdout
+    assert (out / "folds" / "00" / "predictions.json").stat().st_mtime_ns == kept  # not fitted again
+    assert _fold_predictions(out) == distributed_run  # fold 01 again, from its checkpoints
+
+
+@pytest.mark.parametrize("command, refusal", [(["cv", "--jobs", "2"], "drop --jobs and --executor"),
+                                              (["cv", "--model", "svm"], "classical model fits in one process"),
+                                              (["grid", "RECIPE"], "--jobs N or --executor ray")])
+def test_under_torchrun_cv_refuses_what_cannot_run_on_every_rank_and_grid_refuses_itself(command, refusal,
+                                                                                         monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    from serkit.cli.main import app
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    (tmp_path / "recipe.yaml").write_text(RECIPE)
+    args = [str(tmp_path / "recipe.yaml") if a == "RECIPE" else a for a in command]
+    out = ["--out-root" if command[0] == "grid" else "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, [*args, *out])
+    assert result.exit_code == 1 and refusal in result.output and "Traceback" not in result.output, result.output
+    assert not (tmp_path / "out").exists()
+
+
 # -- pieces, in one process --------------------------------------------------------------------------
 
 

@@ -44,9 +44,10 @@ def features_on_ray(preset: Any, files: list[str], executor: str, cache: Any, wo
     return [{"path": path, "reason": reason} for path, reason in result.errors]
 
 
-def cv_executor(executor: str, jobs: int, recipe: Any) -> Any:
-    """``serkit cv``'s executor (:func:`serkit.experiments.executors.make_executor`): on Ray, a fold asks
-    for a GPU where the recipe trains on ``cuda`` (``--device``)."""
+def cv_executor(executor: str, jobs: int, *recipes: Any) -> Any:
+    """``serkit cv``'s and ``serkit grid``'s executor (:func:`serkit.experiments.executors.make_executor`):
+    on Ray, a fold asks for a GPU where a recipe trains on ``cuda`` (``--device``)."""
     from serkit.experiments.executors import make_executor
 
-    return make_executor(executor, jobs, gpus=1 if getattr(recipe.train, "device", "cpu") == "cuda" else 0)
+    cuda = any(getattr(recipe.train, "device", "cpu") == "cuda" for recipe in recipes)
+    return make_executor(executor, jobs, gpus=1 if cuda else 0)

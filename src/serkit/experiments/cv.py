@@ -51,6 +51,7 @@ from serkit.features.presets import get_preset
 from serkit.outputs import atomic_write_text, owned_folder
 from serkit.progress import Progress, StageProgress, for_stage
 from serkit.protocols import Fold, audio_hashes, make_folds
+from serkit.training import distributed
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +113,9 @@ def run_cv(
     jobs: int = 1,
     progress: StageProgress | None = None,
     executor: LocalExecutor | RayExecutor | None = None,
-) -> dict[str, Any]:
-    """Cross-validate ``recipe`` into ``out_dir`` (resuming what is there); returns results.json's dict.
+) -> dict[str, Any] | None:
+    """Cross-validate ``recipe`` into ``out_dir`` (resuming what is there); returns results.json's dict
+    (None on a torchrun process other than rank 0).
 
     ``jobs`` > 1 fits that many folds at once, each in its own process with
     ``threads`` torch threads (by default the cores shared out among the
@@ -126,30 +128,60 @@ def run_cv(
     each fold as a task, with the same figures.
 
     The folder is checked before any work and locked while the run writes
-    there: a second process on it is refused.
+    there: a second process on it is refused.  Under torchrun every process
+    fits each fold together (:mod:`serkit.experiments.cv_ranks`).
     """
+    if distributed.launched().active:  # torchrun: every process fits each fold, together
+        from serkit.experiments.cv_ranks import run_cv_on_ranks
+
+        return run_cv_on_ranks(recipe, out_dir, cache=cache, workers=workers, threads=threads, jobs=jobs,
+                               executor=executor, progress=progress)
     executor = executor or LocalExecutor(jobs)
     with owned_folder(out_dir) as folder, executor:
-        _claim(folder, recipe, write=False)
-        check_init(recipe, per_fold=True)
-        corpus = load_corpus(recipe)
-        folds = make_folds(corpus.table, recipe.protocol, recipe.validation, seed=recipe.seed,
-                           hashes=corpus.hashes)
-        # claimed only once the corpus has been read and split: a recipe that fails there leaves
-        # the folder free for the corrected one
-        _claim(folder, recipe)
-        threads = _run_threads(folder, threads, executor.folds_at_once)
-        features = corpus_features(recipe, corpus.table, cache, workers, progress, executor)
+        run = prepare_cv(recipe, folder, cache=cache, workers=workers, threads=threads, executor=executor,
+                         progress=progress)
+        executor.fit(run.job, run.pending, progress)
+        return finish_cv(run)
 
-        pending = [fold for fold in folds if not _predictions(folder, fold).exists()]
-        executor.fit(_FoldJob(recipe, corpus, features, folder, threads), pending, progress)
-        results = [FoldResult.read(_predictions(folder, fold)) for fold in folds]
-        summary = summarise(recipe, corpus, folds, results, threads)
-        summary.write(folder)
-        from serkit.experiments.report import write_report
 
-        write_report(folder, summary, results)
-        return summary.to_dict()
+@dataclasses.dataclass(frozen=True)
+class PreparedRun:
+    """A run folder's cross-validation with its features at hand: the job that fits a fold, every
+    fold, and those still to fit."""
+
+    job: CvFoldJob
+    folds: list[Fold]
+    pending: list[Fold]
+
+
+def prepare_cv(recipe: Recipe, folder: Path, *, cache: FeatureCache | None, workers: int | None,
+               threads: int | None, executor: LocalExecutor | RayExecutor,
+               progress: StageProgress | None) -> PreparedRun:
+    """Everything of a run but its folds' fits, in ``folder`` (owned by the caller): the corpus, the
+    folds, the recorded thread count and the features, extracted by ``executor``."""
+    _claim(folder, recipe, write=False)
+    check_init(recipe, per_fold=True)
+    corpus = load_corpus(recipe)
+    folds = make_folds(corpus.table, recipe.protocol, recipe.validation, seed=recipe.seed, hashes=corpus.hashes)
+    # claimed only once the corpus has been read and split: a recipe that fails there leaves
+    # the folder free for the corrected one
+    _claim(folder, recipe)
+    threads = _run_threads(folder, threads, executor.folds_at_once)
+    features = corpus_features(recipe, corpus.table, cache, workers, progress, executor)
+    pending = [fold for fold in folds if not _predictions(folder, fold).exists()]
+    return PreparedRun(CvFoldJob(recipe, corpus, features, folder, threads), folds, pending)
+
+
+def finish_cv(run: PreparedRun) -> dict[str, Any]:
+    """results.json, plots and report.md of a run whose folds are all fitted; returns results.json's dict."""
+    job = run.job
+    results = [FoldResult.read(_predictions(job.out_dir, fold)) for fold in run.folds]
+    summary = summarise(job.recipe, job.corpus, run.folds, results, job.threads)
+    summary.write(job.out_dir)
+    from serkit.experiments.report import write_report
+
+    write_report(job.out_dir, summary, results)
+    return summary.to_dict()
 
 
 def _run_threads(out_dir: Path, requested: int | None, jobs: int | None) -> int:
@@ -180,7 +212,7 @@ def _predictions(out_dir: Path, fold: Fold) -> Path:
 
 
 @dataclasses.dataclass
-class _FoldJob:
+class CvFoldJob:
     """Everything a fold's fit needs, sent once to each worker process."""
 
     recipe: Recipe
@@ -207,6 +239,8 @@ class _FoldJob:
             recipe = dataclasses.replace(recipe, init=fold_init(recipe.init, fold))
         search = fit_best(recipe, data.labels, data.train, data.validation,
                           self.folder(fold), threads=self.threads, progress=report)
+        if not distributed.current().main:  # a torchrun rank that trained along: rank 0 predicts and writes
+            return
         test_scores = search.fitter.predict(data.test)
         outcome = {**fold_predictions(data, test_scores, self.recipe), **search.record()}
         if self.recipe.frame_target == "phones":  # the fold's decoder, chosen on validation

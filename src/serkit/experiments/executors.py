@@ -2,9 +2,12 @@
 
 An executor gives a run its features (:meth:`features`, before any fold is
 dispatched) and fits the pending folds (:meth:`fit`) with one fold job (cv's
-``_FoldJob``, whose ``fit(fold)`` writes the fold's predictions.json), so a
+``CvFoldJob``, whose ``fit(fold)`` writes the fold's predictions.json), so a
 local run and a Ray run share the code that fits a fold and write the same
-files; the figures do not depend on the executor.
+files; the figures do not depend on the executor.  A grid of recipes
+(:func:`serkit.experiments.grid.run_grid`) hands it several jobs at once
+(:meth:`fit_many`): every (recipe, fold) pair is one task, dealt out recipe by
+recipe in turn, so that every recipe's first folds start early.
 
 - :class:`LocalExecutor` (``--executor local``, ``--jobs N``): features in
   this machine's processes; folds one after the other in this process, or N
@@ -55,6 +58,8 @@ class FoldJob(Protocol):
     """What an executor needs of cv's fold job."""
 
     threads: int | None
+    #: the run folder (its name labels the job's folds where a grid runs several jobs)
+    out_dir: Path
 
     def fit(self, fold: Fold, report: Progress | None = None) -> None: ...
 
@@ -92,34 +97,53 @@ class LocalExecutor:
         return extract(feature, paths, cache=cache, workers=workers, progress=progress).features
 
     def fit(self, job: FoldJob, folds: Sequence[Fold], progress: StageProgress | None) -> None:
-        if self.jobs <= 1 or len(folds) <= 1:
-            for fold in folds:
-                job.fit(fold, for_stage(progress, f"fold {fold.index:02d}"))
+        self.fit_many([(job, folds)], progress)
+
+    def fit_many(self, work: Sequence[tuple[FoldJob, Sequence[Fold]]], progress: StageProgress | None) -> None:
+        """Each job's folds, ``jobs`` (recipe, fold) pairs at once."""
+        tasks = interleaved(work)
+        jobs = [job for job, _ in work]
+        if self.jobs <= 1 or len(tasks) <= 1:
+            for number, fold in tasks:
+                jobs[number].fit(fold, for_stage(progress, fold_label(jobs, number, fold)))
             return
         # Spawned, not forked: the parent may have run torch (Whisper features), whose
-        # OpenMP pool does not survive a fork.  The job is pickled once per worker.
+        # OpenMP pool does not survive a fork.  The jobs are pickled once per worker.
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(self.jobs, len(folds)), mp_context=context,
-                                 initializer=_init_fold_worker, initargs=(job, os.getpid())) as pool:
-            futures = [pool.submit(_fit_in_worker, fold) for fold in folds]
-            _report(progress, 0, len(folds))
+        with ProcessPoolExecutor(min(self.jobs, len(tasks)), mp_context=context,
+                                 initializer=_init_fold_worker, initargs=(jobs, os.getpid())) as pool:
+            futures = [pool.submit(_fit_in_worker, number, fold) for number, fold in tasks]
+            _report(progress, 0, len(tasks))
             for done, future in enumerate(as_completed(futures), 1):
                 future.result()  # a failed fold stops the run, as it does in one process
-                _report(progress, done, len(folds))
+                _report(progress, done, len(tasks))
 
 
-_worker_job: FoldJob | None = None
+def interleaved(work: Sequence[tuple[FoldJob, Sequence[Fold]]]) -> list[tuple[int, Fold]]:
+    """The (job number, fold) pairs to fit, one job's fold after another's in turn."""
+    queues = [list(folds) for _, folds in work]
+    return [(number, queue[i]) for i in range(max(map(len, queues), default=0))
+            for number, queue in enumerate(queues) if i < len(queue)]
 
 
-def _init_fold_worker(job: FoldJob, parent: int) -> None:
-    global _worker_job
+def fold_label(jobs: Sequence[FoldJob], number: int, fold: Fold) -> str:
+    """A fold's progress stage or task name: ``fold NN``, after its run folder's name in a grid."""
+    label = f"fold {fold.index:02d}"
+    return label if len(jobs) == 1 else f"{jobs[number].out_dir.name} {label}"
+
+
+_worker_jobs: Sequence[FoldJob] = ()
+
+
+def _init_fold_worker(jobs: Sequence[FoldJob], parent: int) -> None:
+    global _worker_jobs
     exit_with_parent(parent)  # a fold must not go on writing into a run its parent no longer owns
-    _worker_job = job
+    _worker_jobs = jobs
 
 
-def _fit_in_worker(fold: Fold) -> None:
-    assert _worker_job is not None, "worker used without its initializer"
-    _worker_job.fit(fold)
+def _fit_in_worker(number: int, fold: Fold) -> None:
+    assert _worker_jobs, "worker used without its initializer"
+    _worker_jobs[number].fit(fold)
 
 
 class RayExecutor:
@@ -154,20 +178,27 @@ class RayExecutor:
         return extract_on_ray(feature, paths, cache or FeatureCache(), progress=progress).features
 
     def fit(self, job: FoldJob, folds: Sequence[Fold], progress: StageProgress | None) -> None:
-        if not folds:  # a finished run, resumed: nothing to start Ray for
+        self.fit_many([(job, folds)], progress)
+
+    def fit_many(self, work: Sequence[tuple[FoldJob, Sequence[Fold]]], progress: StageProgress | None) -> None:
+        """Each (job, fold) pair a Ray task."""
+        tasks = interleaved(work)
+        if not tasks:  # finished runs, resumed: nothing to start Ray for
             return
         ray = self.ray()
-        job_ref = ray.put(job)  # sent once; it holds the cache's path and digests, not the arrays
+        jobs = [job for job, _ in work]
+        # each job with folds to fit sent once; it holds the cache's path and digests, not the arrays
+        refs = {number: ray.put(jobs[number]) for number in {number for number, _ in tasks}}
         task = ray.remote(_fit_on_ray)
-        pending = [task.options(num_cpus=job.threads or 1, num_gpus=self.gpus, max_retries=MAX_RETRIES,
-                                retry_exceptions=False, name=f"fold {fold.name}").remote(job_ref, fold)
-                   for fold in folds]
-        _report(progress, 0, len(folds))
+        pending = [task.options(num_cpus=jobs[number].threads or 1, num_gpus=self.gpus, max_retries=MAX_RETRIES,
+                                retry_exceptions=False, name=fold_label(jobs, number, fold)).remote(refs[number], fold)
+                   for number, fold in tasks]
+        _report(progress, 0, len(tasks))
         try:
             while pending:
                 finished, pending = ray.wait(pending, num_returns=1)
                 ray.get(finished[0])  # a failed fold stops the run, as it does here
-                _report(progress, len(folds) - len(pending), len(folds))
+                _report(progress, len(tasks) - len(pending), len(tasks))
         finally:
             for ref in pending:  # stopped, so that they write no more into a run this process gives up
                 ray.cancel(ref, force=True)
