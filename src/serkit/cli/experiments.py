@@ -208,7 +208,8 @@ def train(
     training = card["training"]
     chosen = [f"epoch {training['chosen_epoch']}"] if "chosen_epoch" in training else []
     chosen += [f"{k} {'all' if v is None else v}" for k, v in training.get("chosen_on_validation", {}).items()]
+    choice = f"chosen: {', '.join(chosen)}" if chosen else "nothing chosen: the recipe set every setting"
     out.print(f"wrote {out_dir}: model.safetensors, model.json, card.json, README.md "
-              f"({card['size_bytes'] / 1e6:.2f} MB; chosen: {', '.join(chosen)})")
+              f"({card['size_bytes'] / 1e6:.2f} MB; {choice})")
 
 
