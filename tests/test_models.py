@@ -324,7 +324,7 @@ def test_wrong_input_shape_is_refused_with_the_expected_shape():
 def test_registry_names():
     names = list_models()
     expected = ["blstm", "cnn", "cnn_blstm", "cnn_tf", "frame_blstm", "frame_cnn", "gru", "layer_weighted", "linear",
-                "dilated", "updown", "receptive_probe", "ds2"] + [f"cnn_tf_{h}" for h in HEADS]
+                "dilated", "updown", "receptive_probe", "ds2", "progressive"] + [f"cnn_tf_{h}" for h in HEADS]
     assert sorted(names) == sorted(expected)
     assert build_model("cnn_tf_bilinear", 40, 4).config.head == "bilinear"
     assert build_model("cnn_tf", 40, 4, head="gap").config.head == "gap"

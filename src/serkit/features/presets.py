@@ -15,11 +15,13 @@ import dataclasses
 from typing import Any
 
 from serkit.errors import SerkitError
-from serkit.features import combined, filterbank, functionals, mfcc, mulaw, prosody, spectrogram, stacked
+from serkit.features import (combined, filterbank, functionals, mfcc, mulaw, prosody, recognizer_layers, spectrogram,
+                             stacked)
 from serkit.features.base import Feature, Preset  # noqa: F401  (Preset re-exported)
 from serkit.features.whisper import layers as whisper_layers
 
-_FAMILY_MODULES = (spectrogram, filterbank, mfcc, mulaw, prosody, functionals, whisper_layers, combined, stacked)
+_FAMILY_MODULES = (spectrogram, filterbank, mfcc, mulaw, prosody, functionals, whisper_layers, recognizer_layers,
+                   combined, stacked)
 
 
 def all_presets() -> dict[str, Preset]:

@@ -29,13 +29,14 @@ from serkit.models.frame_blstm import FrameBLSTM
 from serkit.models.frame_cnn import FrameCNN
 from serkit.models.pooling import HEADS
 from serkit.models.probes import GRUProbe, LayerWeightedProbe, LinearProbe
+from serkit.models.progressive import Progressive
 from serkit.models.receptive_probe import ReceptiveProbe
 from serkit.models.updown import UpDownCNN
 
 FAMILIES: dict[str, type[UtteranceModel]] = {
     cls.name: cls
     for cls in (CNN, BLSTM, CNNBLSTM, CNNTF, LinearProbe, LayerWeightedProbe, GRUProbe, FrameBLSTM,
-                FrameCNN, DS2, DilatedCNN, UpDownCNN, ReceptiveProbe)
+                FrameCNN, DS2, DilatedCNN, UpDownCNN, ReceptiveProbe, Progressive)
 }
 
 #: Largest model (parameters and buffers) built from a configuration: 400 MB of float32, forty
