@@ -162,10 +162,10 @@ def section(args, rows, n_files, audio, feature_bytes, fold_costs, reference, lo
         "  is a second one into an empty cache (local extraction forks, which costs no imports). A",
         "  cross-validation on Ray includes its workers' first imports of the training code and torch, as",
         "  `--jobs 2` includes its spawned processes' imports.",
-        f"- machine: {os.cpu_count()} cores, {cpu_model()}, shared: other experiments kept it loaded while this",
-        f"  ran (one-minute load average {load[0]:.1f} at the start, {load[1]:.1f} at the end, on {os.cpu_count()} cores),",
-        "  so the figures are noisy and the two-worker lines cannot show a clean 2x: there were not two idle",
-        "  cores to give.",
+        f"- machine: {os.cpu_count()} cores, {cpu_model()}; one-minute load average {load[0]:.1f} at the start,",
+        f"  {load[1]:.1f} at the end (this benchmark's own processes included)"
+        + (", so other work kept it loaded: the figures are noisy and the two-worker lines cannot show a "
+           "clean 2x, there were not two idle cores to give." if max(load) > os.cpu_count() else "."),
         "",
         "### Results",
         "",

@@ -76,7 +76,9 @@ def run(way: str, data: Path, folder: Path, epochs: int) -> dict:
         command = [sys.executable, *script, threads]
         env["OMP_NUM_THREADS"] = threads
     load = os.getloadavg()[0]
-    subprocess.run(command, check=True, env=env, capture_output=True, timeout=1800)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
+    if done.returncode:
+        raise SystemExit(f"{way} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     figures = json.loads(result.read_text())
     return {"per_s": throughput(figures["times"], figures["items"]), "load": load}
 
@@ -104,9 +106,9 @@ def section(rows: list[tuple[str, float, float]], files: int, frames: int, epoch
         "",
         "### Machine",
         "",
-        f"{os.cpu_count()} cores, {cpu_model()}; torch {torch.__version__}. **Shared**: background",
-        "experiments and other test runs kept it loaded throughout (the one-minute load average on its 2",
-        "cores, sampled at each run's start, is in the table), so the figures are small and noisy.",
+        f"{os.cpu_count()} cores, {cpu_model()}; torch {torch.__version__}. The one-minute load average,",
+        "sampled at each run's start, is in the table: where it nears the cores, other work shared them",
+        "and the figures are noisy.",
         "",
         "### Results",
         "",
@@ -117,7 +119,7 @@ def section(rows: list[tuple[str, float, float]], files: int, frames: int, epoch
         f"Two processes trained at {ddp:.2f}x the speed of one single-threaded process. Each DDP step",
         "all-reduces the gradients (0.16 M parameters) and the synchronised batch norm's sums over gloo;",
         "torch's threads within one process share the same work without either, but a small cnn step",
-        "splits poorly over threads. On a loaded two-core VM none of this is a scaling figure: DDP is for",
+        "splits poorly over threads. On a two-core VM this is not a scaling figure: DDP is for",
         "more machines or GPUs than one process can use (docs/cluster.md).",
         "",
     ])
