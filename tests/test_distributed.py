@@ -387,3 +387,16 @@ def test_the_device_is_a_setting_that_leaves_cpu_recipes_hashes_alone():
 
 if __name__ == "__main__":
     main(*sys.argv[1:])
+
+
+def test_ranks_other_than_0_keep_only_serkit_warnings():
+    import logging
+
+    from serkit.training.distributed import loud_enough
+
+    def record(name: str, level: int) -> logging.LogRecord:
+        return logging.LogRecord(name, level, __file__, 1, "m", None, None)
+
+    assert not loud_enough(record("serkit.training.engine", logging.INFO))
+    assert loud_enough(record("serkit.training.engine", logging.WARNING))
+    assert loud_enough(record("torch.distributed", logging.INFO))

@@ -123,10 +123,21 @@ def process_group(device: str) -> Iterator[World]:
     dist.init_process_group("nccl" if device == "cuda" else "gloo", timeout=TIMEOUT)
     if world.main:
         log.info("training on %d processes (%s)", world.size, dist.get_backend())
+    # Only rank 0 tells what happens; the other ranks still warn and fail aloud.
+    quiet = [] if world.main else list(logging.getLogger().handlers)  # where serkit's records end up
+    for handler in quiet:
+        handler.addFilter(loud_enough)
     try:
         yield current()
     finally:
+        for handler in quiet:
+            handler.removeFilter(loud_enough)
         dist.destroy_process_group()
+
+
+def loud_enough(record: logging.LogRecord) -> bool:
+    """What a rank other than 0 logs: serkit's warnings and errors, and other libraries' records."""
+    return record.levelno >= logging.WARNING or not record.name.startswith("serkit")
 
 
 def placement(device: str, world: World) -> torch.device:
