@@ -273,3 +273,23 @@ def test_loco_over_emodb_nemo_and_ased(emodb_root):
     folds = make_folds(corpus.table, "loco", "speakers", seed=0, hashes=corpus.hashes)  # the guard passes
     assert {f.name: len(f.test) for f in folds} == {
         f"test {name}": n for name, n in corpus.table["corpus"].value_counts().items()}
+
+
+def test_inner_cv_corpora_scores_each_training_corpus_on_a_model_fitted_on_the_others():
+    from serkit.experiments.fitters.classical import ClassicalFitter
+    from serkit.experiments.fold_data import Part
+
+    def part(corpus: str, n: int) -> Part:
+        return Part([np.full((2, 3), i, dtype=float) for i in range(n)], ["a", "b"] * (n // 2),
+                    [f"{corpus}{i}" for i in range(n)], [f"{corpus}:s{i % 2}" for i in range(n)], corpora=[corpus] * n)
+
+    train, validation = part("emodb", 4), part("nemo", 6)
+    recipe = Recipe(model="logistic", model_options={"pooling": "mean"}, normalisation="none", inner_cv="corpora")
+    fitter = ClassicalFitter(recipe, ("a", "b"))
+    rows = np.concatenate([fitter._rows(train), fitter._rows(validation)])
+    splits = fitter._splits(train, validation, rows)
+    # one split per corpus: emodb's 4 rows scored on a model of nemo's 6, then the other way round
+    assert [(len(fit_x), len(scored_x)) for fit_x, _, scored_x, _ in splits] == [(6, 4), (4, 6)]
+    # the same rows grouped by speaker (two per corpus) give four splits instead
+    by_speaker = ClassicalFitter(recipe.override(inner_cv="speakers"), ("a", "b"))
+    assert len(by_speaker._splits(train, validation, rows)) == 4
