@@ -80,6 +80,10 @@ class WhisperLayersConfig:
     #: once; see :mod:`serkit.features.whisper.cached_padding`). Added later, like ``hop``.
     padding: str = added_later("encoded")
 
+    def __post_init__(self) -> None:
+        if isinstance(self.layer, list):  # several layers, as JSON and YAML give them
+            object.__setattr__(self, "layer", tuple(self.layer))
+
 
 class WhisperLayers(Feature):
     """Frame-level hidden states of one or all layers of a Whisper encoder (see module doc)."""
@@ -94,8 +98,6 @@ class WhisperLayers(Feature):
         self._cached: CachedPadding | None = None
 
     def validate(self) -> None:
-        if isinstance(self.config.layer, list):  # as JSON and YAML give it
-            object.__setattr__(self.config, "layer", tuple(self.config.layer))
         layers = self.layers
         if layers is not None and (not layers or min(layers) < 0 or len(set(layers)) < len(layers)):
             raise ValueError(f"layer must be one layer or several different ones, each 0 or more, "
