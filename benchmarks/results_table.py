@@ -131,7 +131,7 @@ GROUPS = {
                  "90% on its 7, under leave-one-speaker-out. `emodb-4class-best` and `emodb-7class-best` are "
                  "configurations identical to `seed003-whisper-base-mp-logistic` and "
                  "`seed003-whisper-base-mp-svm-7class` (same configuration hash). `loco-*` (issue 18): the default "
-                 "(`loco-cnn-*`) and accurate (`loco-whisper-*`) models' configurations under leave-one-corpus-out "
+                 "(`loco-whisper-tiny-*`; the EMO-DB-only default's CNN: `loco-cnn-*`) and accurate (`loco-whisper-base-*`) models' configurations under leave-one-corpus-out "
                  "over EMO-DB, nEMO and ASED; their figure is "
                  "the mean over the three target corpora (`report.md` lists each), a development figure.",
     },
@@ -471,7 +471,7 @@ def paper_figure(group: str, spec: dict) -> str:
     if group == "product" and spec.get("protocol") == "loco":  # issue 18's goals: accurate (Whisper), default
         if spec.get("normalisation") == "per-corpus":
             return "goal mean UA 72 (adapted)"
-        return "goal mean UA 65" if "whisper" in str(spec.get("features")) else "goal mean UA 55"
+        return "goal mean UA 65" if "whisper-base" in str(spec.get("features")) else "goal mean UA 55"
     if group == "product":
         goal = WHISPER_GOALS.get(spec.get("classes", "4class"))
         return f"goal UA {100 * goal:.0f}" if goal else "-"

@@ -9,9 +9,12 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 import typer
+from safetensors.torch import load_file
+from sklearn.preprocessing import StandardScaler
 from typer.testing import CliRunner
 
 from conftest import write_tiny_corpora
@@ -19,7 +22,7 @@ from serkit.cli.inference import register
 from serkit.errors import SerkitError
 from serkit.experiments.recipe import Recipe
 from serkit.experiments.train import train_model
-from serkit.features.normalise import Normalisation
+from serkit.features.normalise import UTTERANCE_MEANS, Normalisation
 from serkit.inference import Predictor, load_model
 from serkit.inference.adapt import MIN_SECONDS, AdaptingPredictor
 
@@ -42,7 +45,7 @@ def collection(emodb_wavs, tmp_path_factory) -> tuple[list[Path], list[Path]]:
 
 def test_adapting_standardises_by_the_collection_so_a_quieter_recording_is_predicted_the_same(collection):
     clips, quieter = collection
-    default = load_model("default")  # global normalisation: statistics of EMO-DB's training speakers
+    default = load_model("default-emodb")  # a CNN on log-mel; global normalisation over EMO-DB's frames
     adapting = AdaptingPredictor(default)
     adapted, adapted_quieter = adapting.predict_files(clips), adapting.predict_files(quieter)
     assert all(p.ok for p in adapted + adapted_quieter)
@@ -59,6 +62,27 @@ def test_adapting_standardises_by_the_collection_so_a_quieter_recording_is_predi
     assert adapted[0].to_dict()["adaptation"] == {"label_free": True, "files": len(clips),
                                                   "seconds": pytest.approx(seconds, abs=0.1)}
     assert "adaptation" not in plain[0].to_dict()
+
+
+def test_a_scikit_learn_model_adapts_its_scaler_to_the_collections_utterance_means(collection):
+    """The shipped default (Whisper tiny.en layer 2, mean-pooled, logistic regression) kept its
+    scaler apart: adapted, its scores are those of scikit-learn's scaler refitted on the
+    collection's pooled vectors, then the same linear layer."""
+    clips, _ = collection
+    default = load_model("default")
+    assert default.spec.normaliser.fitted_on == UTTERANCE_MEANS
+    adapted = AdaptingPredictor(default).predict_files(clips)
+    feature = default.spec.feature
+    pooled = np.stack([feature.compute(sf.read(clip, dtype="float32")[0]).mean(axis=1) for clip in clips])
+    state = load_file(str(Path(default.spec.source) / "model.safetensors"))
+    weights, bias = state["classifier.weight"].numpy(), state["classifier.bias"].numpy()
+    scores = StandardScaler().fit_transform(pooled) @ weights.T + bias
+    expected = np.exp(scores - scores.max(1, keepdims=True))
+    expected /= expected.sum(1, keepdims=True)
+    got = np.array([[p.probabilities[k] for k in default.labels] for p in adapted])
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    plain = np.array([[p.probabilities[k] for k in default.labels] for p in default.predict_files(clips)])
+    assert np.abs(plain - got).max() > 0.01  # the collection's statistics are not the training corpora's
 
 
 def test_adapting_is_refused_where_it_means_nothing(collection):

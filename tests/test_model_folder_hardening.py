@@ -143,17 +143,17 @@ CASES = {
                     lambda f: f"{f.resolve()}/encoder.pt: unreadable Whisper checkpoint"),
     "truncated safetensors": ("accurate", weights_truncated, contained("model.safetensors", "unreadable weights")),
     "missing safetensors": ("accurate", weights_missing, contained("model.safetensors", "unreadable weights")),
-    "other shapes": ("default", weights_other_shapes, contained("", "weights do not fit the model in model.json")),
-    "fc_units 10**9": ("default", fc_units_huge, contained("model.json", "parameters, more than the 100,000,000")),
-    "fc_units 1e9": ("default", fc_units_float,
+    "other shapes": ("default-emodb", weights_other_shapes, contained("", "weights do not fit the model in model.json")),
+    "fc_units 10**9": ("default-emodb", fc_units_huge, contained("model.json", "parameters, more than the 100,000,000")),
+    "fc_units 1e9": ("default-emodb", fc_units_float,
                      contained("model.json", "model.config.fc_units must be an integer, got 1000000000.0")),
-    "fc_units string": ("default", fc_units_string,
+    "fc_units string": ("default-emodb", fc_units_string,
                         contained("model.json", "model.config.fc_units must be an integer, got '128'")),
-    "n_mels string": ("default", n_mels_string, contained("", "features.config.n_mels must be an integer, got '40'")),
-    "short normaliser": ("default", normaliser_short, contained("", "a normaliser of 39 dimensions for a model of 40")),
+    "n_mels string": ("default-emodb", n_mels_string, contained("", "features.config.n_mels must be an integer, got '40'")),
+    "short normaliser": ("default-emodb", normaliser_short, contained("", "a normaliser of 39 dimensions for a model of 40")),
     "invalid JSON": ("default", json_invalid, contained("model.json", "unreadable model settings")),
     "JSON list": ("default", json_not_a_mapping, contained("model.json", "a JSON object of model settings")),
-    "garbage onnx": ("default", onnx_garbage, contained("model.onnx", "not a readable ONNX model")),
+    "garbage onnx": ("default-emodb", onnx_garbage, contained("model.onnx", "not a readable ONNX model")),
     "card list": ("default", card_not_a_mapping, contained("card.json", "a model card is a JSON object, not str")),
 }
 
@@ -207,7 +207,7 @@ def test_a_symlink_out_inside_a_checkpoint_folder_is_refused(tmp_path):
 
 
 def test_the_size_limit_fits_every_shipped_model_and_refuses_a_huge_one():
-    for name in ("default", "accurate"):
+    for name in ("default", "default-emodb", "accurate", "accurate-emodb"):
         assert load_model(name, backend="torch").labels
     largest = build_model("cnn_blstm", n_dims=129, n_classes=7)  # seed000-cnn_blstm-spectrogram, the largest
     assert sum(p.numel() for p in largest.parameters()) < MAX_PARAMETERS / 10

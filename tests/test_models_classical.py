@@ -1,4 +1,4 @@
-"""A fitted scikit-learn linear pipeline becomes one linear layer with the same scores."""
+"""A fitted scikit-learn linear pipeline becomes a standardiser and one linear layer with the same scores."""
 
 from __future__ import annotations
 
@@ -6,19 +6,19 @@ import numpy as np
 import pytest
 
 from serkit.errors import SerkitError
-from serkit.models.classical import build_classical, linear_weights
+from serkit.models.classical import build_classical, linear_layer
 
 
 @pytest.mark.parametrize("name", ["svm", "logistic"])
-def test_linear_weights_reproduce_the_pipeline(name):
+def test_linear_layer_reproduces_the_pipeline(name):
     rng = np.random.default_rng(0)
     labels = ["sadness", "anger", "neutral", "happiness"]  # not scikit-learn's sorted order
     classes = rng.integers(0, 4, size=200)
     x = rng.normal(3.0, [1.0, 5.0, 0.2, 2.0, 9.0], size=(200, 5)) + np.eye(4, 5)[classes]
     y = [labels[i] for i in classes]
     model = build_classical(name, c=1.0).fit(x, y)
-    weights, bias = linear_weights(model, labels)
-    scores = x @ weights.T + bias
+    weights, bias, mean, scale = linear_layer(model, labels)
+    scores = ((x - mean) / scale) @ weights.T + bias
     order = [list(model[-1].classes_).index(label) for label in labels]
     np.testing.assert_allclose(scores, model.decision_function(x)[:, order], rtol=1e-6, atol=1e-8)
     if name == "logistic":
@@ -27,8 +27,8 @@ def test_linear_weights_reproduce_the_pipeline(name):
         np.testing.assert_allclose(softmax, model.predict_proba(x)[:, order], atol=1e-8)
 
 
-def test_linear_weights_refuse_mismatched_labels():
+def test_linear_layer_refuses_mismatched_labels():
     x = np.random.default_rng(1).normal(size=(30, 3))
     model = build_classical("logistic").fit(x, ["a", "b", "c"] * 10)
     with pytest.raises(SerkitError, match="do not match"):
-        linear_weights(model, ["a", "b", "d"])
+        linear_layer(model, ["a", "b", "d"])

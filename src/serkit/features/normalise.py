@@ -97,6 +97,10 @@ def normalise_utterance(x: np.ndarray, eps: float = DEFAULT_EPS) -> np.ndarray:
     return _scale(data, mean, std, eps)
 
 
+#: What a global normaliser's statistics describe (:attr:`GlobalNormaliser.fitted_on`).
+FRAMES, UTTERANCE_MEANS = "frames", "utterance means"
+
+
 class GlobalNormaliser(Normaliser):
     """Per-dimension statistics fitted on training data, scikit-learn style."""
 
@@ -109,12 +113,30 @@ class GlobalNormaliser(Normaliser):
         self.count = 0
         #: Fitted on (dims, frames) arrays (True) or on functionals (False).
         self.frame_level = True
+        #: What the statistics describe: every frame (FRAMES), or each utterance's mean frame
+        #: (UTTERANCE_MEANS: a mean-pooled model's scaler, applied to frames since a per-dimension
+        #: affine map commutes with the mean; adaptation refits it the same way).
+        self.fitted_on = FRAMES
 
     def fit(self, arrays: Iterable[np.ndarray]) -> GlobalNormaliser:
         """Fit on the training part's arrays, all ``(dims, frames)`` or all ``(dims,)``."""
         count, mean, m2, self.frame_level = pooled_moments(arrays)
         self.count, self.mean, self.std = count, mean, np.sqrt(m2 / count)
         return self
+
+    def fit_utterance_means(self, arrays: Iterable[np.ndarray]) -> GlobalNormaliser:
+        """Fit on each ``(dims, frames)`` array's mean frame; applied to frames afterwards."""
+        self.fit(np.asarray(a, dtype=np.float64).mean(axis=1) for a in arrays)
+        self.frame_level, self.fitted_on = True, UTTERANCE_MEANS
+        return self
+
+    @classmethod
+    def of_utterance_means(cls, mean: np.ndarray, std: np.ndarray, count: int) -> GlobalNormaliser:
+        """Statistics of utterance means fitted elsewhere (a scikit-learn scaler's), applied to frames."""
+        normaliser = cls()
+        normaliser.count, normaliser.fitted_on = int(count), UTTERANCE_MEANS
+        normaliser.mean, normaliser.std = np.asarray(mean, np.float64), np.asarray(std, np.float64)
+        return normaliser
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         if self.mean is None or self.std is None:
@@ -135,6 +157,8 @@ class GlobalNormaliser(Normaliser):
             "frame_level": self.frame_level,
             "mean": self.mean.tolist(),
             "std": self.std.tolist(),
+            # only where it is not frames, so that older model files stay byte-for-byte valid
+            **({"fitted_on": self.fitted_on} if self.fitted_on != FRAMES else {}),
         }
 
     def save(self, path: str | Path) -> None:
@@ -150,6 +174,9 @@ class GlobalNormaliser(Normaliser):
             normaliser.frame_level = bool(data["frame_level"])
             normaliser.mean = np.asarray(data["mean"], dtype=np.float64)
             normaliser.std = np.asarray(data["std"], dtype=np.float64)
+            normaliser.fitted_on = data.get("fitted_on", FRAMES)
+            if normaliser.fitted_on not in (FRAMES, UTTERANCE_MEANS):
+                raise ValueError(f"fitted_on {normaliser.fitted_on!r}")
         except (KeyError, TypeError, ValueError) as e:
             raise SerkitError(f"incomplete global normaliser data ({e!r})") from None
         return normaliser

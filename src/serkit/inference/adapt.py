@@ -14,8 +14,11 @@ prediction carries ``adaptation`` (how many files and seconds the statistics
 came from), and the command says so.  Statistics of a few seconds mean
 nothing, so a collection under :data:`MIN_SECONDS` (a single short file) is
 refused.  Models that normalise each utterance by itself, or not at all
-(``accurate``: its scaler is folded into its weights), have no statistics to
-replace and are refused too, as are frame classifiers.
+(``accurate-emodb``: its scaler was folded into its weights), have no statistics
+to replace and are refused too, as are frame classifiers.  A scikit-learn MP-x
+model (``default``, ``accurate``) keeps its scaler as a normaliser of utterance
+means: the collection's statistics are then those of its pieces' mean frames, as
+the scaler's were of the training utterances'.
 
 The whole collection is read before any of it is scored (its statistics come
 first), so a folder's audio is held in memory at once.  One predictor adapts
@@ -41,7 +44,7 @@ import numpy as np
 
 from serkit.audio.io import check_signal
 from serkit.errors import AudioError, SerkitError
-from serkit.features.normalise import GlobalNormaliser, Normalisation
+from serkit.features.normalise import UTTERANCE_MEANS, GlobalNormaliser, Normalisation
 from serkit.inference.frames import FramePredictor
 from serkit.inference.predictor import Backend, InferenceConfig, Prediction, Predictor, _Piece
 from serkit.inference.spec import ModelSpec
@@ -111,7 +114,11 @@ class AdaptingPredictor(Predictor):
             raise SerkitError(f"--adapt standardises by the statistics of the collection predicted, which needs at "
                               f"least {self.min_seconds:g} s of audio (a folder, many files or a long recording); "
                               f"this is {seconds:.1f} s")
-        normaliser = GlobalNormaliser().fit(x for piece in pieces for x in piece.inputs)
+        inputs = [x for piece in pieces for x in piece.inputs]
+        # the same statistics as the model's own: over every frame, or over each piece's mean frame
+        # (a scikit-learn MP-x model's scaler standardised utterance means)
+        by_means = self.spec.normaliser is not None and self.spec.normaliser.fitted_on == UTTERANCE_MEANS
+        normaliser = GlobalNormaliser().fit_utterance_means(inputs) if by_means else GlobalNormaliser().fit(inputs)
         spec = dataclasses.replace(self.spec, normaliser=normaliser)
         for piece in pieces:
             piece.inputs = [model_input for x in piece.inputs for model_input in spec.model_inputs(x)]

@@ -55,14 +55,14 @@ def build_classical(name: str, seed: int = 0, **options: object) -> Pipeline | D
     raise SerkitError(f"unknown classical model {name!r}; known: {', '.join(CLASSICAL_MODELS)}")
 
 
-def linear_weights(estimator: Pipeline, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``(weights, bias)`` of a fitted ``svm`` or ``logistic`` pipeline as one linear layer on the
-    raw (unstandardised) vector, rows in the order of ``labels``.
+def linear_layer(estimator: Pipeline, labels: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(weights, bias, mean, scale)`` of a fitted ``svm`` or ``logistic`` pipeline, rows in the
+    order of ``labels``: its scores are ``((x - mean) / scale) . weights + bias``.
 
-    The scaler folds into the layer: ``w . (x - mean) / scale + b = (w / scale) . x + b - w . (mean / scale)``,
-    so the scores equal the pipeline's ``decision_function`` (for the logistic regression, softmax of
+    The scores equal the pipeline's ``decision_function`` (for the logistic regression, softmax of
     them is its ``predict_proba``).  This is how an MP-x model trained by scikit-learn becomes the
-    ``linear`` torch model that inference runs.
+    ``linear`` torch model that inference runs, its scaler kept apart as the model's normaliser, so
+    that declared adaptation can replace the statistics.
     """
     scaler, linear = estimator[0], estimator[-1]
     if not isinstance(scaler, StandardScaler) or not hasattr(linear, "coef_"):
@@ -71,6 +71,4 @@ def linear_weights(estimator: Pipeline, labels: list[str]) -> tuple[np.ndarray, 
     if len(classes) < 3 or sorted(classes) != sorted(labels):
         raise SerkitError(f"the model's classes {classes} do not match the labels {labels} (three or more)")
     order = [classes.index(label) for label in labels]
-    coef, intercept = linear.coef_[order], linear.intercept_[order]
-    weights = coef / scaler.scale_
-    return weights, intercept - weights @ scaler.mean_
+    return linear.coef_[order], linear.intercept_[order], scaler.mean_, scaler.scale_

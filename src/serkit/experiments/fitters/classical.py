@@ -8,7 +8,7 @@ predicts the test part.  The declared ``per-corpus`` variant standardises
 the pooled rows of each corpus by that corpus's training-side rows, and an
 unseen corpus's by its own (no labels).  ``majority`` predicts the training part's most
 frequent class.  A mean-pooled (MP-x) model saves as serkit's ``linear``
-torch model, the scaler folded into its weights.
+torch model, the scaler kept as its normaliser (of utterance means).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from serkit.errors import SerkitError
 from serkit.evaluation import unweighted_average_recall
 from serkit.experiments.fold_data import Part, select_layer, selected_feature
 from serkit.experiments.recipe import Recipe
-from serkit.features.normalise import CorpusNormaliser, Normalisation
+from serkit.features.normalise import CorpusNormaliser, GlobalNormaliser, Normalisation
 from serkit.models import build_model, model_config
-from serkit.models.classical import build_classical, linear_weights
+from serkit.models.classical import build_classical, linear_layer
 from serkit.training import UtteranceClassification
 
 #: Costs each classical model chooses from.
@@ -99,7 +99,12 @@ class ClassicalFitter:
         if recipe.model == "majority" or self.pooling != "mean":
             raise SerkitError("serkit train builds a classical model only as MP-x: svm or logistic with "
                               f"model_options {{pooling: mean}}, not {recipe.model} {recipe.model_options}")
-        weights, bias = linear_weights(self.estimator, list(self.labels))
+        weights, bias, mean, scale = linear_layer(self.estimator, list(self.labels))
+        # The scaler standardised each utterance's mean frame; applied to the frames before pooling
+        # it gives the same vector (an affine map per dimension commutes with the mean), and kept
+        # apart from the weights it is what `predict --adapt` replaces.
+        seen = int(np.max(self.estimator[0].n_samples_seen_))
+        normaliser = GlobalNormaliser.of_utterance_means(mean, scale, count=seen)
         model = build_model("linear", weights.shape[1], len(self.labels), dropout=0.0)
         model.load_state_dict({"classifier.weight": torch.tensor(weights, dtype=torch.float32),
                                "classifier.bias": torch.tensor(bias, dtype=torch.float32)})
@@ -109,12 +114,13 @@ class ClassicalFitter:
             feature_preset=recipe.features,
             labels=self.labels,
             task=UtteranceClassification(self.labels).to_dict(),
-            # scikit-learn's scaler is folded into the weights, and MP-x pools whole utterances
-            normalisation=Normalisation.NONE.value,
+            normalisation=Normalisation.GLOBAL.value,
+            normaliser=normaliser.to_dict(),
             training={"classical": recipe.model, "c": self.cost, "chosen_by": self.chosen_by},
         )
         write_model(model_dir, model.state_dict(), info)
-        return {"fitted_by": f"scikit-learn {recipe.model}, folded into a linear layer",
+        return {"fitted_by": f"scikit-learn {recipe.model}: its scaler as the normaliser (of utterance means), "
+                              "its weights as a linear layer",
                 "c": self.cost, "chosen_by": self.chosen_by, "validation_ua": self.validation_ua}
 
     # -- steps ------------------------------------------------------------------
