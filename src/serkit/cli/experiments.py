@@ -1,4 +1,4 @@
-"""``serkit cv``, ``serkit grid`` and ``serkit train``: the experiments, and the options they share."""
+"""``serkit cv``, ``serkit grid``, ``serkit train`` and ``serkit compare``: the experiments, and the options they share."""
 
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ from serkit.cli.common import friendly_errors, out, stage_progress
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``cv``, ``grid`` and ``train`` to ``app``."""
+    """Add ``cv``, ``grid``, ``train`` and ``compare`` to ``app``."""
     app.command("cv")(cv)
     app.command("grid")(grid)
     app.command("train")(train)
+    app.command("compare")(compare)
 
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Recipe YAML (see recipes/); options override it.")]
@@ -213,3 +214,31 @@ def train(
               f"({card['size_bytes'] / 1e6:.2f} MB; {choice})")
 
 
+
+
+@friendly_errors
+def compare(
+    runs: Annotated[list[Path], typer.Argument(
+        help="The candidate's run folder(s): one `serkit cv` run, or the same recipe run with several seeds.")],
+    against: Annotated[list[Path], typer.Option(
+        "--against", help="The baseline's run folder(s); repeat the option for several seeds.")],
+    figure: Annotated[str, typer.Option(help="ua | wa | f1 (pooled over the test utterances).")] = "ua",
+    resamples: Annotated[int, typer.Option(help="Speaker resamples of the bootstrap.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Seed of the resamples.")] = 0,
+    json_out: Annotated[Path | None, typer.Option("--out", help="Also write the comparison here (JSON).")] = None,
+) -> None:
+    """Whether one system beats another on the same test utterances: a paired speaker bootstrap."""
+    from serkit.evaluation import BootstrapConfig
+    from serkit.experiments.compare import compare_runs, write_comparison
+
+    found = compare_runs(runs, against, figure, BootstrapConfig(n_resamples=resamples, seed=seed))
+    name = figure.upper()
+    low, high = found["ci95"]
+    out.print(f"candidate {name} {100 * found['candidate']:.1f} ({len(runs)} run(s)) against baseline "
+              f"{100 * found['baseline']:.1f} ({len(against)}): [bold]{100 * found['difference']:+.1f} points[/], "
+              f"95% interval {100 * low:+.1f} to {100 * high:+.1f}; not better in {100 * found['p_not_better']:.1f}% "
+              f"of {resamples} resamples of {found['n_speakers']} speakers ({found['n_utterances']} utterances, "
+              f"{found['protocol']})", highlight=False)
+    if json_out is not None:
+        write_comparison(found, json_out)
+        out.print(f"wrote {json_out}")

@@ -10,7 +10,9 @@
   (power under 1 Hz, spline reconstruction after downsampling, roughness);
 * :mod:`~serkit.evaluation.frame_decisions`: an utterance's class from its frames' posteriors;
 * :mod:`~serkit.evaluation.aggregate`: per-fold, mean and pooled figures with a
-  speaker bootstrap interval, as a JSON-able dict.
+  speaker bootstrap interval, as a JSON-able dict;
+* :mod:`~serkit.evaluation.compare`: whether one system beats another on the same test
+  utterances (a paired speaker bootstrap, each side one run or several seeds).
 
 Numpy only (no torch), so that importing it stays cheap.
 """
@@ -22,6 +24,7 @@ from serkit.evaluation.aggregate import (
     summarise_folds,
     summarise_regression_folds,
 )
+from serkit.evaluation.compare import RunPredictions, paired_speaker_bootstrap
 from serkit.evaluation.frame_decisions import utterance_reference, utterance_scores
 from serkit.evaluation.metrics import (
     ClassificationScores,
@@ -72,6 +75,7 @@ __all__ = [
     "DecoderGrid",
     "FoldPredictions",
     "PhoneBigram",
+    "RunPredictions",
     "accuracy",
     "character_error_rate",
     "choose_decoder",
@@ -85,6 +89,7 @@ __all__ = [
     "frame_error_rate",
     "low_frequency_share",
     "macro_f1",
+    "paired_speaker_bootstrap",
     "per_class_recall",
     "phone_error_rate",
     "reconstruction_ccc",
