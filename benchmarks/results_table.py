@@ -18,6 +18,8 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from seed001_table import seed001_lines, transfer_plot
 from seed004_table import seed004_lines
 from loco_table import loco_lines
@@ -171,6 +173,32 @@ def command(name: str) -> str:
 def load(runs: Path, name: str) -> dict | None:
     path = runs / group_of(name, runs) / name / "results.json"
     return read_results(path)
+
+
+def seed_repeats(runs: Path, name: str) -> list[tuple[int, dict]]:
+    """The same recipe run again with ``--seed K --out runs/<group>/<name>-seedK``: (K, results)."""
+    found = []
+    for path in sorted((runs / group_of(name, runs)).glob(f"{name}-seed*/results.json")):
+        seed = path.parent.name.removeprefix(f"{name}-seed")
+        if seed.isdigit():
+            found.append((int(seed), read_results(path)))
+    return found
+
+
+def seeds_row(runs: Path, name: str, first: dict) -> str | None:
+    """A recipe's figures as mean and std over its seeds (seed 0 is the recipe's own run), or None."""
+    repeats = seed_repeats(runs, name)
+    if not repeats:
+        return None
+    results = [first, *(r for _, r in repeats)]
+    seeds = ", ".join(map(str, [0, *(k for k, _ in repeats)]))
+    ua, wa, f1 = (np.array([r["pooled"][key] for r in results]) for key in ("ua", "wa", "f1"))
+    out = f"--out runs/{group_of(name, runs)}/{name}"
+    again = f"`{command(name).replace(out, out + '-seedK')} --seed K` (K = {seeds.split(', ', 1)[1]})"
+    return (f"| {name}, seeds {seeds} | {first['protocol']} | {first['class_set']} | {first['model']} | "
+            f"{first['features']} | mean (std) of {len(results)} | **{pct(ua.mean())}** ({pct(ua.std(ddof=1))}) | "
+            f"{pct(wa.mean())} ({pct(wa.std(ddof=1))}) | {pct(f1.mean())} ({pct(f1.std(ddof=1))}) | "
+            f"{sum(r['seconds'] for r in results) / 60:.0f} | {again} |")
 
 
 def read_results(path: Path) -> dict | None:
@@ -511,6 +539,9 @@ def group_table(runs: Path, group: str, recipes: Path | None = None) -> list[str
             f"**{pct(figures['ua'])}** | {pct(figures['wa'])} | {pct(figures['f1'])} | "
             f"{r['seconds'] / 60:.0f} | `{command(name)}` |"
         )
+        repeated = seeds_row(runs, name, r)
+        if repeated:
+            lines.append(repeated)
     return lines
 
 

@@ -32,3 +32,15 @@ def test_linear_layer_refuses_mismatched_labels():
     model = build_classical("logistic").fit(x, ["a", "b", "c"] * 10)
     with pytest.raises(SerkitError, match="do not match"):
         linear_layer(model, ["a", "b", "d"])
+
+
+def test_the_random_baseline_draws_every_class_alike_and_repeats_with_its_seed():
+    x = np.zeros((4000, 2))
+    labels = ["anger"] * 3000 + ["happiness", "neutral", "sadness"] * 333 + ["sadness"]
+    draws = build_classical("random", seed=1).fit(x, labels).predict(x)
+    counts = {label: int(np.sum(draws == label)) for label in sorted(set(labels))}
+    assert all(900 < n < 1100 for n in counts.values()), counts  # uniform, not the training priors
+    assert np.array_equal(build_classical("random", seed=1).fit(x, labels).predict(x), draws)
+    assert not np.array_equal(build_classical("random", seed=2).fit(x, labels).predict(x), draws)
+    with pytest.raises(SerkitError, match="random takes no options"):
+        build_classical("random", c=1.0)

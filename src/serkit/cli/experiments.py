@@ -30,7 +30,7 @@ OptRoot = Annotated[Path | None, typer.Option("--root", "-r", help="Folder holdi
 ClassesOpt = Annotated[str | None, typer.Option(help="Class set, e.g. 4class or emodb7.")]
 ValidationOpt = Annotated[str | None, typer.Option(help="speakers | speakers:N | speakers-only:N (crossed folds: validation keeps the training sentences) | predefined | none.")]
 ModelOpt = Annotated[
-    str | None, typer.Option(help="cnn | blstm | cnn_blstm | cnn_tf_{gap,bilinear,attention} | svm | majority.")
+    str | None, typer.Option(help="cnn | blstm | cnn_blstm | cnn_tf_{gap,bilinear,attention} | svm | logistic | majority | random.")
 ]
 FeaturesOpt = Annotated[str | None, typer.Option("--features", help="Feature preset (see `serkit kinds`).")]
 NormOpt = Annotated[

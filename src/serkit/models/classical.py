@@ -21,7 +21,10 @@ from sklearn.svm import LinearSVC
 
 from serkit.errors import SerkitError
 
-CLASSICAL_MODELS = ("majority", "svm", "logistic")
+#: Chance baselines, which read no features: the training part's most frequent class, or a class
+#: drawn uniformly at random (seed 003's "Random prediction").
+DUMMY_MODELS = ("majority", "random")
+CLASSICAL_MODELS = (*DUMMY_MODELS, "svm", "logistic")
 
 
 @dataclass(frozen=True)
@@ -35,11 +38,13 @@ class SVMConfig:
 
 
 def build_classical(name: str, seed: int = 0, **options: object) -> Pipeline | DummyClassifier:
-    """A fresh scikit-learn estimator: ``majority``, ``svm`` (standardise, then LinearSVC) or
-    ``logistic`` (standardise, then logistic regression)."""
-    if name == "majority":
+    """A fresh scikit-learn estimator: ``majority``, ``random`` (uniform, seeded), ``svm``
+    (standardise, then LinearSVC) or ``logistic`` (standardise, then logistic regression)."""
+    if name in DUMMY_MODELS:
         if options:
-            raise SerkitError(f"majority takes no options, got {sorted(options)}")
+            raise SerkitError(f"{name} takes no options, got {sorted(options)}")
+        if name == "random":
+            return DummyClassifier(strategy="uniform", random_state=seed)
         return DummyClassifier(strategy="most_frequent")
     if name == "svm":
         config = SVMConfig(**options)  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ chosen cost is refitted on training + validation, and only that model
 predicts the test part.  The declared ``per-corpus`` variant standardises
 the pooled rows of each corpus by that corpus's training-side rows, and an
 unseen corpus's by its own (no labels).  ``majority`` predicts the training part's most
-frequent class.  A mean-pooled (MP-x) model saves as serkit's ``linear``
+frequent class, ``random`` a class drawn uniformly (seeded by the recipe).  A mean-pooled (MP-x) model saves as serkit's ``linear``
 torch model, the scaler kept as its normaliser (of utterance means).
 """
 
@@ -27,7 +27,7 @@ from serkit.experiments.fold_data import Part, select_layer, selected_feature
 from serkit.experiments.recipe import Recipe
 from serkit.features.normalise import CorpusNormaliser, GlobalNormaliser, Normalisation
 from serkit.models import build_model, model_config
-from serkit.models.classical import build_classical, linear_layer
+from serkit.models.classical import DUMMY_MODELS, build_classical, linear_layer
 from serkit.training import UtteranceClassification
 
 #: Costs each classical model chooses from.
@@ -60,8 +60,9 @@ class ClassicalFitter:
             side = [p for p in (train, validation) if len(p)]
             rows = np.concatenate([pooled_rows(p.arrays, self.pooling) for p in side])
             self._by_corpus = CorpusNormaliser().fit(list(rows), [c for p in side for c in p.corpora])
-        if self.recipe.model == "majority":
-            self.estimator = build_classical("majority").fit(self._rows(train), train.labels)
+        if self.recipe.model in DUMMY_MODELS:
+            self.estimator = build_classical(self.recipe.model, seed=self.recipe.seed).fit(
+                self._rows(train), train.labels)
             return self
         rows = np.concatenate([self._rows(train), self._rows(validation)]) if len(validation) else self._rows(train)
         labels = train.labels + validation.labels
@@ -80,7 +81,7 @@ class ClassicalFitter:
         return one_hot(predicted, self.labels)
 
     def record(self) -> dict[str, Any]:
-        if self.recipe.model == "majority":
+        if self.recipe.model in DUMMY_MODELS:
             return {"chosen": {}}
         return {"chosen": {"c": self.cost, "validation_ua": self.figures, "by": self.chosen_by}}
 
@@ -96,7 +97,7 @@ class ClassicalFitter:
         if self._by_corpus is not None:
             raise SerkitError("a model fitted on per-corpus normalised rows needs each corpus's statistics to "
                               "predict: serkit train builds it with normalisation none")
-        if recipe.model == "majority" or self.pooling != "mean":
+        if recipe.model in DUMMY_MODELS or self.pooling != "mean":
             raise SerkitError("serkit train builds a classical model only as MP-x: svm or logistic with "
                               f"model_options {{pooling: mean}}, not {recipe.model} {recipe.model_options}")
         weights, bias, mean, scale = linear_layer(self.estimator, list(self.labels))
