@@ -478,6 +478,13 @@ def budget_line(runs: Path) -> str:
 SEED002_TABLE1 = {"gap": ("67.54", "71.35"), "bilinear": ("64.16", "69.17"), "attention": ("68.06", "71.75")}
 #: Seed 003 Table 1 (IEMOCAP, 4 classes, 10 folds): U-Acc of each head over recognizer layers 1, 2, 3.
 SEED003_TABLE1 = {"mp": "MP-1/2/3: U-Acc 46/54/55", "rnn": "RNN-1/2/3: U-Acc 53/57/56"}
+#: Seed 003 Table 1 (IEMOCAP, 10 runs of LOSO), U-Acc and W-Acc (%) of the row each recipe runs.
+SEED003_ROWS = {"seed003-majority": (39, 33), "seed003-random": (25, 25), "seed003-bigru-baseline-64": (52, 54),
+                "seed003-bigru-baseline": (53, 55), "seed003-bigru-baseline-128": (50, 51),
+                **{f"seed003-ds2-{kind}-{x}": row for kind, rows in (("mp", ((46, 52), (54, 54), (55, 56))),
+                                                                    ("rnn", ((53, 57), (57, 59), (56, 57))),
+                                                                    ("progressive", ((56, 57), (58, 61), (57, 59))))
+                   for x, row in enumerate(rows, start=1)}}
 
 
 def paper_figure(group: str, spec: dict) -> str:
@@ -491,6 +498,9 @@ def paper_figure(group: str, spec: dict) -> str:
         if head in SEED002_TABLE1:
             ua, wa = SEED002_TABLE1[head]
             return f"UA {ua} / WA {wa} (IEMOCAP)"
+    if group == "seed003" and spec.get("name") in SEED003_ROWS:
+        ua, wa = SEED003_ROWS[spec["name"]]
+        return f"U-Acc {ua} / W-Acc {wa} (IEMOCAP)"
     if group == "seed003":
         if model == "gru":
             return SEED003_TABLE1["rnn"] + " (IEMOCAP)"
