@@ -143,6 +143,7 @@ def variants(data: dict[str, np.ndarray], backbone: Backbone) -> dict[str, Varia
     # the shipped accurate model (layers 3+4) under `predict --adapt`: trained as shipped, adapted at prediction
     for chosen in ([3, 4], [1, 2, 3, 4, 5, 6]):
         found[f"{name_of(chosen)}, adapted at prediction only"] = (pick(mean, chosen), False, True, COST, True)
+    found[name_of([1, 2, 3, 4, 5, 6])] = (pick(mean, [1, 2, 3, 4, 5, 6]), False, False, COST)  # accurate-adapt unadapted
     return found
 
 

@@ -207,7 +207,7 @@ def test_a_symlink_out_inside_a_checkpoint_folder_is_refused(tmp_path):
 
 
 def test_the_size_limit_fits_every_shipped_model_and_refuses_a_huge_one():
-    for name in ("default", "default-emodb", "accurate", "accurate-emodb"):
+    for name in ("default", "default-emodb", "accurate", "accurate-emodb", "accurate-adapt"):
         assert load_model(name, backend="torch").labels
     largest = build_model("cnn_blstm", n_dims=129, n_classes=7)  # seed000-cnn_blstm-spectrogram, the largest
     assert sum(p.numel() for p in largest.parameters()) < MAX_PARAMETERS / 10
