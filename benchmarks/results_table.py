@@ -570,6 +570,29 @@ def shipped_models(recipes: Path | None = None) -> list[str]:
     return lines
 
 
+def comparison_lines(runs: Path, group: str) -> list[str]:
+    """The group's paired comparisons (``serkit compare ... --out runs/<group>/comparisons/NAME.json``)."""
+    found = sorted((runs / group / "comparisons").glob("*.json"))
+    if not found:
+        return []
+    lines = ["", "## Paired comparisons", "",
+             "`serkit compare CANDIDATE... --against BASELINE... --out runs/" + group + "/comparisons/NAME.json`: "
+             "the difference of pooled figures on the same test utterances, with a paired speaker-bootstrap 95% "
+             "interval and the share of resamples where the candidate is not better; several runs a side (seeds) "
+             "count as their mean.", "",
+             "| comparison | figure | candidate | baseline | difference | 95% interval | not better in | speakers | protocol |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for path in found:
+        c = json.loads(path.read_text())
+        sides = {side: f"{pct(c[side])} ({len(c['runs'][side])} run{'s' * (len(c['runs'][side]) > 1)})"
+                 for side in ("candidate", "baseline")}
+        low, high = c["ci95"]
+        lines.append(f"| {path.stem} | {c['figure'].upper()} | {sides['candidate']} | {sides['baseline']} | "
+                     f"**{100 * c['difference']:+.1f}** | {100 * low:+.1f} to {100 * high:+.1f} | "
+                     f"{100 * c['p_not_better']:.1f}% of {c['n_resamples']} | {c['n_speakers']} | {c['protocol']} |")
+    return lines
+
+
 def group_readme(runs: Path, group: str, recipes: Path | None = None) -> str:
     info = GROUPS[group]
     lines = [
@@ -593,6 +616,7 @@ def group_readme(runs: Path, group: str, recipes: Path | None = None) -> str:
         lines += ["", "## Shipped models", "",
                   "`serkit models` lists them; each card records the recipe and configuration hash it was "
                   "trained from:", "", *shipped_models(recipes)]
+    lines += comparison_lines(runs, group)
     if group == "seed003":
         lines += ["", "## Each layer on its own", "",
                   "Pooled UA / WA (%) with the layer fixed (MP-x, linear SVM): "
