@@ -89,6 +89,15 @@ def test_features_unknown_kind_is_one_clear_line():
     assert "Traceback" not in result.output
 
 
+def test_features_with_a_garbage_whisper_checkpoint_is_one_clear_line(tmp_path):
+    garbage = tmp_path / "encoder.pt"
+    garbage.write_bytes(np.random.default_rng(0).bytes(1000))  # not a pickle: torch refuses it while unpickling
+    result = serkit("features", "--kind", f"whisper-base:model={garbage}", "--no-cache", "--workers", "1",
+                    str(EXAMPLES / "wav" / "08a02Ab.wav"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{garbage}: not an OpenAI Whisper checkpoint (not a file of PyTorch tensors)" in result.output
+
+
 def test_kinds_lists_every_paper_preset():
     result = serkit("kinds")
     for name in ("spectrogram-seed000", "logmel-seed001", "fbank-kaldi", "mfcc-seed000", "mulaw-seed002",

@@ -150,3 +150,11 @@ def test_serve_on_a_port_out_of_range_is_a_one_line_error(tmp_path, port):
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and port in result.stderr, result.stderr
     assert "nowhere" not in result.stderr, "the port is checked before the model is loaded"
+
+
+def test_serve_on_a_host_that_does_not_resolve_is_a_one_line_error_before_the_model_loads(tmp_path):
+    result = subprocess.run([sys.executable, "-c", SERVE, "serve", "--model", str(tmp_path / "nowhere"),
+                             "--host", "no-such-host.invalid"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "--host no-such-host.invalid" in result.stderr, result.stderr
+    assert "nowhere" not in result.stderr

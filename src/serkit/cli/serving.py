@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated
 
 import typer
@@ -41,6 +42,10 @@ def serve(
     # Checked before the model loads: uvicorn would fail on a bad port only then, with a traceback.
     if not 1 <= port <= 65535:
         raise ConfigError(f"--port {port}: a port is a number from 1 to 65535")
+    try:  # uvicorn reports an unknown host only after the model has loaded, and keeps going
+        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as error:
+        raise ConfigError(f"--host {host}: not an address this machine can listen on ({error})") from None
     limits = ServeLimits(max_upload_bytes=int(max_mb * 1e6), max_duration=max_seconds, concurrency=concurrency,
                          upload_timeout=upload_timeout, max_uploads=max_uploads)
     predictor = load_model(model)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import struct
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -189,7 +190,10 @@ def read_openai(path: Path) -> tuple[EncoderDims, StateDict]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         d, source = checkpoint["dims"], checkpoint["model_state_dict"]
-    except (KeyError, TypeError, RuntimeError, OSError) as e:
+    except pickle.UnpicklingError:  # garbage, or a pickle holding more than tensors (never unpickled)
+        raise SerkitError(f"{path}: not an OpenAI Whisper checkpoint (not a file of PyTorch tensors)") from None
+    # torch.load of a file that is not a checkpoint raises any of these
+    except (KeyError, TypeError, RuntimeError, OSError, EOFError, ValueError) as e:
         raise SerkitError(f"{path}: not an OpenAI Whisper checkpoint ({e})") from None
     dims = EncoderDims(**{f: int(d[f]) for f in ("n_mels", "n_audio_ctx", "n_audio_state",
                                                     "n_audio_head", "n_audio_layer")})
