@@ -187,3 +187,35 @@ def test_the_executor_option_takes_local_ray_or_a_ray_client_address():
     for wrong in ("ray://", "slurm", "head:10001"):
         with pytest.raises(SerkitError, match="local, ray or ray://HOST:PORT"):
             Executor.parse(wrong)
+
+
+def test_a_remote_cluster_is_given_the_device_that_features_run_on(monkeypatch):
+    """--device sets $SERKIT_DEVICE here; a ray:// cluster's workers do not inherit this process's
+    environment, so the connection hands it over (a local instance's workers inherit it)."""
+    import serkit.cluster as cluster
+
+    calls = []
+
+    class FakeRay:
+        def is_initialized(self):
+            return False
+
+        def init(self, **options):
+            calls.append(options)
+
+        def cluster_resources(self):
+            return {"CPU": 2}
+
+        def shutdown(self):
+            pass
+
+    monkeypatch.setattr(cluster, "import_ray", FakeRay)
+    monkeypatch.setenv("SERKIT_DEVICE", "cuda")
+    with cluster.ray_session("ray://head:10001"):
+        pass
+    assert calls[-1]["address"] == "ray://head:10001"
+    assert calls[-1]["runtime_env"] == {"env_vars": {"SERKIT_DEVICE": "cuda"}}
+    monkeypatch.delenv("SERKIT_DEVICE")
+    with cluster.ray_session("ray://head:10001"):
+        pass
+    assert calls[-1]["runtime_env"] is None

@@ -69,7 +69,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         return
     if address is not None:
         try:
-            ray.init(address=address, logging_level=logging.WARNING)
+            ray.init(address=address, logging_level=logging.WARNING, runtime_env=worker_environment())
         except (ConnectionError, ValueError, RuntimeError) as error:  # what ray's client raises, unwrapped
             raise SerkitError(f"--executor {address}: cannot connect to Ray there ({error})") from None
     else:
@@ -82,6 +82,15 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         yield ray
     finally:
         ray.shutdown()
+
+
+def worker_environment() -> dict[str, dict[str, str]] | None:
+    """What a remote cluster's workers need of this process's environment: the device that features'
+    torch models run on (``--device`` sets it here; a local instance's workers inherit it)."""
+    from serkit.devices import DEVICE_VARIABLE  # imports torch: only when connecting
+
+    device = os.environ.get(DEVICE_VARIABLE)
+    return {"env_vars": {DEVICE_VARIABLE: device}} if device else None
 
 
 def _cores() -> int:
