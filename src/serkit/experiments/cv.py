@@ -50,7 +50,7 @@ from serkit.features.extract import available_cores
 from serkit.features.presets import get_preset
 from serkit.outputs import atomic_write_text, owned_folder
 from serkit.progress import Progress, StageProgress, for_stage
-from serkit.protocols import Fold, audio_hashes, make_folds
+from serkit.protocols import Fold, audio_hashes, make_folds, with_training_share
 from serkit.training import distributed
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,9 @@ def prepare_cv(recipe: Recipe, folder: Path, *, cache: FeatureCache | None, work
     _claim(folder, recipe, write=False)
     check_init(recipe, per_fold=True)
     corpus = load_corpus(recipe)
-    folds = make_folds(corpus.table, recipe.protocol, recipe.validation, seed=recipe.seed, hashes=corpus.hashes)
+    folds = [with_training_share(corpus.table, fold, recipe.training_share, recipe.seed)
+             for fold in make_folds(corpus.table, recipe.protocol, recipe.validation, seed=recipe.seed,
+                                    hashes=corpus.hashes)]
     # claimed only once the corpus has been read and split: a recipe that fails there leaves
     # the folder free for the corrected one
     _claim(folder, recipe)

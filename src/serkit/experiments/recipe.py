@@ -129,6 +129,10 @@ class Recipe:
     #: Several corpora: a folder per corpus (``{emodb: ../shared/data/emodb}``); a corpus not named
     #: here is read from ``$SERKIT_CORPORA/<name>``.  Where the data is, like ``root``: not hashed.
     roots: dict[str, str] = added_later({})
+    #: Train on this share of each training speaker's utterances in every fold (drawn with the
+    #: recipe's seed; the rest is dropped), for a learning curve against the amount of data; the
+    #: validation and test parts are untouched.
+    training_share: float = added_later(1.0)
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
@@ -141,6 +145,8 @@ class Recipe:
         object.__setattr__(self, "normalisation", Normalisation(self.normalisation))
         if self.ensemble < 1:
             raise SerkitError("ensemble must be at least 1")
+        if not 0 < self.training_share <= 1:
+            raise SerkitError(f"training_share {self.training_share}: a share of the training part, over 0 and at most 1")
         self._check_task()
         self._check_windows()
         if (self.freeze or self.head_epochs) and self.init is None:

@@ -29,7 +29,7 @@ from serkit.features.cache import FeatureCache
 from serkit.models.registry import is_frame_model
 from serkit.outputs import LOCK, TEMPORARY_PREFIX, owned_folder
 from serkit.progress import StageProgress, for_stage
-from serkit.protocols import make_folds
+from serkit.protocols import make_folds, with_training_share
 from serkit.training import distributed
 from serkit.outputs import atomic_write_text
 
@@ -97,7 +97,8 @@ def _train(recipe: Recipe, model_dir: Path, crossval: CvResults | None, cache: F
            workers: int | None, threads: int | None, progress: StageProgress | None,
            world: distributed.World) -> dict[str, Any] | None:
     corpus = load_corpus(recipe)
-    fold = make_folds(corpus.table, "all", recipe.validation, seed=recipe.seed, hashes=corpus.hashes)[0]
+    fold = with_training_share(corpus.table, make_folds(corpus.table, "all", recipe.validation, seed=recipe.seed,
+                                                        hashes=corpus.hashes)[0], recipe.training_share, recipe.seed)
     # Under torchrun rank 0 extracts first and the others then read its cache: one barrier each, either side.
     if not world.main:
         distributed.barrier(world)

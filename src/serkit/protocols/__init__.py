@@ -11,7 +11,7 @@ on two sides.
 from serkit.protocols.base import Protocol, Split
 from serkit.protocols.cross_corpus import LeaveOneCorpusOut, TrainTestCorpora
 from serkit.protocols.crossed import SpeakerSentenceCrossed
-from serkit.protocols.fold import Fold
+from serkit.protocols.fold import Fold, with_training_share
 from serkit.protocols.guard import audio_hashes, check_fold
 from serkit.protocols.predefined import Predefined
 from serkit.protocols.random_kfold import RandomKFold
@@ -48,4 +48,5 @@ __all__ = [
     "make_folds",
     "protocol_from_spec",
     "validation_from_spec",
+    "with_training_share",
 ]

@@ -137,6 +137,26 @@ def build_fold(
     )
 
 
+def with_training_share(table: pd.DataFrame, fold: Fold, share: float, seed: int) -> Fold:
+    """``fold`` training on ``share`` of each training speaker's rows (at least one each, drawn
+    with ``seed`` and the fold's index), the others dropped; validation and test unchanged."""
+    if share >= 1:
+        return fold
+    rng = np.random.default_rng([seed, fold.index, 1])
+    train = np.asarray(fold.train, dtype=np.int64)
+    speakers = table["speaker"].iloc[train].astype(str).to_numpy()
+    kept = [rng.permutation(rows)[: max(1, int(np.ceil(share * len(rows))))]
+            for rows in (train[speakers == s] for s in sorted(set(speakers)))]
+    kept_rows = np.concatenate(kept)
+    return build_fold(
+        table, protocol=fold.protocol, index=fold.index, name=fold.name, speaker_dependent=fold.speaker_dependent,
+        validation_strategy=fold.validation_strategy, grouped_by=fold.grouped_by, train=kept_rows,
+        validation=np.asarray(fold.validation, dtype=np.int64), test=np.asarray(fold.test, dtype=np.int64),
+        dropped=np.concatenate([np.asarray(fold.dropped, dtype=np.int64), np.setdiff1d(train, kept_rows)]),
+        seed=fold.seed,
+    )
+
+
 def group_values(table: pd.DataFrame, column: str, rows: Any) -> tuple[str, ...]:
     """Sorted distinct values of ``column`` at ``rows`` (positions), missing ones left out."""
     values = table[column].iloc[np.asarray(rows, dtype=np.int64)]
