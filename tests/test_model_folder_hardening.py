@@ -4,6 +4,7 @@ the file and the reason, before anything is allocated, through the library and t
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -140,7 +141,7 @@ CASES = {
     "symlink out": ("accurate", outside_symlink, contained("", "a symbolic link leads out of the model folder")),
     "checkpoint missing": ("accurate", checkpoint_missing, contained("", "no such file or folder in the model folder")),
     "garbage .pt": ("accurate", checkpoint_garbage,
-                    lambda f: f"{f.resolve()}/encoder.pt: unreadable Whisper checkpoint"),
+                    lambda f: re.escape(f"{f.resolve()}/encoder.pt: not an OpenAI Whisper checkpoint (not a file of PyTorch tensors)")),
     "truncated safetensors": ("accurate", weights_truncated, contained("model.safetensors", "unreadable weights")),
     "missing safetensors": ("accurate", weights_missing, contained("model.safetensors", "unreadable weights")),
     "other shapes": ("default-emodb", weights_other_shapes, contained("", "weights do not fit the model in model.json")),
