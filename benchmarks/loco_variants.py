@@ -110,12 +110,20 @@ def name_of(chosen: list[int]) -> str:
     return "layers " + "+".join(map(str, chosen)) if len(chosen) > 1 else f"layer {chosen[0]}"
 
 
-Variant = tuple[np.ndarray, bool, bool, float] | tuple[np.ndarray, bool, bool, float, bool]
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """A variant's pooled rows and how it is fitted: corpus-balanced weights, adapted (each corpus
+    standardised by its own statistics), the cost, and whether the adaptation is at prediction only."""
+
+    rows: np.ndarray
+    balanced: bool = False
+    adapted: bool = False
+    cost: float = COST
+    at_prediction: bool = False
 
 
 def variants(data: dict[str, np.ndarray], backbone: Backbone) -> dict[str, Variant]:
-    """Name -> (rows, corpus-balanced, adapted, cost[, adapted at prediction only]), in the order
-    they were tried."""
+    """Name -> variant, in the order they were tried."""
     if backbone.layers == 4:
         return tiny_variants(data, backbone.width)
     mean, std, corpus = data["mean"], data["std"], data["corpus"]
@@ -123,43 +131,43 @@ def variants(data: dict[str, np.ndarray], backbone: Backbone) -> dict[str, Varia
     def pick(x: np.ndarray, chosen: list[int]) -> np.ndarray:
         return layers(x, chosen, backbone.width)
 
-    found = {f"layer {k}": (pick(mean, [k]), False, False, COST) for k in range(7)}
+    found = {f"layer {k}": Variant(pick(mean, [k])) for k in range(7)}
     for chosen in ([3, 4], [2, 3, 4], [3, 4, 5], [2, 3, 4, 5, 6], list(range(7))):
-        found[name_of(chosen)] = (pick(mean, chosen), False, False, COST)
+        found[name_of(chosen)] = Variant(pick(mean, chosen))
     for k in (3, 4):
         both = np.concatenate([pick(mean, [k]), pick(std, [k])], 1)
-        found[f"layer {k}, mean and std"] = (both, False, False, COST)
-        found[f"layer {k}, corpus-balanced"] = (pick(mean, [k]), True, False, COST)
-    found["layers 3+4, corpus-balanced"] = (pick(mean, [3, 4]), True, False, COST)
+        found[f"layer {k}, mean and std"] = Variant(both)
+        found[f"layer {k}, corpus-balanced"] = Variant(pick(mean, [k]), balanced=True)
+    found["layers 3+4, corpus-balanced"] = Variant(pick(mean, [3, 4]), balanced=True)
     for chosen in ([3], [4], [3, 4], list(range(7))):
-        found[f"{name_of(chosen)}, adapted"] = (by_corpus(pick(mean, chosen), corpus), False, True, COST)
+        found[f"{name_of(chosen)}, adapted"] = Variant(by_corpus(pick(mean, chosen), corpus), adapted=True)
     # the costs around the best plain and adapted variants, then the adapted layer sets near the best
     for cost in (1e-4, 3e-4, 3e-3, 1e-2, 1e-1):
-        found[f"layers 3+4, cost {cost:g}"] = (pick(mean, [3, 4]), False, False, cost)
+        found[f"layers 3+4, cost {cost:g}"] = Variant(pick(mean, [3, 4]), cost=cost)
     for cost in (1e-4, 3e-4, 1e-2):
-        found[f"{name_of(list(range(7)))}, adapted, cost {cost:g}"] = (by_corpus(mean, corpus), False, True, cost)
+        found[f"{name_of(list(range(7)))}, adapted, cost {cost:g}"] = Variant(by_corpus(mean, corpus), adapted=True, cost=cost)
     for chosen in ([2, 3, 4, 5, 6], [3, 4, 5, 6], [1, 2, 3, 4, 5, 6]):
-        found[f"{name_of(chosen)}, adapted"] = (by_corpus(pick(mean, chosen), corpus), False, True, COST)
+        found[f"{name_of(chosen)}, adapted"] = Variant(by_corpus(pick(mean, chosen), corpus), adapted=True)
     # the shipped accurate model (layers 3+4) under `predict --adapt`: trained as shipped, adapted at prediction
     for chosen in ([3, 4], [1, 2, 3, 4, 5, 6]):
-        found[f"{name_of(chosen)}, adapted at prediction only"] = (pick(mean, chosen), False, True, COST, True)
-    found[name_of([1, 2, 3, 4, 5, 6])] = (pick(mean, [1, 2, 3, 4, 5, 6]), False, False, COST)  # accurate-adapt unadapted
+        found[f"{name_of(chosen)}, adapted at prediction only"] = Variant(pick(mean, chosen), adapted=True, at_prediction=True)
+    found[name_of([1, 2, 3, 4, 5, 6])] = Variant(pick(mean, [1, 2, 3, 4, 5, 6]))  # accurate-adapt unadapted
     return found
 
 
 def tiny_variants(data: dict[str, np.ndarray], width: int) -> dict[str, Variant]:
     """Whisper tiny.en's (layers 0-4): each layer, the layer sets and costs that carried on base."""
     mean, corpus = data["mean"], data["corpus"]
-    found = {f"layer {k}": (layers(mean, [k], width), False, False, COST) for k in range(5)}
+    found = {f"layer {k}": Variant(layers(mean, [k], width)) for k in range(5)}
     for chosen in ([2, 3], [1, 2, 3], [2, 3, 4], [3, 4], list(range(5))):
-        found[name_of(chosen)] = (layers(mean, chosen, width), False, False, COST)
+        found[name_of(chosen)] = Variant(layers(mean, chosen, width))
     for cost in (3e-4, 3e-3, 1e-2):
-        found[f"layers 2+3, cost {cost:g}"] = (layers(mean, [2, 3], width), False, False, cost)
-    found["layers 2+3, corpus-balanced"] = (layers(mean, [2, 3], width), True, False, COST)
+        found[f"layers 2+3, cost {cost:g}"] = Variant(layers(mean, [2, 3], width), cost=cost)
+    found["layers 2+3, corpus-balanced"] = Variant(layers(mean, [2, 3], width), balanced=True)
     for chosen in ([2, 3], [1, 2, 3], [1, 2, 3, 4], list(range(5))):
-        found[f"{name_of(chosen)}, adapted"] = (by_corpus(layers(mean, chosen, width), corpus), False, True, COST)
-    found["layer 2, adapted"] = (by_corpus(layers(mean, [2], width), corpus), False, True, COST)
-    found["layer 2, adapted at prediction only"] = (layers(mean, [2], width), False, True, COST, True)
+        found[f"{name_of(chosen)}, adapted"] = Variant(by_corpus(layers(mean, chosen, width), corpus), adapted=True)
+    found["layer 2, adapted"] = Variant(by_corpus(layers(mean, [2], width), corpus), adapted=True)
+    found["layer 2, adapted at prediction only"] = Variant(layers(mean, [2], width), adapted=True, at_prediction=True)
     return found
 
 
@@ -195,9 +203,9 @@ def main() -> None:
     keep = args.keep or Path(f"/tmp/loco-variants-{args.recognizer}.npz")
     data = pooled(backbone, args.cache, keep)
     rows, adapted = {}, {}
-    for name, (x, balance, adapt, cost, *at_prediction) in variants(data, backbone).items():
-        rows[name] = loco(x, data["label"], data["corpus"], balance, cost, at_prediction=bool(at_prediction))
-        adapted[name] = adapt
+    for name, v in variants(data, backbone).items():
+        rows[name] = loco(v.rows, data["label"], data["corpus"], v.balanced, v.cost, v.at_prediction)
+        adapted[name] = v.adapted
         print(name, {c: round(100 * u, 1) for c, u in rows[name].items()}, flush=True)
     if args.write:
         flag = "" if args.recognizer == "whisper-base" else f" --recognizer {args.recognizer}"
