@@ -180,6 +180,8 @@ def test_the_registry_finds_shipped_models_by_name(tiny_model, tmp_path, clips):
     assert by_default.card == by_name.card == entry.card
     assert by_default.predict_file(clips[0]).probabilities == by_name.predict_file(clips[0]).probabilities
     assert card_summary({}) == "(no model card)"
+    assert "use: with --adapt" in card_summary(load_model("accurate-adapt", backend="torch").card)
+    assert "use:" not in card_summary(entry.card)
 
 
 def test_windowed_models_score_the_windows_of_training(tiny_model):

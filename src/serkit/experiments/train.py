@@ -226,6 +226,8 @@ def card_markdown(card: dict[str, Any]) -> str:
         lines.append(f"- speed: {speed['x_real_time']}x real time one file at a time, "
                      f"{speed['x_real_time_batched']}x batched, median {speed['median_latency_s']} s per file "
                      f"({speed['files']} EMO-DB files; {speed['cpu']}; `{speed['command']}`)")
+    if card.get("use"):  # what a person added: how the model is meant to be run
+        lines.append(f"- use: {card['use']}")
     if card.get("notes"):  # what a person added: why this model, what it is not
         lines += ["", "## Notes", "", *(f"- {note}" for note in card["notes"])]
     return "\n".join(lines) + "\n"

@@ -78,7 +78,8 @@ def _headline(pooled: dict[str, Any], targets: Any) -> str:
 
 
 def card_summary(card: dict[str, Any]) -> str:
-    """One line: architecture, features, classes, cross-validated UA, size."""
+    """One line: architecture, features, classes, cross-validated UA, size, and how to use it
+    where a person wrote that on the card (``use``)."""
     if not card:
         return "(no model card)"
     parts = [f"{card.get('model', '?')} on {card.get('features', '?')}"]
@@ -95,4 +96,6 @@ def card_summary(card: dict[str, Any]) -> str:
         parts.append(f"{cv['protocol']} {_headline(cv['pooled'], card.get('targets') or ())}")
     if card.get("size_bytes"):
         parts.append(f"{card['size_bytes'] / 1e6:.1f} MB")
+    if card.get("use"):  # how the model is meant to be run, where that is not plain `serkit predict`
+        parts.append(f"use: {card['use']}")
     return "; ".join(parts)
