@@ -60,7 +60,8 @@ def main() -> None:
         best = log.loc[log.validation_cer.idxmin()]
         print(f"| {name} | {hours:.2f} | {len(log)} | {best.validation_cer:.3f} | {int(best.epoch)} | "
               f"{best.epoch * hours:.1f} |")
-        label = f"{name.removeprefix('seed003-ds2-')} ({hours:.2f} h)"
+        finished = (REPO / "runs" / "seed003" / name / "results.json").exists()
+        label = f"{name.removeprefix('seed003-ds2-')} ({hours:.2f} h){'' if finished else ', still training'}"
         by_epoch.plot(log.epoch, log.validation_cer, marker="o", markersize=3, label=label)
         by_hours.plot(log.epoch * hours, log.validation_cer, marker="o", markersize=3, label=label)
     by_epoch.set(xlabel="epoch", ylabel="validation CER (greedy)", title="against epochs")

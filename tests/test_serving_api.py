@@ -176,7 +176,10 @@ def predictor(model_dir):
 @pytest.fixture(scope="module")
 def server(model_dir, tmp_path_factory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("server") / "server.log"
-    with running_server(model_dir, log, "--max-mb", str(MAX_MB), "--max-seconds", str(MAX_SECONDS)) as base:
+    # --max-uploads above the 20 concurrent requests below: on a loaded machine 20 uploads can be in
+    # flight at once, and the limit's own 503 is tested in test_serving_hardening.py
+    with running_server(model_dir, log, "--max-mb", str(MAX_MB), "--max-seconds", str(MAX_SECONDS),
+                        "--max-uploads", "32") as base:
         yield base
 
 
