@@ -102,7 +102,7 @@ def test_the_trained_model_transcribes(ctc_run, librispeech_root):
     assert card["task"] == "ctc" and card["characters"] == list(info.labels)
     assert "pooled CER" in (base / "model" / "README.md").read_text()
     predictor = load_model(base / "model", backend="torch")
-    clip = sorted((librispeech_root / "train-clean-5" / "32").glob("*/*.flac"))[0]  # a speaker it never heard
+    clip = short_clip(librispeech_root)  # a speaker it never heard; whole, not segmented
     prediction = predictor.predict_file(clip)
     assert prediction.ok and prediction.label is None and prediction.probabilities is None
     assert isinstance(prediction.transcript, str) and set(prediction.transcript) <= set(info.labels[1:])
@@ -121,13 +121,41 @@ def test_onnx_gives_the_transcripts_of_pytorch(ctc_run, librispeech_root, tmp_pa
 
 def test_transcribe_is_predict_with_a_transcript_column(ctc_run, librispeech_root):
     base, _, _ = ctc_run
-    clip = sorted((librispeech_root / "train-clean-5" / "32").glob("*/*.flac"))[0]
+    clip = short_clip(librispeech_root)
     result = subprocess.run([SERKIT, "transcribe", "--model", str(base / "model"), "--format", "csv", str(clip)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     header, row = result.stdout.splitlines()
     assert header == "path,start,end,duration,transcript,error"
     assert row.startswith(f"{clip},,,")
+
+
+def short_clip(librispeech_root: Path) -> Path:
+    """Speaker 32's shortest clip: under the segmentation threshold, so transcribed whole."""
+    import soundfile as sf
+
+    return min((librispeech_root / "train-clean-5" / "32").glob("*/*.flac"), key=lambda c: sf.info(c).duration)
+
+
+def test_a_long_recording_is_transcribed_segment_by_segment(ctc_run, librispeech_root, tmp_path):
+    """Past the segmentation threshold a recording is cut by voice activity as for emotion; each
+    speech segment gets its transcript in the timeline, the file their words in order."""
+    import soundfile as sf
+
+    base, _, _ = ctc_run
+    clips = sorted((librispeech_root / "train-clean-5" / "32").glob("*/*.flac"))[:3]
+    signals = [sf.read(c, dtype="float32")[0] for c in clips]
+    pause = np.zeros(16_000 * 2, dtype=np.float32)
+    long = np.concatenate([part for signal in signals for part in (signal, pause)])
+    sf.write(tmp_path / "long.wav", long, 16_000)
+    prediction = load_model(base / "model", backend="torch").predict_file(tmp_path / "long.wav")
+    assert prediction.ok and prediction.segments is not None and len(prediction.segments) >= len(clips)
+    assert prediction.transcript == " ".join(s.transcript for s in prediction.segments if s.transcript)
+    assert all(s.label is None and s.probabilities is None for s in prediction.segments)
+    starts = [s.start for s in prediction.segments]
+    assert starts == sorted(starts) and prediction.segments[-1].end <= len(long) / 16_000
+    element = prediction.to_dict()["segments"][0]
+    assert set(element) >= {"start", "end", "transcript"} and "label" not in element
 
 
 def test_a_corpus_without_transcripts_is_refused_when_read(emodb_root):

@@ -196,7 +196,8 @@ def prediction_table(predictions: list[Any], labels: tuple[str, ...]) -> Any:
                       *_outputs(p, labels, 3))
         for s in p.segments or frame_runs(p):
             table.add_row(f"  {s.start:.2f}-{s.end:.2f} s", _seconds(s.end - s.start),
-                          (s.label or "") + (" [dim](too short)[/]" if s.too_short else ""), *_outputs(s, labels, 3))
+                          (s.label or s.transcript or "") + (" [dim](too short)[/]" if s.too_short else ""),
+                          *_outputs(s, labels, 3))
     return table
 
 
@@ -223,7 +224,7 @@ def write_csv(predictions: list[Any], labels: tuple[str, ...]) -> None:
         writer.writerow([p.path, "", "", _number(p.duration), p.label or p.transcript or "", *_outputs(p, labels, 6),
                          "", *more, *[_flag(p.short_speech_only)] * timed])
         for s in p.segments or frame_runs(p):
-            writer.writerow([p.path, f"{s.start:.3f}", f"{s.end:.3f}", f"{s.end - s.start:.3f}", s.label or "",
+            writer.writerow([p.path, f"{s.start:.3f}", f"{s.end:.3f}", f"{s.end - s.start:.3f}", s.label or s.transcript or "",
                              *_outputs(s, labels, 6), "", *more, *[_flag(s.too_short)] * timed])
 
 

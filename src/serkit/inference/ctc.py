@@ -1,25 +1,38 @@
 """Transcribing with a ctc model (``task: ctc``): ``serkit predict`` and its alias ``serkit transcribe``.
 
-:class:`CTCPredictor` reads whole recordings as
-:class:`~serkit.inference.frames.FramePredictor` does (never segmented: the
-model aligns the whole transcript itself) and decodes each recording's
+:class:`CTCPredictor` reads a recording whole, or, where it is longer than the
+segmentation threshold, cut by the same voice activity segmentation as emotion
+(:mod:`serkit.inference.segmentation`: a recognizer trained on utterances of
+seconds should not run over an hour at once), and decodes each piece's
 per-frame outputs greedily, as training scored them
 (:func:`serkit.training.ctc.greedy_decode`: the best class per frame, runs
-collapsed, blanks dropped).  Its
-:class:`~serkit.inference.predictor.Prediction` carries ``transcript``;
-``label`` and ``probabilities`` are None.
+collapsed, blanks dropped).  Its :class:`~serkit.inference.predictor.Prediction`
+carries ``transcript`` (a segmented recording's: its segments' transcripts
+joined by spaces, each segment's in the timeline); ``label`` and
+``probabilities`` are None.
 """
 
 from __future__ import annotations
 
 from serkit.inference.frames import FramePredictor
-from serkit.inference.predictor import Prediction, _Piece
+from serkit.inference.predictor import Backend, InferenceConfig, Prediction, Predictor, Segment, _Piece
+from serkit.inference.spec import ModelSpec
 from serkit.training.ctc import greedy_decode
 
 
 class CTCPredictor(FramePredictor):
-    """A ctc model's predictor: whole recordings, one transcript each."""
+    """A ctc model's predictor: a transcript per recording, per speech segment of a long one."""
+
+    def __init__(self, spec: ModelSpec, backend: Backend, config: InferenceConfig | None = None):
+        # a frame model's predictor reads whole recordings; a transcript is segmented as emotion is
+        Predictor.__init__(self, spec, backend, config)
 
     def _prediction(self, path: str | None, duration: float, pieces: list[_Piece], segmented: bool) -> Prediction:
         # the softmax keeps each frame's best class, so decoding probabilities equals decoding logits
-        return Prediction(path, duration, None, None, transcript=greedy_decode(pieces[0].probabilities, self.labels))
+        texts = [greedy_decode(piece.probabilities, self.labels) for piece in pieces]
+        if not segmented:
+            return Prediction(path, duration, None, None, transcript=texts[0])
+        segments = tuple(Segment(piece.start, piece.end, None, None, transcript=text)
+                         for piece, text in zip(pieces, texts))
+        return Prediction(path, duration, None, None, segments=segments,
+                          transcript=" ".join(text for text in texts if text))
