@@ -107,8 +107,7 @@ class Segment:
     values: dict[str, float] | None = None
     #: Shorter than ``segmentation.min_trusted``: shown, but left out of the file's summary.
     too_short: bool | None = None
-    #: A ctc model's transcript of the segment (then ``label`` and ``probabilities`` are None).
-    transcript: str | None = None
+    transcript: str | None = None  # a ctc model's, of the segment (label and probabilities None)
 
     def to_dict(self) -> dict[str, Any]:
         short = {} if self.too_short is None else {"too_short": self.too_short}
