@@ -86,8 +86,8 @@ def method_row(runs: Path, label: str, method: str, target: str, suffix: str = "
 
 def target_table(runs: Path, target: str) -> list[str]:
     lines = [
-        f"| method | recipe | dev RMSE | dev CCC | test RMSE | test CCC | speaker-kfold:5 CCC pooled (fold mean ± std) "
-        f"| minutes | paper dev RMSE | paper dev CCC | paper test RMSE | paper test CCC |",
+        "| method | recipe | dev RMSE | dev CCC | test RMSE | test CCC | speaker-kfold:5 CCC pooled (fold mean ± std) "
+        "| minutes | paper dev RMSE | paper dev CCC | paper test RMSE | paper test CCC |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     lines += [method_row(runs, label, method, target) for label, method in METHODS]

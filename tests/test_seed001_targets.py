@@ -16,7 +16,8 @@ from serkit.corpora.alignment import Alignment, read_alignment
 from serkit.corpora.phone_sets import PAUSE, phone_set
 from serkit.errors import CorpusError, SerkitError
 from serkit.experiments import Recipe
-from serkit.experiments.cv import corpus_features, load_corpus
+from serkit.experiments.cv import load_corpus
+from serkit.experiments.extraction import corpus_features
 from serkit.experiments.fold_data import FoldData, frame_targets
 from serkit.experiments.frame_targets import SILENCE, FrameTargets, phone_frames, speech_on_grid
 from serkit.features.base import FrameGrid

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from serkit.training.augment import augment_waveform, spec_augment, tempo_n_fft
+from serkit.audio.perturb import tempo_n_fft
+from serkit.training.augment import augment_waveform, spec_augment
 from serkit.training.config import SpecAugmentConfig, WaveformAugmentConfig
 from serkit.training.data import keyed_rng
 

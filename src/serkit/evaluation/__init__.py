@@ -104,5 +104,7 @@ __all__ = [
     "unweighted_error_rate",
     "utterance_reference",
     "utterance_scores",
+    "viterbi_decode",
+    "viterbi_frames",
     "word_error_rate",
 ]

@@ -36,6 +36,7 @@ from serkit.evaluation import FoldPredictions, summarise_folds
 from serkit.experiments.ctc_results import ctc_predictions, fold_cer, summarise_ctc
 from serkit.experiments.ctc_targets import check_transcripts
 from serkit.experiments.fitters.transfer import check_init, fold_init, is_cv_run
+from serkit.experiments.extraction import corpus_features, training_copies
 from serkit.experiments.fold_data import FoldData, frame_targets, target_column, trace_grid
 from serkit.experiments.frame_results import fold_fer, frame_predictions, summarise_frames, summarise_utterances
 from serkit.experiments.frame_targets import check_alignments
@@ -47,9 +48,8 @@ from serkit.experiments.regression_results import compared_rows, regression_pred
 from serkit.experiments.search import fit_best
 from serkit.features.cache import FeatureCache
 from serkit.features.extract import available_cores
-from serkit.features.presets import get_preset
 from serkit.outputs import atomic_write_text, owned_folder
-from serkit.progress import Progress, StageProgress, for_stage
+from serkit.progress import Progress, StageProgress
 from serkit.protocols import Fold, audio_hashes, make_folds, with_training_share
 from serkit.training import distributed
 
@@ -162,16 +162,22 @@ def prepare_cv(recipe: Recipe, folder: Path, *, cache: FeatureCache | None, work
     _claim(folder, recipe, write=False)
     check_init(recipe, per_fold=True)
     corpus = load_corpus(recipe)
-    folds = [with_training_share(corpus.table, fold, recipe.training_share, recipe.seed)
-             for fold in make_folds(corpus.table, recipe.protocol, recipe.validation, seed=recipe.seed,
-                                    hashes=corpus.hashes)]
+    folds = run_folds(recipe, corpus)
     # claimed only once the corpus has been read and split: a recipe that fails there leaves
     # the folder free for the corrected one
     _claim(folder, recipe)
     threads = _run_threads(folder, threads, executor.folds_at_once)
     features = corpus_features(recipe, corpus.table, cache, workers, progress, executor)
     pending = [fold for fold in folds if not _predictions(folder, fold).exists()]
-    return PreparedRun(CvFoldJob(recipe, corpus, features, folder, threads), folds, pending)
+    copies = training_copies(recipe, corpus.table, pending, cache, workers, progress, executor)
+    return PreparedRun(CvFoldJob(recipe, corpus, features, folder, threads, copies), folds, pending)
+
+
+def run_folds(recipe: Recipe, corpus: Corpus) -> list[Fold]:
+    """The recipe's folds of ``corpus``, each training part cut to the recipe's training share."""
+    return [with_training_share(corpus.table, fold, recipe.training_share, recipe.seed)
+            for fold in make_folds(corpus.table, recipe.protocol, recipe.validation, seed=recipe.seed,
+                                   hashes=corpus.hashes)]
 
 
 def finish_cv(run: PreparedRun) -> dict[str, Any]:
@@ -223,6 +229,8 @@ class CvFoldJob:
     features: Mapping[str, np.ndarray]
     out_dir: Path
     threads: int | None
+    #: each augmented copy's features of the training rows (``train.waveform_augment.copies``)
+    copies: list[Mapping[str, np.ndarray]] = dataclasses.field(default_factory=list)
 
     def folder(self, fold: Fold) -> Path:
         return self.out_dir / "folds" / f"{fold.index:02d}"
@@ -234,7 +242,7 @@ class CvFoldJob:
         """Fit, choose and predict one fold; its predictions.json is written atomically."""
         data = FoldData.from_fold(self.corpus.table, fold, self.features, self.corpus.labels, self.corpus.targets,
                                   frames=frame_targets(self.recipe), transcripts=self.recipe.task == "ctc",
-                                  traces=trace_grid(self.recipe, self.corpus.table))
+                                  traces=trace_grid(self.recipe, self.corpus.table), copies=self.copies)
         started = time.perf_counter()
         recipe = self.recipe
         if recipe.init is not None and is_cv_run(recipe.init):  # this fold's base model
@@ -342,19 +350,6 @@ def _task_fields(recipe: Recipe, chosen_key: str, chosen: float | None) -> dict[
     if recipe.task == "ctc":
         return {"task": "ctc", chosen_key: chosen}
     return {}
-
-
-def corpus_features(
-    recipe: Recipe,
-    table: pd.DataFrame,
-    cache: FeatureCache | None,
-    workers: int | None,
-    progress: StageProgress | None,
-    executor: LocalExecutor | RayExecutor | None = None,
-) -> Mapping[str, np.ndarray]:
-    feature = get_preset(recipe.features).feature
-    return (executor or LocalExecutor()).features(feature, list(table["path"]), cache, workers,
-                                                  for_stage(progress, "features"))
 
 
 def _claim(out_dir: Path, recipe: Recipe, write: bool = True) -> None:

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from serkit.errors import SerkitError
-from serkit.experiments.cv import CvFoldJob, corpus_features, finish_cv, load_corpus, prepare_cv
+from serkit.experiments.cv import CvFoldJob, finish_cv, load_corpus, prepare_cv, run_folds
+from serkit.experiments.extraction import corpus_features, training_copies
 from serkit.experiments.executors import LocalExecutor, RayExecutor
 from serkit.experiments.recipe import Recipe
 from serkit.features.cache import FeatureCache
 from serkit.outputs import owned_folder
 from serkit.progress import StageProgress, for_stage
-from serkit.protocols import make_folds
 from serkit.training import distributed
 
 
@@ -67,11 +67,12 @@ def _fit_along(recipe: Recipe, out_dir: Path, cache: FeatureCache | None, worker
     """A rank other than 0: the same corpus, folds and features, each pending fold trained along
     with rank 0 (which alone writes)."""
     corpus = load_corpus(recipe)  # read while rank 0 reads it too
-    folds = make_folds(corpus.table, recipe.protocol, recipe.validation, seed=recipe.seed, hashes=corpus.hashes)
+    folds = run_folds(recipe, corpus)
     distributed.barrier(world)
     pending, threads = distributed.broadcast(None, world)
-    job = CvFoldJob(recipe, corpus, corpus_features(recipe, corpus.table, cache, workers, None), out_dir, threads)
-    for fold in folds:
-        if fold.index in pending:
-            job.fit(fold)
+    pending = [fold for fold in folds if fold.index in pending]
+    job = CvFoldJob(recipe, corpus, corpus_features(recipe, corpus.table, cache, workers, None), out_dir, threads,
+                    training_copies(recipe, corpus.table, pending, cache, workers, None))
+    for fold in pending:
+        job.fit(fold)
     distributed.barrier(world)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -14,6 +14,7 @@ from serkit.experiments.ctc_targets import character_set, normalise_text
 from serkit.experiments.recipe import Recipe
 from serkit.experiments.frame_targets import FrameTargets
 from serkit.experiments.trace_targets import has_traces, trace_frames
+from serkit.features.augmented import augmented_copies
 from serkit.features.base import Feature, FrameGrid
 from serkit.features.presets import get_preset
 from serkit.features.whisper import layer_block
@@ -38,6 +39,9 @@ class Part:
     transcripts: list[str] | None = None
     #: Each row's corpus (per-corpus normalisation and corpus-balanced sampling go by it).
     corpora: list[str] | None = None
+    #: The training part's augmented copies: per row, the feature arrays of its perturbed copies
+    #: (``train.waveform_augment.copies``; None otherwise).
+    copies: list[list[np.ndarray]] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -56,13 +60,14 @@ class FoldData:
     def from_fold(
         cls, table: pd.DataFrame, fold: Fold, features: dict[str, np.ndarray], labels: Sequence[str],
         targets: Sequence[str] = (), frames: FrameTargets | None = None, transcripts: bool = False,
-        traces: FrameGrid | None = None,
+        traces: FrameGrid | None = None, copies: Sequence[Mapping[str, np.ndarray]] = (),
     ) -> FoldData:
         """The fold's parts; with a frame task's ``frames`` (:func:`frame_targets`), each row's
         class per feature frame, and ``labels`` become the frame classes (:mod:`.frame_targets`);
         with ``transcripts`` (a ctc task), each row's text, and ``labels`` the training part's
         characters (:mod:`.ctc_targets`); with ``traces`` (the grid of a per-frame regression on a
-        corpus with traces), each row's ``(frames, targets)`` values (:mod:`.trace_targets`)."""
+        corpus with traces), each row's ``(frames, targets)`` values (:mod:`.trace_targets`); with
+        ``copies`` (each copy's features by path, :func:`copy_features`), the training rows' copies."""
         columns = [target_column(t) for t in targets]
 
         def part(rows: Sequence[int]) -> Part:
@@ -78,6 +83,8 @@ class FoldData:
                         symbols, texts, list(sub["corpus"]))
 
         train = part(fold.train)
+        if copies:
+            train = dataclasses.replace(train, copies=[[c[p] for c in copies] for p in train.ids])
         classes = tuple(labels) if frames is None else frames.classes(train.frames, labels)
         if transcripts:
             classes = character_set(train.transcripts)
@@ -139,7 +146,20 @@ def select_layer(recipe: Recipe, part: Part) -> Part:
         return part
     layers = selected_feature(recipe).layers  # checks that the feature stacks layers
     n_layers = get_preset(recipe.features).feature.n_layers
-    if len(layers) == 1:  # a view, not a copy
-        return dataclasses.replace(part, arrays=[layer_block(x, layers[0], n_layers) for x in part.arrays])
-    return dataclasses.replace(part, arrays=[np.concatenate([layer_block(x, k, n_layers) for k in layers])
-                                             for x in part.arrays])
+
+    def select(x: np.ndarray) -> np.ndarray:
+        if len(layers) == 1:  # a view, not a copy
+            return layer_block(x, layers[0], n_layers)
+        return np.concatenate([layer_block(x, k, n_layers) for k in layers])
+
+    copies = None if part.copies is None else [[select(x) for x in row] for row in part.copies]
+    return dataclasses.replace(part, arrays=[select(x) for x in part.arrays], copies=copies)
+
+
+def copy_features(recipe: Recipe) -> list[Feature]:
+    """The features of the augmented copies a recipe trains on (``train.waveform_augment.copies``;
+    none without): the recipe's corpus feature computed from each perturbed copy."""
+    augment = recipe.train.waveform_augment
+    if not augment.copies:
+        return []
+    return augmented_copies(get_preset(recipe.features).feature, augment.copies, augment.gain_db, augment.tempo)

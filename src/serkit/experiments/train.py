@@ -19,7 +19,8 @@ from serkit import __version__
 from serkit.artifacts import CARD, CvResults, read_model_info
 from serkit.corpora.registry import semi_synthetic_sources, training_licences, weights_licence
 from serkit.errors import SerkitError
-from serkit.experiments.cv import Corpus, corpus_features, load_corpus
+from serkit.experiments.cv import Corpus, load_corpus
+from serkit.experiments.extraction import corpus_features, training_copies
 from serkit.experiments.fitters.transfer import check_init
 from serkit.experiments.fold_data import FoldData, frame_targets, selected_feature, trace_grid
 from serkit.experiments.recipe import Recipe
@@ -103,11 +104,12 @@ def _train(recipe: Recipe, model_dir: Path, crossval: CvResults | None, cache: F
     if not world.main:
         distributed.barrier(world)
     features = corpus_features(recipe, corpus.table, cache, workers, progress)
+    copies = training_copies(recipe, corpus.table, [fold], cache, workers, progress)
     if world.main:
         distributed.barrier(world)
     data = FoldData.from_fold(corpus.table, fold, features, corpus.labels, corpus.targets,
                               frames=frame_targets(recipe), transcripts=recipe.task == "ctc",
-                              traces=trace_grid(recipe, corpus.table))
+                              traces=trace_grid(recipe, corpus.table), copies=copies)
     search = fit_best(recipe, data.labels, data.train, data.validation, model_dir / "training",
                       threads=threads, progress=for_stage(progress, "training"))
     if not world.main:

@@ -15,13 +15,13 @@ import dataclasses
 from typing import Any
 
 from serkit.errors import SerkitError
-from serkit.features import (combined, filterbank, functionals, mfcc, mulaw, prosody, recognizer_layers, spectrogram,
-                             stacked)
+from serkit.features import (augmented, combined, filterbank, functionals, mfcc, mulaw, prosody, recognizer_layers,
+                             spectrogram, stacked)
 from serkit.features.base import Feature, Preset  # noqa: F401  (Preset re-exported)
 from serkit.features.whisper import layers as whisper_layers
 
 _FAMILY_MODULES = (spectrogram, filterbank, mfcc, mulaw, prosody, functionals, whisper_layers, recognizer_layers,
-                   combined, stacked)
+                   combined, stacked, augmented)
 
 
 def all_presets() -> dict[str, Preset]:

@@ -24,7 +24,7 @@ from serkit.training.config import (
     WaveformAugmentConfig,
 )
 from serkit.training.ctc import CTCRecognition
-from serkit.training.data import Example, FeatureDataset, Recording, WaveformDataset
+from serkit.training.data import AugmentedCopies, Example, FeatureDataset, Recording, WaveformDataset
 from serkit.training.engine import Trainer
 from serkit.training.optim import build_seeded
 from serkit.training.run import FitResult, Predictions
@@ -32,6 +32,7 @@ from serkit.training.regression import Regression
 from serkit.training.tasks import FrameClassification, Task, UtteranceClassification
 
 __all__ = [
+    "AugmentedCopies",
     "SEED000",
     "SEED002",
     "SEED003",

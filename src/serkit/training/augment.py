@@ -5,50 +5,43 @@ the position in training (:func:`serkit.training.data.keyed_rng`), so a run
 augments identically when repeated or resumed.
 
 * :func:`augment_waveform` (seed 003): a uniform gain in dB and a uniform
-  tempo factor, applied before feature extraction.  Tempo uses librosa's phase
-  vocoder (``librosa.effects.time_stretch``), which changes duration and keeps
-  pitch; its frame is about 32 ms, a speech-sized window, rather than
-  librosa's music-sized default.
+  tempo factor (:mod:`serkit.audio.perturb`), drawn afresh each epoch and
+  applied before feature extraction.  ``copies`` instead draws a few per
+  utterance once, as features (:mod:`serkit.features.augmented`).
 * :func:`spec_augment`: time and frequency masks on a padded batch, drawn
   inside each item's valid frames so that padding is never touched.
 """
 
 from __future__ import annotations
 
-import math
-
-import librosa
 import numpy as np
 import torch
 from torch import Tensor
 
+from serkit.audio.perturb import perturb
+from serkit.errors import SerkitError
+from serkit.training.data import AugmentedCopies, Dataset, WaveformDataset
 from serkit.training.config import SpecAugmentConfig, WaveformAugmentConfig
-
-TEMPO_FRAME_S = 0.032
-"""Phase-vocoder frame for tempo changes, in seconds (512 samples at 16 kHz)."""
 
 
 def augment_waveform(
     signal: np.ndarray, sample_rate: int, config: WaveformAugmentConfig, rng: np.random.Generator
 ) -> np.ndarray:
-    """``signal`` with a drawn tempo and gain applied, as float32.
-
-    Both values are drawn whichever is enabled, so turning one on or off does
-    not change the other's draws.
-    """
-    tempo = rng.uniform(*config.tempo) if config.tempo else 1.0
-    gain_db = rng.uniform(*config.gain_db) if config.gain_db else 0.0
-    out = np.asarray(signal, dtype=np.float32)
-    if config.tempo and tempo != 1.0:
-        out = librosa.effects.time_stretch(out, rate=tempo, n_fft=tempo_n_fft(sample_rate))
-    if config.gain_db:
-        out = out * np.float32(10.0 ** (gain_db / 20.0))
-    return out.astype(np.float32, copy=False)
+    """``signal`` with a tempo and gain drawn from ``config``'s spans (:func:`serkit.audio.perturb.perturb`)."""
+    return perturb(signal, sample_rate, config.gain_db, config.tempo, rng)
 
 
-def tempo_n_fft(sample_rate: int) -> int:
-    """Power of two closest to :data:`TEMPO_FRAME_S` at ``sample_rate``."""
-    return 2 ** round(math.log2(TEMPO_FRAME_S * sample_rate))
+def check_augmentation(config: WaveformAugmentConfig, train: Dataset, frame_targets: bool) -> None:
+    """Refuse waveform augmentation a training set cannot take: fresh draws need its signals
+    (a WaveformDataset), ``copies`` as many precomputed copies, and tempo misaligns frame targets."""
+    if config.copies:
+        if not isinstance(train, AugmentedCopies) or train.n_copies != config.copies:
+            raise SerkitError(f"waveform_augment.copies {config.copies} needs as many precomputed copies of "
+                              "each training item (AugmentedCopies)")
+    elif config.active and not isinstance(train, WaveformDataset):
+        raise SerkitError("waveform augmentation needs a WaveformDataset: these features are fixed")
+    if config.tempo and frame_targets:
+        raise SerkitError("tempo augmentation would misalign frame-level targets with the features")
 
 
 def spec_augment(x: Tensor, lengths: Tensor, config: SpecAugmentConfig, rng: np.random.Generator) -> Tensor:

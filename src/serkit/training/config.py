@@ -125,25 +125,41 @@ class EarlyStoppingConfig:
 
 @dataclasses.dataclass(frozen=True)
 class WaveformAugmentConfig:
-    """Waveform augmentation drawn per utterance and epoch, before feature extraction.
+    """Waveform augmentation, applied before feature extraction.
 
     Each range is ``(low, high)`` for a uniform draw, or None for off.  Tempo
     is a speed factor that keeps the pitch (above 1 is faster).  A gain may
     push samples past full scale; they are not clipped, since features are
-    computed from floats.
+    computed from floats.  Without ``copies`` each utterance is perturbed
+    afresh every epoch and its features computed again; with ``copies`` (seed
+    003 over a recognizer's layers) that many perturbed copies of each
+    training utterance are drawn once and their features cached
+    (:mod:`serkit.features.augmented`), and every epoch takes, for each
+    utterance, the original or one of its copies with equal chance.
     """
 
     gain_db: tuple[float, float] | None = None
     tempo: tuple[float, float] | None = None
+    #: Perturbed copies per training utterance computed once (None: fresh draws every epoch).
+    copies: int | None = added_later(None)
 
     def __post_init__(self) -> None:
         for name, span in (("gain_db", self.gain_db), ("tempo", self.tempo)):
             _check(span is None or (len(span) == 2 and span[0] <= span[1]), f"{name} must be (low, high)")
         _check(self.tempo is None or self.tempo[0] > 0, f"tempo factors must be positive, not {self.tempo}")
+        _check(self.copies is None or (isinstance(self.copies, int) and self.copies >= 1),
+               f"copies must be a number of copies from 1, not {self.copies!r}")
+        _check(self.copies is None or self.gain_db is not None or self.tempo is not None,
+               "copies need a gain span, a tempo span or both")
 
     @property
     def active(self) -> bool:
         return self.gain_db is not None or self.tempo is not None
+
+    @property
+    def fresh(self) -> bool:
+        """Whether each epoch perturbs the signals afresh (no precomputed copies)."""
+        return self.active and self.copies is None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,6 +10,9 @@ corpus it comes from, which corpus-balanced sampling draws by.  Two datasets han
   that waveform augmentation (gain, tempo) happens before feature extraction
   and never reaches a feature cache.  Unaugmented features are computed once
   and kept.
+* :class:`AugmentedCopies` holds features computed beforehand for each item
+  and for a few perturbed copies of it (:mod:`serkit.features.augmented`);
+  asked for an item, it hands out the copy drawn for it (0, the original).
 
 **Windows** (seed 002): :meth:`FeatureDataset.windows` and
 :meth:`WaveformDataset.windows` split every item into overlapping windows
@@ -228,6 +231,32 @@ class WaveformDataset(_InMemory):
         pieces = self._window_items(lambda r: r.signal[np.newaxis], window, hop, last)
         recordings = (Recording(data[0], item.target, name, item.group, item.domain) for item, name, data in pieces)
         return WaveformDataset(recordings, self.extract, self.sample_rate, self.transform)
+
+
+class AugmentedCopies(FeatureDataset):
+    """Examples and, for each, ``copies`` examples of perturbed copies of its audio (features
+    computed beforehand): :meth:`example` takes the copy's number, 0 for the original."""
+
+    def __init__(self, examples: Iterable[Example], copies: Sequence[Sequence[Example]]):
+        super().__init__(examples)
+        self.copies = tuple(tuple(c) for c in copies)
+        counts = {len(c) for c in self.copies}
+        if len(self.copies) != len(self.items) or len(counts) != 1 or not counts.pop():
+            raise SerkitError(f"{len(self.items)} examples need as many sets of copies, each as many and "
+                              f"at least one; got {[len(c) for c in self.copies]}")
+        for item, copies in zip(self.items, self.copies):
+            for copy in copies:
+                if copy.features.shape[0] != self.dims:
+                    raise SerkitError(f"{copy.id}: a copy of {item.id} has {copy.features.shape[0]} "
+                                      f"feature dimensions, not {self.dims}")
+
+    @property
+    def n_copies(self) -> int:
+        return len(self.copies[0])
+
+    def example(self, index: int, augment: int | None = None) -> Example:  # type: ignore[override]
+        """Item ``index`` (``augment`` None or 0) or its copy number ``augment``."""
+        return self.items[index] if not augment else self.copies[index][augment - 1]
 
 
 Dataset = FeatureDataset | WaveformDataset

@@ -55,10 +55,10 @@ from serkit.outputs import atomic_write_text
 from serkit.progress import Progress
 from serkit.models.transfer import hold_frozen_norms
 from serkit.training import distributed
-from serkit.training.augment import augment_waveform, spec_augment
+from serkit.training.augment import augment_waveform, check_augmentation, spec_augment
 from serkit.training.config import TrainConfig
-from serkit.training.data import (FRAME_STREAM, SPEC_STREAM, WAVEFORM_STREAM, Dataset, EpochSampler,
-                                  WaveformDataset, collate, keyed_rng)
+from serkit.training.data import (FRAME_STREAM, SPEC_STREAM, WAVEFORM_STREAM, Dataset, EpochSampler, collate,
+                                  keyed_rng)
 from serkit.training.optim import (build_optimiser, build_scheduler, parameter_groups, recalibrate_batch_norm,
                                    rng_states, run_scope, training_layout)
 from serkit.training.run import (FitResult, Predictions, Run, RunProgress, copy_weights, describe, history_csv,
@@ -143,11 +143,7 @@ class Trainer:
     def _check_data(self, train: Dataset, validation: Dataset | None) -> None:
         config = self.config
         distributed.check_batch_size(config.batch_size, self.world)
-        if config.waveform_augment.active:
-            if not isinstance(train, WaveformDataset):
-                raise SerkitError("waveform augmentation needs a WaveformDataset: these features are fixed")
-            if config.waveform_augment.tempo and self.task.frame_targets:
-                raise SerkitError("tempo augmentation would misalign frame-level targets with the features")
+        check_augmentation(config.waveform_augment, train, self.task.frame_targets)
         if validation is None:
             if config.schedule.kind == "plateau":
                 raise SerkitError("reduce-on-plateau annealing needs a validation part")
@@ -197,7 +193,7 @@ class Trainer:
         epoch = run.sampler.epoch
         for whole in run.sampler:
             indices, weight = distributed.share(whole, self.world)  # weight 0: a stand-in, not trained on
-            augment = [self._augmenter(run.train, epoch, int(i)) for i in indices]
+            augment = [self._augmentation(run.train, epoch, int(i)) for i in indices]
             batch = collate([run.train.example(int(i), a) for i, a in zip(indices, augment)], run.task)
             x = batch.x
             if config.spec_augment.active:
@@ -236,11 +232,14 @@ class Trainer:
         run.progress.offsets.extend([offset] * n)
         return run.net(x, lengths, every=(step, offset)), targets
 
-    def _augmenter(self, train: Dataset, epoch: int, index: int) -> Callable[[np.ndarray], np.ndarray] | None:
+    def _augmentation(self, train: Dataset, epoch: int, index: int) -> Callable[[np.ndarray], np.ndarray] | int | None:
+        """A drawn perturbation of item ``index``'s signal, or its precomputed copy's number (0: the original)."""
         config = self.config
         if not config.waveform_augment.active:
             return None
         rng = keyed_rng(config.seed, WAVEFORM_STREAM, epoch, index)
+        if config.waveform_augment.copies:
+            return int(rng.integers(config.waveform_augment.copies + 1))
         return functools.partial(
             augment_waveform, sample_rate=train.sample_rate, config=config.waveform_augment, rng=rng
         )

@@ -42,6 +42,7 @@ from serkit.models.registry import is_frame_model
 from serkit.models.transfer import freeze, freeze_all_but_output
 from serkit.progress import Progress
 from serkit.training import (
+    AugmentedCopies,
     CTCRecognition,
     FeatureDataset,
     FitResult,
@@ -112,7 +113,9 @@ class NeuralFitter:
         self._seen = [train, validation]
         self._fit_normalisation(train)
         train_set = self._dataset(train, training=True)
-        if self.recipe.train.waveform_augment.active:
+        if self.recipe.train.waveform_augment.copies:
+            train_set = self._copies_dataset(train, train_set)
+        elif self.recipe.train.waveform_augment.active:
             train_set = self._waveform_dataset(train)
         validation_set = self._dataset(validation, training=False)
         dims = train_set.example(0).features.shape[0]
@@ -293,6 +296,24 @@ class NeuralFitter:
         if self._per_window is None:
             return windows
         return FeatureDataset(dataclasses.replace(e, features=self._per_window(e.features)) for e in windows.items)
+
+    def _copies_dataset(self, part: Part, originals: FeatureDataset) -> AugmentedCopies:
+        """The training examples with their augmented copies' features, normalised and shaped as
+        the originals (by the statistics of the originals)."""
+        recipe = self.recipe
+        if part.copies is None:
+            raise SerkitError("waveform_augment.copies: the training part came without its copies' features")
+        if recipe.segments is not None or recipe.normalisation in (Normalisation.PER_SPEAKER, Normalisation.PER_CORPUS):
+            raise SerkitError("waveform_augment.copies cannot be combined with segments or with "
+                              f"{recipe.normalisation} normalisation")
+        n = len(part.copies[0])
+        copies = [self._normalised(dataclasses.replace(part, arrays=[row[k] for row in part.copies]))
+                  for k in range(n)]
+        if recipe.fixed_frames:
+            copies = [[fix_length(x, recipe.fixed_frames) for x in arrays] for arrays in copies]
+        examples = [[dataclasses.replace(example, features=copies[k][i], id=f"{example.id}#copy{k + 1}")
+                     for k in range(n)] for i, example in enumerate(originals.items)]
+        return AugmentedCopies(originals.items, examples)
 
     def _waveform_dataset(self, part: Part) -> WaveformDataset:
         """Training signals whose features are computed after augmentation (never cached)."""
