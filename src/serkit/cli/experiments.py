@@ -194,16 +194,24 @@ def train(
     cv_results: Annotated[
         Path | None, typer.Option("--cv-results", help="results.json of `serkit cv` with the same recipe, for the card.")
     ] = None,
+    from_cv: Annotated[
+        Path | None, typer.Option("--from-cv", help="Publish the model of this finished `serkit cv` run's only fold "
+                                  "(a predefined split) instead of training again: its held-out figures are its own.")
+    ] = None,
     *,
     options: RunOptions,
 ) -> None:
     """Train one model on a whole corpus (validation speakers choose the epoch) and write its card."""
+    from serkit.experiments.publish import publish_fold_model
     from serkit.experiments.train import train_model
 
     recipe = options.recipe()
-    with stage_progress() as progress:
-        card = train_model(recipe, out_dir, cv_results=cv_results, cache=options.cache(),
-                           workers=options.workers, threads=options.threads, progress=progress)
+    if from_cv is not None:
+        card = publish_fold_model(recipe, from_cv, out_dir)
+    else:
+        with stage_progress() as progress:
+            card = train_model(recipe, out_dir, cv_results=cv_results, cache=options.cache(),
+                               workers=options.workers, threads=options.threads, progress=progress)
     if card is None:  # a torchrun process other than rank 0 (docs/cluster.md): rank 0 reports
         return
     training = card["training"]

@@ -120,10 +120,10 @@ def _train(recipe: Recipe, model_dir: Path, crossval: CvResults | None, cache: F
     if chosen:
         training["chosen_on_validation"] = chosen
     card = model_card(recipe, corpus, fold, training, crossval, model_dir)
-    return _write_card(card, search.fitter.recipe, model_dir)
+    return write_card(card, search.fitter.recipe, model_dir)
 
 
-def _write_card(card: dict[str, Any], chosen: Recipe, model_dir: Path) -> dict[str, Any]:
+def write_card(card: dict[str, Any], chosen: Recipe, model_dir: Path) -> dict[str, Any]:
     if chosen.layer is not None:
         layers = chosen.layer if isinstance(chosen.layer, int) else "+".join(map(str, chosen.layer))
         card["features"] = f"{chosen.features}, layer {layers}"
@@ -207,18 +207,25 @@ def card_markdown(card: dict[str, Any]) -> str:
         *licence_lines(card),
         *init_lines(training.get("init")),
     ]
+    if training.get("published_from"):
+        lines.append(f"- published from {training['published_from']}: epoch {training['chosen_epoch']} of "
+                     f"{training['epochs_run']} kept, {training['seconds'] / 3600:.2f} h of training")
+    if data.get("test_speakers"):  # published from its own run's only fold: the figures are its own
+        held_out = f"held out ({cv['protocol']}; this model on test speakers {', '.join(data['test_speakers'])})"
+    else:
+        held_out = f"cross-validated ({cv['protocol']})" if cv else ""
     if cv and card.get("task") == "ctc":
-        lines.append(f"- cross-validated ({cv['protocol']}): pooled CER {cv['pooled']['cer']:.3f}, "
+        lines.append(f"- {held_out}: pooled CER {cv['pooled']['cer']:.3f}, "
                      f"WER {cv['pooled']['wer']:.3f}; mean CER {cv['mean']['cer']:.3f}")
     elif cv and card.get("task") == "frame":
-        lines.append(f"- cross-validated ({cv['protocol']}): pooled FER {cv['pooled']['fer']:.3f}, "
+        lines.append(f"- {held_out}: pooled FER {cv['pooled']['fer']:.3f}, "
                      f"PER {cv['pooled']['per']:.3f}; mean FER {cv['mean']['fer']:.3f}")
     elif cv and card.get("task") == "regression":
         figures = ", ".join(f"{t} {cv['pooled'][f'ccc_{t}']:.3f}" for t in card["targets"])
-        lines.append(f"- cross-validated ({cv['protocol']}): pooled CCC {figures}; RMSE {cv['pooled']['rmse']:.3f}")
+        lines.append(f"- {held_out}: pooled CCC {figures}; RMSE {cv['pooled']['rmse']:.3f}")
     elif cv:
         lines.append(
-            f"- cross-validated ({cv['protocol']}): pooled UA {cv['pooled']['ua']:.3f}, WA {cv['pooled']['wa']:.3f}, "
+            f"- {held_out}: pooled UA {cv['pooled']['ua']:.3f}, WA {cv['pooled']['wa']:.3f}, "
             f"F1 {cv['pooled']['f1']:.3f} (UA 95% CI {cv['ci95']['ua'][0]:.3f}-{cv['ci95']['ua'][1]:.3f})"
         )
     else:
