@@ -63,9 +63,9 @@ from serkit.features.normalise import GlobalNormaliser, Normalisation, normalise
 from serkit.features.whisper.layers import to_half_hop
 from serkit.features.whisper.registry import checkpoint_digest
 
-#: Where ``serkit train`` of the seed 003 recognizer recipe is asked to write its model (README of
-#: recipes/seed003); relative to the working directory, as recipes' paths are.
-SEED003_RECOGNIZER = "runs/seed003/seed003-ds2-librispeech/model"
+#: The shipped recognizer that seed 003's recipe trained (``serkit models``): its held-out
+#: LibriSpeech run's own model, published by ``serkit train --from-cv``.
+SEED003_RECOGNIZER = "recognizer-seed003"
 #: DeepSpeech 2's clipped ReLU ceiling (as serkit.models.ds2.CLIP).
 CLIP = 20.0
 #: torch's BatchNorm default, which the model's batch norms keep.
@@ -235,6 +235,6 @@ PRESETS = (
         RecognizerLayers(),
         "seed 003, section 3.1 (Lakomkin et al. 2017): the frozen ASR network's layers",
         f"GRU layer 1 (layer=x: layer x; 0: the convolutions) of serkit's DS2 recognizer in "
-        f"{SEED003_RECOGNIZER} (train recipes/seed003/seed003-ds2-librispeech.yaml first), 20 ms frames",
+        f"the shipped {SEED003_RECOGNIZER} (trained by recipes/seed003/seed003-ds2-librispeech.yaml), 20 ms frames",
     ),
 )
