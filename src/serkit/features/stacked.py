@@ -29,6 +29,7 @@ from serkit.errors import SerkitError
 from serkit.features.base import Feature, Preset, feature_from_dict
 from serkit.features.filterbank import KaldiFbank
 from serkit.features.shaping import PAD_MODES, stack_frames
+from serkit.features.whisper.layers import WhisperLayers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,5 +102,12 @@ PRESETS = (
         "seed 004, section 3",
         "Kaldi fbank as fbank-kaldi (40 bands, Povey window 25 ms, 10 ms hop), four consecutive frames "
         "stacked into one 160-dimensional frame every 40 ms, RECOLA's label rate",
+    ),
+    Preset(
+        "whisper-tiny.en-40ms",
+        Stacked(StackedConfig(part=WhisperLayers(model="whisper-tiny.en", layer=2, padded=False).to_dict(), n=2)),
+        "seed 004's 40 ms label rate over seed 003's idea (a recognizer's layers carry emotion)",
+        "Whisper tiny.en's encoder layer 2 (the default emotion model's), each 30 s window unpadded, two 20 ms "
+        "frames stacked into one 768-dimensional frame every 40 ms, RECOLA's label rate",
     ),
 )
