@@ -313,6 +313,14 @@ def test_step_schedule_changes_the_rate_at_the_milestone_epochs():
     assert [row["lr"] for row in result.history] == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001])
 
 
+def test_exponential_schedule_divides_the_rate_each_epoch():
+    model = build_seeded(lambda: UtteranceNet(4, 3), 0)
+    config = TrainConfig(epochs=4, batch_size=10, optimiser=OptimiserConfig(name="sgd", lr=3e-4, momentum=0.9),
+                         schedule=ScheduleConfig(kind="exponential", gamma=1 / 1.1))
+    result = Trainer(model, UtteranceClassification(LABELS), config, threads=1).fit(utterance_data(20, 1))
+    assert [row["lr"] for row in result.history] == pytest.approx([3e-4 / 1.1 ** k for k in range(4)])
+
+
 def test_plateau_annealing_stops_at_the_learning_rate_floor():
     model = build_seeded(lambda: UtteranceNet(4, 3), 0)
     schedule = ScheduleConfig(kind="plateau", patience=0, factor=0.1, stop_below=1e-4)

@@ -257,7 +257,7 @@ class Trainer:
         row, score = distributed.broadcast(self._epoch_row(run, epoch) if world.main else None, world)
         if run.validation is not None:
             row["improved"] = self._record_score(run, score, epoch)
-        if config.schedule.kind == "step":
+        if config.schedule.kind in ("step", "exponential"):
             run.scheduler.step()
         elif config.schedule.kind == "plateau":
             run.scheduler.step(score)

@@ -77,6 +77,8 @@ def build_scheduler(optimiser: torch.optim.Optimizer, config: ScheduleConfig, hi
         return torch.optim.lr_scheduler.MultiStepLR(
             optimiser, milestones=[m - 1 for m in config.milestones], gamma=config.gamma
         )
+    if config.kind == "exponential":
+        return torch.optim.lr_scheduler.ExponentialLR(optimiser, gamma=config.gamma)
     if config.kind == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimiser,
