@@ -197,8 +197,14 @@ def seeds_row(runs: Path, name: str, first: dict) -> str | None:
     again = f"`{command(name).replace(out, out + '-seedK')} --seed K` (K = {seeds.split(', ', 1)[1]})"
     return (f"| {name}, seeds {seeds} | {first['protocol']} | {first['class_set']} | {first['model']} | "
             f"{first['features']} | mean (std) of {len(results)} | **{pct(ua.mean())}** ({pct(ua.std(ddof=1))}) | "
-            f"{pct(wa.mean())} ({pct(wa.std(ddof=1))}) | {pct(f1.mean())} ({pct(f1.std(ddof=1))}) | "
+            f"{pct(wa.mean())} ({pct(wa.std(ddof=1))}) | {pct(f1.mean())} ({pct(f1.std(ddof=1))}) | (over seeds) | "
             f"{sum(r['seconds'] for r in results) / 60:.0f} | {again} |")
+
+
+def fold_spread(r: dict) -> str:
+    """UA / WA / F1 as the mean (std) over a run's folds."""
+    return " / ".join(f"{pct(r['mean'][k])} ({pct(r['std'][k])})" if k in r.get("std", {}) else pct(r["mean"][k])
+                      for k in ("ua", "wa", "f1"))
 
 
 def read_results(path: Path) -> dict | None:
@@ -528,8 +534,9 @@ def group_table(runs: Path, group: str, recipes: Path | None = None) -> list[str
     import yaml
 
     lines = [
-        "| recipe | protocol | classes | model | features | paper | UA pooled | WA pooled | F1 pooled | minutes | command |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| recipe | protocol | classes | model | features | paper | UA pooled | WA pooled | F1 pooled "
+        "| UA / WA / F1 mean (std) over folds | minutes | command |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name in group_recipes(group, recipes):
         spec = yaml.safe_load(((recipes or REPO / "recipes") / group / f"{name}.yaml").read_text())
@@ -540,13 +547,13 @@ def group_table(runs: Path, group: str, recipes: Path | None = None) -> list[str
         r = load(runs, name)
         if r is None:
             lines.append(f"| {name} | {protocol} | {classes} | {spec.get('model', '')} | {spec.get('features', '')} | "
-                         f"{paper} | {estimate(name)} | | | | `{command(name)}` |")
+                         f"{paper} | {estimate(name)} | | | | | `{command(name)}` |")
             continue
         # cross-corpus: the mean over target corpora, not a pool weighted by each corpus's size
         figures = r["mean"] if r["protocol"].startswith(("loco", "train:")) else r["pooled"]
         lines.append(
             f"| {name} | {r['protocol']} | {r.get('class_set', classes)} | {r['model']} | {r['features']} | {paper} | "
-            f"**{pct(figures['ua'])}** | {pct(figures['wa'])} | {pct(figures['f1'])} | "
+            f"**{pct(figures['ua'])}** | {pct(figures['wa'])} | {pct(figures['f1'])} | {fold_spread(r)} | "
             f"{r['seconds'] / 60:.0f} | `{command(name)}` |"
         )
         repeated = seeds_row(runs, name, r)
