@@ -82,6 +82,20 @@ def test_per_speaker_normalisation_is_named_in_the_protocol(emodb_root, tmp_path
     assert "per-speaker" in (tmp_path / "run" / "report.md").read_text()
 
 
+def test_a_development_run_fits_only_the_folds_it_names(svm_run, emodb_root, tmp_path):
+    recipe, run, full = svm_run
+    subset = Recipe.from_dict(recipe.to_dict() | {"folds": [0, 2]})
+    summary = run_cv(subset, tmp_path / "run", workers=1)
+    assert [f["test_speakers"] for f in summary["folds"]] == [full["folds"][k]["test_speakers"] for k in (0, 2)]
+    assert summary["protocol"] == "loso + folds 0, 2 only" and summary["config_hash"] != full["config_hash"]
+    # the same folds fitted alone give what the whole protocol gave them
+    assert [f["ua"] for f in summary["folds"]] == [full["folds"][0]["ua"], full["folds"][2]["ua"]]
+    with pytest.raises(SerkitError, match="not \\[12\\]"):
+        run_cv(Recipe.from_dict(recipe.to_dict() | {"folds": [12]}), tmp_path / "bad", workers=1)
+    with pytest.raises(SerkitError, match="different fold indices"):
+        Recipe.from_dict(recipe.to_dict() | {"folds": [1, 1]})
+
+
 def test_folds_fitted_in_parallel_give_the_same_predictions(emodb_root, tmp_path):
     root = emodb_subset(emodb_root, tmp_path, ("03", "08", "09", "10"))
     recipe = Recipe(root=str(root), model="cnn", features="mfcc-seed003", protocol="speaker-kfold:2",

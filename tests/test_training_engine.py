@@ -321,6 +321,30 @@ def test_exponential_schedule_divides_the_rate_each_epoch():
     assert [row["lr"] for row in result.history] == pytest.approx([3e-4 / 1.1 ** k for k in range(4)])
 
 
+def test_warm_up_scales_the_first_steps_and_leaves_the_schedule_alone():
+    from serkit.training.optim import warmed_up_step
+
+    weight = nn.Parameter(torch.zeros(1))
+    sgd = torch.optim.SGD([weight], lr=0.5)
+    moves = []
+    for step in range(1, 6):
+        before = weight.item()
+        weight.grad = torch.ones(1)
+        warmed_up_step(sgd, step, warmup_steps=4)
+        moves.append(before - weight.item())
+        assert sgd.param_groups[0]["lr"] == 0.5  # restored for the schedule
+    assert moves == pytest.approx([0.125, 0.25, 0.375, 0.5, 0.5])
+    config = TrainConfig(epochs=2, batch_size=10, optimiser=OptimiserConfig(name="sgd", lr=0.5, momentum=0.9))
+
+    def fit(c):
+        model = build_seeded(lambda: UtteranceNet(4, 3), 0)
+        return Trainer(model, UtteranceClassification(LABELS), c, threads=1).fit(utterance_data(20, 1)).history
+
+    plain, warm = fit(config), fit(dataclasses.replace(config, warmup_steps=3))
+    assert [r["lr"] for r in plain] == [r["lr"] for r in warm] == [0.5, 0.5]
+    assert plain[0]["train_loss"] != warm[0]["train_loss"]
+
+
 def test_plateau_annealing_stops_at_the_learning_rate_floor():
     model = build_seeded(lambda: UtteranceNet(4, 3), 0)
     schedule = ScheduleConfig(kind="plateau", patience=0, factor=0.1, stop_below=1e-4)

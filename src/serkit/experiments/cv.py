@@ -174,10 +174,14 @@ def prepare_cv(recipe: Recipe, folder: Path, *, cache: FeatureCache | None, work
 
 
 def run_folds(recipe: Recipe, corpus: Corpus) -> list[Fold]:
-    """The recipe's folds of ``corpus``, each training part cut to the recipe's training share."""
+    """The recipe's folds of ``corpus`` (only ``recipe.folds`` where it names some), each training
+    part cut to the recipe's training share."""
+    folds = make_folds(corpus.table, recipe.protocol, recipe.validation, seed=recipe.seed, hashes=corpus.hashes)
+    missing = sorted(set(recipe.folds) - {fold.index for fold in folds})
+    if missing:
+        raise SerkitError(f"folds: {recipe.protocol} has folds 0..{len(folds) - 1}, not {missing}")
     return [with_training_share(corpus.table, fold, recipe.training_share, recipe.seed)
-            for fold in make_folds(corpus.table, recipe.protocol, recipe.validation, seed=recipe.seed,
-                                   hashes=corpus.hashes)]
+            for fold in folds if not recipe.folds or fold.index in recipe.folds]
 
 
 def finish_cv(run: PreparedRun) -> dict[str, Any]:

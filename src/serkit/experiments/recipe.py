@@ -75,8 +75,8 @@ class Recipe:
     #: A feature preset (``NAME`` or ``NAME:key=value,...``), or a list of frame-level presets on
     #: one frame grid, stacked (:mod:`serkit.features.combined`); kept as the names joined by ``+``.
     features: str | tuple[str, ...] = "logmel-seed001"
-    #: ``global``: statistics fitted on the training part; ``utterance``: each input
-    #: on its own; ``per-speaker``: a declared variant (test speakers' own statistics).
+    #: ``global``: the training part's statistics; ``utterance``: each input on its own;
+    #: ``per-speaker``: a declared variant (test speakers' own statistics).
     normalisation: Normalisation = Normalisation.GLOBAL
     #: Pad or crop every input to this many frames (seed 000's 251), or None.
     fixed_frames: int | None = None
@@ -91,14 +91,12 @@ class Recipe:
     #: Settings each fold chooses on its validation part: a recipe field (dotted for nested
     #: ones) to its candidate values, e.g. ``{layer: [2, 3, 4], train.weight_decay: [0, 1e-4]}``.
     search: dict[str, list[Any]] = added_later({})
-    #: Classical models: score the searched settings and the cost by leave-one-speaker-out over
-    #: the training side's speakers (training and validation parts together), rather than on
-    #: the validation part alone: the same rule (the test part never chooses), less noise.
-    #: ``corpora``: leave one training corpus out instead (for ``loco``: choose what carries
-    #: across corpora); ``true`` is ``speakers``.
+    #: Classical models: score the searched settings and the cost by leave-one-speaker-out over the
+    #: training and validation speakers (less noise, the test part still never chooses); ``corpora``:
+    #: leave one training corpus out instead (``loco``); ``true`` is ``speakers``.
     inner_cv: bool | Literal["speakers", "corpora"] = added_later(False)
-    #: Start from another trained model (a model folder or a shipped model's name): every layer
-    #: whose name and shape match is copied, the output layer is new (``serkit.models.transfer``).
+    #: Start from another trained model (a folder or a shipped model's name): layers whose name and
+    #: shape match are copied, the output layer is new (``serkit.models.transfer``).
     init: str | None = added_later(None)
     #: Freeze the first N layers of the model (as its ``layers()`` lists them); needs ``init``.
     freeze: int = added_later(0)
@@ -112,9 +110,8 @@ class Recipe:
     #: The frame task's classes: ``phones`` (the alignment's phone symbols, see
     #: :mod:`serkit.experiments.frame_targets`) or ``emotion`` (the utterance's label per frame).
     frame_target: str | None = added_later(None)
-    #: ``frame_target: phones`` only: map the alignment's symbols to a documented phone set
-    #: (``compact-de``: German SAMPA folded to a compact set, :mod:`serkit.corpora.phone_sets`);
-    #: None keeps the symbols as they are.
+    #: ``frame_target: phones`` only: map the alignment's symbols to a documented phone set (``compact-de``,
+    #: :mod:`serkit.corpora.phone_sets`); None keeps the symbols as they are.
     phone_set: str | None = added_later(None)
     #: ``frame_target: emotion`` only: frames a voice activity detector calls non-speech get the
     #: class ``silence`` (``webrtcvad``, or ``webrtcvad:N`` with aggressiveness N in 0..3); None
@@ -129,10 +126,12 @@ class Recipe:
     #: Several corpora: a folder per corpus (``{emodb: ../shared/data/emodb}``); a corpus not named
     #: here is read from ``$SERKIT_CORPORA/<name>``.  Where the data is, like ``root``: not hashed.
     roots: dict[str, str] = added_later({})
-    #: Train on this share of each training speaker's utterances in every fold (drawn with the
-    #: recipe's seed; the rest is dropped), for a learning curve against the amount of data; the
-    #: validation and test parts are untouched.
+    #: Train on this share of each training speaker's utterances in every fold (drawn with the seed),
+    #: for a learning curve against the amount of data; validation and test parts are untouched.
     training_share: float = added_later(1.0)
+    #: Only these folds of the protocol (by index): a development run, whose validation speakers
+    #: choose a setting before the whole protocol runs with it; every result names the folds.
+    folds: tuple[int, ...] = added_later(())
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
@@ -141,10 +140,12 @@ class Recipe:
         self._check_roots()
         if self.normalisation not in NORMALISATIONS:
             raise SerkitError(f"normalisation {self.normalisation!r}: choose from {', '.join(NORMALISATIONS)}")
-        # a recipe built in code or by ``override`` may name it by its string
-        object.__setattr__(self, "normalisation", Normalisation(self.normalisation))
+        object.__setattr__(self, "normalisation", Normalisation(self.normalisation))  # code may give a string
         if self.ensemble < 1:
             raise SerkitError("ensemble must be at least 1")
+        object.__setattr__(self, "folds", tuple(self.folds))
+        if len(set(self.folds)) < len(self.folds) or any(not isinstance(k, int) or k < 0 for k in self.folds):
+            raise SerkitError(f"folds {list(self.folds)}: give different fold indices from 0")
         if not 0 < self.training_share <= 1:
             raise SerkitError(f"training_share {self.training_share}: a share of the training part, over 0 and at most 1")
         self._check_task()
@@ -280,9 +281,12 @@ class Recipe:
     @property
     def variant(self) -> str | None:
         """A declared protocol variant that every result of this recipe must carry."""
+        parts = []
         if self.normalisation in (Normalisation.PER_SPEAKER, Normalisation.PER_CORPUS):
-            return f"{self.normalisation} normalisation"
-        return None
+            parts.append(f"{self.normalisation} normalisation")
+        if self.folds:
+            parts.append(f"folds {', '.join(map(str, self.folds))} only")
+        return " + ".join(parts) or None
 
     def to_dict(self) -> dict[str, Any]:
         """Every setting, the fields added later included (a search sets them by path)."""

@@ -241,9 +241,14 @@ class TrainConfig:
     #: Where the run trains (:func:`serkit.devices.resolve_device` resolves ``--device``): on
     #: ``cuda`` with bf16 autocast, which gives other numbers than the CPU, hence a setting.
     device: Literal["cpu", "cuda"] = added_later("cpu")
+    #: A linear warm-up: optimiser step ``k`` (from 1) of the first ``warmup_steps`` takes
+    #: ``k / warmup_steps`` of the rate the schedule gives, so that a high initial rate (seed 002's
+    #: SGD at 0.05) does not throw freshly initialised heads off at their first steps.
+    warmup_steps: int = added_later(0)
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, f"epochs must be at least 1, not {self.epochs}")
+        _check(self.warmup_steps >= 0, f"warmup_steps must not be negative, not {self.warmup_steps}")
         _check(self.batch_size >= 1 and self.eval_batch_size >= 1, "batch sizes must be positive")
         _check(self.seed >= 0, f"seed must not be negative, not {self.seed}")
         _check(self.clip_grad_norm is None or self.clip_grad_norm > 0, "clip_grad_norm must be positive")

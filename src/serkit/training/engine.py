@@ -60,7 +60,7 @@ from serkit.training.config import TrainConfig
 from serkit.training.data import (FRAME_STREAM, SPEC_STREAM, WAVEFORM_STREAM, Dataset, EpochSampler, collate,
                                   keyed_rng)
 from serkit.training.optim import (build_optimiser, build_scheduler, parameter_groups, recalibrate_batch_norm,
-                                   rng_states, run_scope, training_layout)
+                                   rng_states, run_scope, training_layout, warmed_up_step)
 from serkit.training.run import (FitResult, Predictions, Run, RunProgress, copy_weights, describe, history_csv,
                                  restore_checkpoint, save_checkpoint, score_items, tensorboard_writer)
 from serkit.training.tasks import LOSS_FIGURE, ClassificationTask, Task
@@ -210,7 +210,7 @@ class Trainer:
             (loss * weight).backward()
             if config.clip_grad_norm is not None:
                 nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad_norm)
-            run.optimiser.step()
+            warmed_up_step(run.optimiser, progress.step + 1, config.warmup_steps)
             progress.step += 1
             if weight:
                 progress.loss_sum += loss.item() * len(indices)

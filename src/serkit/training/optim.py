@@ -90,6 +90,21 @@ def build_scheduler(optimiser: torch.optim.Optimizer, config: ScheduleConfig, hi
     return None
 
 
+def warmed_up_step(optimiser: torch.optim.Optimizer, step: int, warmup_steps: int) -> None:
+    """One optimiser step, the ``step``-th (from 1): within the first ``warmup_steps`` at
+    ``step / warmup_steps`` of each group's scheduled rate, which is then restored, so that the
+    schedule's own state never sees the warm-up."""
+    if step > warmup_steps:
+        optimiser.step()
+        return
+    scheduled = [group["lr"] for group in optimiser.param_groups]
+    for group, lr in zip(optimiser.param_groups, scheduled):
+        group["lr"] = lr * step / warmup_steps
+    optimiser.step()
+    for group, lr in zip(optimiser.param_groups, scheduled):
+        group["lr"] = lr
+
+
 @contextlib.contextmanager
 def run_scope(threads: int | None, device: torch.device) -> Iterator[None]:
     """Deterministic algorithms, a fixed thread count and a private torch generator, undone on exit."""
