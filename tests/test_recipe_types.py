@@ -144,3 +144,12 @@ def test_normalisation_is_an_enum_whose_values_are_the_recipes_strings():
     assert type(recipe.to_dict()["normalisation"]) is str  # YAML and JSON see the plain string
     with pytest.raises(SerkitError, match="choose from global, utterance, per-speaker, none"):
         Recipe(normalisation="globl")
+
+
+def test_a_search_sets_a_nested_setting_added_later():
+    recipe = Recipe(search={"train.warmup_steps": [0, 10], "train.recalibrate_batch_norm": [False, True]})
+    chosen = {(r.train.warmup_steps, r.train.recalibrate_batch_norm) for _, r in recipe.candidates()}
+    assert chosen == {(0, False), (0, True), (10, False), (10, True)}
+    # unset, it stays out of the hash as before; set, it counts
+    hashes = {r.config_hash() for _, r in recipe.candidates()}
+    assert len(hashes) == 4 and Recipe().override(epochs=20).config_hash() == Recipe().config_hash()

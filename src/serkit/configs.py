@@ -56,15 +56,15 @@ def to_dict(config: Any, *, complete: bool = False) -> dict[str, Any]:
     """``dataclasses.asdict(config)``, less every :func:`added_later` field at its unset value
     (nested dataclasses likewise), enums as their values.
 
-    ``complete`` keeps ``config``'s own added-later fields whatever they hold (a recipe's search
-    sets them by path); nested configurations still follow their rule.
+    ``complete`` keeps every added-later field whatever it holds, nested ones too (a recipe's
+    search sets them by path: ``train.warmup_steps``).
     """
     data = {}
     for field in dataclasses.fields(config):
         value = getattr(config, field.name)
         if not complete and is_added_later(field) and value == _default(field):
             continue
-        data[field.name] = _plain(value)
+        data[field.name] = _plain(value, complete)
     return data
 
 
@@ -74,9 +74,9 @@ def _default(field: dataclasses.Field) -> Any:
     return field.default
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, complete: bool = False) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_dict(value)
+        return to_dict(value, complete=complete)
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, (list, tuple)):
