@@ -14,7 +14,7 @@ For each layer of a recognizer over EMO-DB's 4-class utterances:
 
 ``--recognizer`` is a feature spec that stacks every layer: ``whisper-base:padding=cached``
 (the accurate model's Whisper layers), ``whisper-tiny.en:padded=false`` (the default's), or
-``recognizer-seed003`` (serkit's own CTC recognizer, once trained: recipes/seed003/).  Writes the
+``recognizer-seed003`` (serkit's own CTC recognizer, its GRU layers 1..5: recipes/seed003/).  Writes the
 figures to docs/figures/ and, with ``--write``, its section of docs/seed003-analysis.md::
 
     python benchmarks/seed003_analysis.py --recognizer whisper-base:padding=cached [--write]
@@ -43,6 +43,14 @@ REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "seed003-analysis.md"
 FIGURES = REPO / "docs" / "figures"
 COLOURS = {"anger": "tab:red", "happiness": "tab:orange", "neutral": "tab:gray", "sadness": "tab:blue"}
+
+
+def all_layers(feature):
+    """Whisper's feature as it is (it stacks every layer); serkit's recognizer with every GRU layer
+    stacked (layer 0, the convolutions, is wider than the others and left out)."""
+    if hasattr(feature, "n_layers"):
+        return feature
+    return type(feature)(feature.config, layer=tuple(range(1, feature.loaded[2].num_layers + 1)))
 
 
 def layer_blocks(stacked: np.ndarray, n_layers: int) -> list[np.ndarray]:
@@ -79,12 +87,12 @@ def main() -> None:
 
     table = select_classes(read_corpus("emodb", str(args.root)), "4class").reset_index(drop=True)
     cache = FeatureCache(args.cache) if args.cache else FeatureCache()
-    feature, loudness_feature = get_preset(args.recognizer).feature, get_preset("loudness").feature
+    feature, loudness_feature = all_layers(get_preset(args.recognizer).feature), get_preset("loudness").feature
     stacked = [cache.get(feature, path) for path in table.path]
     loudness = [cache.get(loudness_feature, path)[0] for path in table.path]
     # Whisper knows its layer count; serkit's recognizer stacks the layers its spec names
-    n_layers = feature.n_layers if hasattr(feature, "n_layers") else len(feature.layers)
-    per_layer = list(zip(*(layer_blocks(x, n_layers) for x in stacked)))
+    numbers = list(range(feature.n_layers)) if hasattr(feature, "n_layers") else list(feature.layers)
+    per_layer = list(zip(*(layer_blocks(x, len(numbers)) for x in stacked)))
     labels = table.label.to_numpy()
 
     rows, maps = [], []
@@ -94,7 +102,7 @@ def main() -> None:
         frames = np.concatenate(arrays, axis=1)
         loud = np.concatenate([on_recognizer_frames(v, x.shape[1]) for v, x in zip(loudness, arrays)])
         r = unit_correlations(frames, loud)
-        rows.append({"layer": index, "silhouette": silhouette_score(pooled, labels, metric="cosine"),
+        rows.append({"index": index, "layer": numbers[index], "silhouette": silhouette_score(pooled, labels, metric="cosine"),
                      "by_text": silhouette_score(pooled, table.text, metric="cosine"),
                      "by_speaker": silhouette_score(pooled, table.speaker, metric="cosine"),
                      "unit": int(np.argmax(np.abs(r))), "r": float(r[np.argmax(np.abs(r))]),
@@ -104,11 +112,11 @@ def main() -> None:
     name = slug(args.recognizer)
     FIGURES.mkdir(parents=True, exist_ok=True)
     tsne_png, loud_png = FIGURES / f"seed003-tsne-{name}.png", FIGURES / f"seed003-loudness-{name}.png"
-    draw_maps(maps, labels, tsne_png, args.recognizer)
+    draw_maps(maps, numbers, labels, tsne_png, args.recognizer)
     best = max(rows, key=lambda row: abs(row["r"]))
     example = int(np.argmax([len(v) for v in loudness]))
-    draw_unit(per_layer[best["layer"]][example][best["unit"]], on_recognizer_frames(
-        loudness[example], per_layer[best["layer"]][example].shape[1]), best, Path(table.path[example]).name,
+    draw_unit(per_layer[best["index"]][example][best["unit"]], on_recognizer_frames(
+        loudness[example], per_layer[best["index"]][example].shape[1]), best, Path(table.path[example]).name,
         loud_png, args.recognizer)
     section = markdown(args.recognizer, rows, len(table), tsne_png, loud_png)
     print(section)
@@ -116,7 +124,7 @@ def main() -> None:
         write_section(args.recognizer, section)
 
 
-def draw_maps(maps: list[np.ndarray], labels: np.ndarray, path: Path, recognizer: str) -> None:
+def draw_maps(maps: list[np.ndarray], numbers: list[int], labels: np.ndarray, path: Path, recognizer: str) -> None:
     columns = min(4, len(maps))
     rows = -(-len(maps) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.2 * rows), squeeze=False)
@@ -127,7 +135,7 @@ def draw_maps(maps: list[np.ndarray], labels: np.ndarray, path: Path, recognizer
         for label, colour in COLOURS.items():
             points = maps[index][labels == label]
             ax.scatter(points[:, 0], points[:, 1], s=5, c=colour, label=label)
-        ax.set_title(f"layer {index}", fontsize=9)
+        ax.set_title(f"layer {numbers[index]}", fontsize=9)
     axes.ravel()[0].legend(fontsize=7, loc="best", markerscale=2)
     figure.suptitle(f"t-SNE of mean-pooled layers, EMO-DB 4 classes ({recognizer})", fontsize=10)
     figure.tight_layout()
