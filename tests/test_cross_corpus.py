@@ -24,7 +24,7 @@ from serkit.experiments.cv import load_corpus
 from serkit.features.cache import FeatureCache
 from serkit.features.normalise import CorpusNormaliser
 from serkit.protocols import make_folds, protocol_from_spec
-from serkit.training.data import EpochSampler, balanced_draw
+from serkit.training.sampler import EpochSampler, balanced_draw
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> dict[str, str]:
@@ -292,3 +292,25 @@ def test_inner_cv_corpora_scores_each_training_corpus_on_a_model_fitted_on_the_o
     # the same rows grouped by speaker (two per corpus) give four splits instead
     by_speaker = ClassicalFitter(recipe.override(inner_cv="speakers"), ("a", "b"))
     assert len(by_speaker._splits(train, validation, rows)) == 4
+
+
+def test_batches_by_length_hold_items_of_about_one_length_and_every_item_once():
+    rng = np.random.default_rng(0)
+    sizes = rng.integers(100, 900, size=339)
+    plain = EpochSampler(sizes, 64, seed=3)
+    by_length = EpochSampler(sizes, 64, seed=3, by_length=True)
+
+    def padded(sampler, epoch):  # frames a padded batch computes, over the frames it holds
+        batches = sampler.order(epoch)
+        return sum(sizes[b].max() * len(b) for b in batches) / sizes.sum(), batches
+
+    for epoch in (1, 2):
+        waste, batches = padded(by_length, epoch)
+        assert sorted(np.concatenate(batches).tolist()) == list(range(len(sizes)))
+        assert waste < 1.3 < padded(plain, epoch)[0]
+    assert [b.tolist() for b in by_length.order(1)] != [b.tolist() for b in by_length.order(2)]
+    assert [b.tolist() for b in by_length.order(1)] == [b.tolist() for b in
+                                                         EpochSampler(sizes, 64, seed=3, by_length=True).order(1)]
+    # SortaGrad's first epoch stays sorted
+    first = EpochSampler(sizes, 64, seed=3, sort_first_epoch=True, by_length=True).order(0)
+    assert np.all(np.diff(sizes[np.concatenate(first)]) >= 0)

@@ -1,4 +1,4 @@
-"""In-memory training data: examples, datasets, windows, padded batches and the sampler.
+"""In-memory training data: examples, datasets, windows and padded batches.
 
 An :class:`Example` is one model input: a float32 feature array ``(dims,
 frames)``, its target, its id and its *group*, the utterance it comes from
@@ -22,20 +22,18 @@ windows' scores (:func:`combine_groups`).  Windows keep their true length: a
 short utterance is one window, not a padded one, and padding is what
 :func:`collate` adds and masks.
 
-**Corpus-balanced sampling** (``train.balance: corpus``): each epoch draws as
-many items from every domain, so that a corpus of 65 speakers does not drown
-one of 10 (:func:`balanced_draw`).
+Which items each batch holds is the sampler's (:mod:`serkit.training.sampler`;
+corpus-balanced sampling, ``train.balance: corpus``, draws by the domain).
 
 **Randomness** comes only from :func:`keyed_rng`: generators keyed by the run's
-seed and a position (epoch, item, batch), never a shared stream.  The order
-of epoch ``e`` is a function of ``(seed, e)``, so the sampler's whole state is
-its position, and a resumed run draws exactly what an uninterrupted one does.
+seed and a position (epoch, item, batch), never a shared stream, so that a
+resumed run draws exactly what an uninterrupted one does.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -305,79 +303,3 @@ def combine_groups(
     for group, score in zip(groups, scores):
         members.setdefault(group, []).append(score)
     return list(members), [combine(s) for s in members.values()]
-
-
-class EpochSampler:
-    """Batches of indices, shuffled afresh each epoch from ``(seed, epoch)``.
-
-    With ``sort_first_epoch`` (SortaGrad, seed 003) the first epoch takes the
-    items shortest first instead.  With ``strata`` (each item's corpus) an
-    epoch is :func:`balanced_draw`'s: as many items of every stratum, as many
-    in all as there are items.  The position (epoch, next batch) is all of
-    its state: :meth:`state_dict` / :meth:`load_state_dict` save and restore
-    it, and iterating yields the rest of the current epoch, moving the
-    position past each batch as it is handed out.
-    """
-
-    def __init__(self, sizes: Sequence[int], batch_size: int, seed: int, sort_first_epoch: bool = False,
-                 strata: Sequence[str] | None = None):
-        self.sizes = np.asarray(sizes, dtype=np.int64)
-        self.batch_size = batch_size
-        self.seed = seed
-        self.sort_first_epoch = sort_first_epoch
-        if strata is not None and len(strata) != len(self.sizes):
-            raise SerkitError(f"{len(strata)} strata for {len(self.sizes)} items")
-        self.strata = None if strata is None else np.asarray(strata, dtype=object)
-        self.epoch = 0
-        self.batch = 0
-
-    def __len__(self) -> int:
-        return -(-len(self.sizes) // self.batch_size)
-
-    def order(self, epoch: int) -> list[np.ndarray]:
-        """The batches of ``epoch``, in order."""
-        rng = keyed_rng(self.seed, SHUFFLE_STREAM, epoch)
-        if self.strata is not None:
-            indices = balanced_draw(self.strata, rng)
-            if epoch == 0 and self.sort_first_epoch:
-                indices = indices[np.argsort(self.sizes[indices], kind="stable")]
-        elif epoch == 0 and self.sort_first_epoch:
-            indices = np.argsort(self.sizes, kind="stable")
-        else:
-            indices = rng.permutation(len(self.sizes))
-        return [indices[i : i + self.batch_size] for i in range(0, len(indices), self.batch_size)]
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        batches = self.order(self.epoch)
-        while self.batch < len(batches):
-            self.batch += 1
-            yield batches[self.batch - 1]
-
-    @property
-    def epoch_done(self) -> bool:
-        return self.batch >= len(self)
-
-    def next_epoch(self) -> None:
-        self.epoch += 1
-        self.batch = 0
-
-    def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "batch": self.batch}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        self.epoch, self.batch = int(state["epoch"]), int(state["batch"])
-
-
-def balanced_draw(strata: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``len(strata)`` item indices in a random order, as many from each stratum (the remainder
-    to strata chosen by ``rng``): each stratum's items in fresh permutations, one after another
-    until its share is drawn, so every item comes ``share // size`` or one more times."""
-    names, stratum = np.unique(strata, return_inverse=True)
-    share = np.full(len(names), len(strata) // len(names))
-    share[rng.permutation(len(names))[: len(strata) % len(names)]] += 1
-    drawn = []
-    for s, wanted in enumerate(share):
-        members = np.flatnonzero(stratum == s)
-        cycles = -(-wanted // len(members))
-        drawn.append(np.concatenate([rng.permutation(members) for _ in range(cycles)])[:wanted])
-    return rng.permutation(np.concatenate(drawn))

@@ -11,7 +11,7 @@ Launched by ``torchrun`` (which sets ``RANK``, ``WORLD_SIZE`` and
   on any device), torch's batch norm becomes ``SyncBatchNorm`` on CUDA (torch's
   needs a GPU);
 * draws each epoch's batches exactly as one process does (the
-  :class:`~serkit.training.data.EpochSampler`: the seed, SortaGrad, corpus
+  :class:`~serkit.training.sampler.EpochSampler`: the seed, SortaGrad, corpus
   balance) and gives rank ``r`` the ``r``-th of ``N`` slices of each
   (:func:`share`).  ``batch_size`` is the *global* batch: each rank trains on
   ``batch_size / N`` items, and a batch size that ``N`` does not divide is

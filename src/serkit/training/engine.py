@@ -57,10 +57,10 @@ from serkit.models.transfer import hold_frozen_norms
 from serkit.training import distributed
 from serkit.training.augment import augment_waveform, check_augmentation, spec_augment
 from serkit.training.config import TrainConfig
-from serkit.training.data import (FRAME_STREAM, SPEC_STREAM, WAVEFORM_STREAM, Dataset, EpochSampler, collate,
-                                  keyed_rng)
+from serkit.training.data import FRAME_STREAM, SPEC_STREAM, WAVEFORM_STREAM, Dataset, collate, keyed_rng
 from serkit.training.optim import (build_optimiser, build_scheduler, parameter_groups, recalibrate_batch_norm,
                                    rng_states, run_scope, training_layout, warmed_up_step)
+from serkit.training.sampler import EpochSampler
 from serkit.training.run import (FitResult, Predictions, Run, RunProgress, copy_weights, describe, history_csv,
                                  restore_checkpoint, save_checkpoint, score_items, tensorboard_writer)
 from serkit.training.tasks import LOSS_FIGURE, ClassificationTask, Task
@@ -168,7 +168,7 @@ class Trainer:
             train=train,
             validation=validation,
             sampler=EpochSampler(sizes, config.batch_size, config.seed, config.sort_first_epoch,
-                                 strata=self._strata(train)),
+                                 strata=self._strata(train), by_length=config.batch_by_length),
             optimiser=optimiser,
             scheduler=build_scheduler(optimiser, config.schedule, self.task.higher_is_better(self.monitor)),
             progress=RunProgress(),

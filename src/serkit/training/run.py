@@ -33,7 +33,8 @@ from serkit.artifacts import ModelInfo
 from serkit.errors import SerkitError
 from serkit.training.checkpoint import latest_checkpoint, read_checkpoint, write_checkpoint
 from serkit.training import distributed
-from serkit.training.data import Dataset, EpochSampler, collate, combine_groups
+from serkit.training.data import Dataset, collate, combine_groups
+from serkit.training.sampler import EpochSampler
 from serkit.training.optim import rng_states, set_rng_states
 from serkit.training.tasks import Task
 
