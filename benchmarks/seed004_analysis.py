@@ -42,7 +42,8 @@ FACTORS = tuple(2 ** k for k in range(1, 8))  # 2 .. 128
 RATE = 25.0  # the traces' and the networks' 40 ms frames
 #: The networks whose predictions are compared: (label, recipe stem); suffixes give the variants.
 NETWORKS = (("BLSTM", "blstm"), ("Dilated", "dilated"), ("Down/Up", "updown"))
-VARIANTS = (("", "fixed split"), ("-speaker-znorm", "fixed split, speaker z-norm"), ("-kfold5", "speaker-kfold:5"))
+VARIANTS = (("", "fixed split"), ("-speaker-znorm", "fixed split, speaker z-norm"), ("-kfold5", "speaker-kfold:5"),
+            ("-whisper", "fixed split, Whisper tiny.en layer 2 input"))
 SPEED_SECTION = "## Seed 004 training speed"
 
 
