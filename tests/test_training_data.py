@@ -7,7 +7,6 @@ import pytest
 
 from serkit.errors import SerkitError
 from serkit.training.data import (
-    EpochSampler,
     Example,
     FeatureDataset,
     Recording,
@@ -15,6 +14,7 @@ from serkit.training.data import (
     collate,
     combine_groups,
 )
+from serkit.training.sampler import EpochSampler
 from serkit.training.tasks import UtteranceClassification
 
 TASK = UtteranceClassification(("a", "b"))
