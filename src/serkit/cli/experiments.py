@@ -14,6 +14,7 @@ import typer
 
 from serkit.cli.cluster import ExecutorOpt, cv_executor
 from serkit.cli.common import friendly_errors, out, stage_progress
+from serkit.errors import SerkitError
 
 
 def register(app: typer.Typer) -> None:
@@ -207,6 +208,8 @@ def train(
 
     recipe = options.recipe()
     if from_cv is not None:
+        if cv_results is not None:
+            raise SerkitError("--from-cv publishes a run's own model with its own results: drop --cv-results")
         card = publish_fold_model(recipe, from_cv, out_dir)
     else:
         with stage_progress() as progress:
