@@ -32,6 +32,7 @@ SPECS = [
     ("cnn_tf_gap", {}),
     ("cnn_tf_bilinear", {}),
     ("cnn_tf_attention", {}),
+    ("cnn_tf_gap", {"channels": (), "frequency_kernel": (10, 2), "time_kernel": (10, 2)}),
 ]
 SPEC_IDS = [name + "".join(f"-{v}" for v in opts.values()) for name, opts in SPECS]
 N_CLASSES = 4
@@ -204,6 +205,16 @@ def test_pooling_heads_follow_their_equations():
     weights /= weights.sum()
     expected = ((X @ a.T + bias) * weights[:, None]).sum(0)  # equation 8: 1^T (X a_k o X b)
     assert np.allclose(attention(maps, mask)[0].detach().numpy(), expected, atol=1e-5)
+
+
+def test_cnn_tf_without_channels_is_the_filter_shape_probe():
+    """Seed 002's Figure 2 probe: Conv1 of one filter shape, no max pooling, GAP, 16:4."""
+    model = build("cnn_tf_gap", {"channels": (), "frequency_kernel": (30, 2), "time_kernel": (30, 2)}, n_dims=64)
+    shapes = {tuple(p.shape) for n, p in model.named_parameters() if n.endswith("conv.frequency.weight")
+              or n.endswith("conv.time.weight")}
+    assert shapes == {(8, 1, 30, 2)}
+    assert model.head.fc.weight.shape == (N_CLASSES, 16)
+    assert model.min_frames == 1 and model.output_frames(37) == 37
 
 
 def test_cnn_tf_first_layer_orientation():

@@ -16,6 +16,11 @@ so the heads see the finest map left (25x12 positions of the paper's
 400x200 input) and the costly 3x3 layers run at a quarter of the input
 resolution or less.  So an input needs at least 16 bins and 16 frames.
 Convolutions are 'same'-padded; there is no dropout (the paper uses none).
+
+``channels=()`` is the probe of the paper's filter-shape study (Section 3.2, Figure 2): Conv1
+alone, its maps pooled by the head with no max pooling ("we directly applied GAP to its feature
+map and used the fully-connected layer (16:4)"); with ``frequency_kernel`` equal to
+``time_kernel`` its 2 x ``n_filters`` filters all have the one shape under study.
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ class CNNTFConfig:
                 "n_filters": self.n_filters,
                 "frequency_kernel": self.frequency_kernel,
                 "time_kernel": self.time_kernel,
-                "channels": self.channels,
+                **({"channels": self.channels} if self.channels else {}),
             },
             "cnn_tf",
         )
@@ -89,7 +94,7 @@ class CNNTF(UtteranceModel):
         super().__init__(n_dims, n_classes, **options)
         c = self.config
         conv1 = TimeFrequencyConv(c.n_filters, c.frequency_kernel, c.time_kernel)
-        first = ConvBlock(conv1, 2 * c.n_filters)
+        first = ConvBlock(conv1, 2 * c.n_filters, pool=bool(c.channels))
         ins = (2 * c.n_filters, *c.channels[:-1])
         last = len(c.channels) - 1
         self.convs = ConvStack(
@@ -99,7 +104,7 @@ class CNNTF(UtteranceModel):
                 for n, (i, o) in enumerate(zip(ins, c.channels))
             ]
         )
-        self.head = HEAD_CLASSES[c.head](c.channels[-1], c.n_classes)
+        self.head = HEAD_CLASSES[c.head]((2 * c.n_filters, *c.channels)[-1], c.n_classes)
 
     def output_frames(self, frames: int) -> int:
         return self.convs.output_lengths(frames)
