@@ -359,6 +359,26 @@ def test_plateau_annealing_stops_at_the_learning_rate_floor():
     assert rates[-1] == pytest.approx(1e-3)  # the last epoch ran at 1e-3, then the rate fell to the floor
 
 
+def test_plateau_grace_epochs_keep_the_rate():
+    """With shuffled validation labels nothing improves: patience 0 cuts the rate every epoch, but
+    not in the first ``grace`` epochs."""
+    rmsprop = OptimiserConfig(name="rmsprop", lr=1e-2)
+
+    def rates(grace):
+        model = build_seeded(lambda: UtteranceNet(4, 3), 0)
+        schedule = ScheduleConfig(kind="plateau", patience=0, factor=0.1, grace=grace)
+        config = TrainConfig(epochs=6, batch_size=10, optimiser=rmsprop, schedule=schedule)
+        trainer = Trainer(model, UtteranceClassification(LABELS), config, threads=1)
+        history = trainer.fit(utterance_data(20, 1), utterance_data(20, 2, shuffle_labels=True)).history
+        return [row["lr"] for row in history]
+
+    plain, graced = rates(0), rates(3)
+    assert graced[:4] == [1e-2] * 4  # epochs 1-3 uncounted: the first cut can come after epoch 4
+    assert graced[-1] < 1e-2 and plain[3] < graced[3]
+    with pytest.raises(SerkitError, match="grace"):
+        ScheduleConfig(kind="plateau", grace=-1)
+
+
 def test_class_weights_come_from_training_labels(tmp_path):
     train = utterance_data(60, 1, weights=(8, 1, 1))
     model = build_seeded(lambda: UtteranceNet(4, 3), 0)

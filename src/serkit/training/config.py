@@ -85,7 +85,10 @@ class ScheduleConfig:
       ``milestones`` begins (1-based, as the papers count: seed 002's
       ``(21, 31, 41)`` trains epochs 21-30 at a tenth of the initial rate);
     * ``plateau``: multiply it by ``factor`` when the validation figure has
-      not improved for ``patience`` epochs, down to ``min_lr``;
+      not improved for ``patience`` epochs, down to ``min_lr``; the first
+      ``grace`` epochs are not counted (a small corpus gives a few steps per
+      epoch, and a model still leaving its first plateau, predicting the
+      training prior, would otherwise have its rate cut before it learns);
     * ``exponential``: multiply it by ``gamma`` after every epoch (seed 003's
       recognizer: SGD at 3e-4 divided by 1.1 each epoch, ``gamma: 0.90909``).
 
@@ -100,8 +103,10 @@ class ScheduleConfig:
     factor: float = 0.1
     min_lr: float = 0.0
     stop_below: float | None = None
+    grace: int = added_later(0)
 
     def __post_init__(self) -> None:
+        _check(self.grace >= 0, f"grace must not be negative, not {self.grace}")
         _check(self.kind in SCHEDULES, f"schedule must be one of {SCHEDULES}, not {self.kind!r}")
         _check(all(m >= 2 for m in self.milestones), f"milestones are epochs from 2 on: {self.milestones}")
         _check(list(self.milestones) == sorted(set(self.milestones)), "milestones must increase")

@@ -259,7 +259,7 @@ class Trainer:
             row["improved"] = self._record_score(run, score, epoch)
         if config.schedule.kind in ("step", "exponential"):
             run.scheduler.step()
-        elif config.schedule.kind == "plateau":
+        elif config.schedule.kind == "plateau" and epoch > config.schedule.grace:
             run.scheduler.step(score)
         progress.history.append(row)
         progress.reset_epoch()
