@@ -110,3 +110,13 @@ def test_module_entry_point_runs(argv):
     done = subprocess.run([sys.executable, "-m", "serkit", *argv], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_train_from_cv_refuses_other_results(tmp_path):
+    """--from-cv puts the run's own held-out figures on the card; another results.json would contradict it."""
+    recipe = REPO / "recipes" / "seed003" / "seed003-ds2-librispeech.yaml"
+    result = serkit("train", "--config", str(recipe), "--from-cv", str(tmp_path / "run"),
+                    "--cv-results", str(tmp_path / "results.json"), "--out", str(tmp_path / "model"))
+    assert result.exit_code != 0
+    assert "drop --cv-results" in result.output
+    assert not (tmp_path / "model").exists()

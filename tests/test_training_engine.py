@@ -377,6 +377,8 @@ def test_plateau_grace_epochs_keep_the_rate():
     assert graced[-1] < 1e-2 and plain[3] < graced[3]
     with pytest.raises(SerkitError, match="grace"):
         ScheduleConfig(kind="plateau", grace=-1)
+    with pytest.raises(SerkitError, match="needs kind plateau"):
+        ScheduleConfig(kind="step", milestones=(3,), grace=2)
 
 
 def test_class_weights_come_from_training_labels(tmp_path):

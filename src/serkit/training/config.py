@@ -107,6 +107,7 @@ class ScheduleConfig:
 
     def __post_init__(self) -> None:
         _check(self.grace >= 0, f"grace must not be negative, not {self.grace}")
+        _check(self.grace == 0 or self.kind == "plateau", "grace counts epochs of the plateau rule: it needs kind plateau")
         _check(self.kind in SCHEDULES, f"schedule must be one of {SCHEDULES}, not {self.kind!r}")
         _check(all(m >= 2 for m in self.milestones), f"milestones are epochs from 2 on: {self.milestones}")
         _check(list(self.milestones) == sorted(set(self.milestones)), "milestones must increase")
