@@ -129,6 +129,9 @@ def process_group(device: str) -> Iterator[World]:
         handler.addFilter(loud_enough)
     try:
         yield current()
+        # Leave together: gloo can abort a rank that tears its pairs down while another
+        # rank is still writing its checkpoint (not after a failure, which a barrier would hang).
+        dist.barrier()
     finally:
         for handler in quiet:
             handler.removeFilter(loud_enough)
