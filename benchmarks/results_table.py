@@ -51,6 +51,8 @@ ESTIMATE_RECIPE_MINUTES = {f"seed002-cnn_tf-{head}": 210 for head in ("gap", "bi
 # utterances) took 139 s with --threads 1; about 20 epochs a fold, the other folds train on fewer.
 ESTIMATE_RECIPE_MINUTES |= {f"loco-cnn-logmel{v}": 110 for v in ("", "-balanced", "-per-corpus", "-5class")}
 ESTIMATE_RECIPE_MINUTES |= {f"loco-whisper-base-logistic{v}": 40 for v in ("", "-per-corpus")}
+# seed 003's recognizer: about 5.1 CPU-minutes an epoch on all of LibriSpeech mini's training part
+ESTIMATE_RECIPE_MINUTES |= {"seed003-ds2-librispeech-quarter": 45, "seed003-ds2-librispeech-sgd": 120}
 
 SEED000_RUNS = tuple(f"seed000-{m}-{f}" for f in ("spectrogram", "logmel", "mfcc") for m in ("cnn", "blstm", "cnn_blstm"))
 
@@ -228,6 +230,11 @@ def estimate(name: str) -> str:
     family = "cnn_tf" if spec["model"].startswith("cnn_tf") else spec["model"]
     folds = 2 if spec.get("protocol", "loso") == "loso" else 1
     return f"not run yet (about {folds * ESTIMATE_MINUTES.get(family, 30)} min)"
+
+
+def estimated_minutes(name: str) -> int:
+    """The minutes :func:`estimate` gives a recipe not run yet."""
+    return int(estimate(name).split("about ")[1].split(" ")[0])
 
 
 def seed000_section(runs: Path) -> list[str]:
@@ -467,7 +474,7 @@ def budget_line(runs: Path) -> str:
     def minutes(names: list[str]) -> tuple[float, float, int]:
         ran = sum(r["seconds"] / 60 for n in names if (r := load(runs, n)) is not None)
         todo = [n for n in names if load(runs, n) is None]
-        return ran, sum(int(estimate(n).split("about ")[1].split(" ")[0]) for n in todo), len(todo)
+        return ran, sum(estimated_minutes(n) for n in todo), len(todo)
 
     ran, todo, missing = minutes(asked)
     text = (f"**Budget.** The {len(asked)} rows issue 3 asks for (the nine of seed 000, its three best under "
@@ -600,6 +607,50 @@ def comparison_lines(runs: Path, group: str) -> list[str]:
     return lines
 
 
+#: Seed 003's table as its issue asks for it: Table 1's rows (the baselines' three widths, MP-x, RNN-x
+#: and Progressive net-x for x = 1..3), the progressive net over Whisper, and the recognizer with its
+#: learning-curve and SGD runs; each with the seeds it was repeated under.
+SEED003_ASKED = ("seed003-majority", "seed003-random",
+                 *(f"seed003-bigru-baseline{width}" for width in ("-64", "", "-128")),
+                 *(f"seed003-ds2-{head}-{x}" for head in ("mp", "rnn", "progressive") for x in (1, 2, 3)),
+                 "seed003-whisper-base-progressive",
+                 "seed003-ds2-librispeech", "seed003-ds2-librispeech-quarter", "seed003-ds2-librispeech-sgd")
+SEED003_BUDGET_HOURS = 12
+
+
+def core_minutes(results: dict) -> float:
+    """A run's core-minutes: its processor time where results.json records it (runs from
+    2026-12-06 on), else its wall time (one training thread, the machine perhaps shared)."""
+    return (results.get("cpu_seconds") or results["seconds"]) / 60
+
+
+def seed003_budget(runs: Path, recipes: Path | None = None) -> list[str]:
+    """Seed 003's budget: the runs its issue asks for against about 12 CPU-hours."""
+    def spent(names) -> tuple[float, int, int, list[str]]:
+        minutes, runs_done, wall, missing = 0.0, 0, 0, []
+        for name in names:
+            done = [r for r in (load(runs, name), *(r for _, r in seed_repeats(runs, name))) if r is not None]
+            minutes += sum(core_minutes(r) for r in done)
+            runs_done += len(done)
+            wall += sum(r.get("cpu_seconds") is None for r in done)
+            missing += [] if done else [name]
+        return minutes, runs_done, wall, missing
+
+    minutes, done, wall, missing = spent(SEED003_ASKED)
+    todo = sum(estimated_minutes(name) for name in missing)
+    text = (f"**Budget.** The runs the issue asks for ({len(SEED003_ASKED)} recipes, {done} runs counting "
+            f"seeds) took {minutes / 60:.1f} core-hours of the {SEED003_BUDGET_HOURS} "
+            f"({done - wall} measured as processor time, {wall} as the wall time of one-thread runs, "
+            "an overestimate where the machine was shared)")
+    if missing:
+        text += (f"; not run yet: {', '.join(f'`{name}`' for name in missing)}, estimated at "
+                 f"{todo / 60:.1f} core-hours more, {(minutes + todo) / 60:.1f} in all")
+    extra = [name for name in group_recipes("seed003", recipes) if name not in SEED003_ASKED]
+    extra_minutes, extra_done, _, _ = spent(extra)
+    return ["", text + f". Outside it, the {extra_done} runs of the other rows (Whisper's MP-x, weighted and "
+            f"RNN rows) took {extra_minutes / 60:.1f} core-hours."]
+
+
 def group_readme(runs: Path, group: str, recipes: Path | None = None) -> str:
     info = GROUPS[group]
     lines = [
@@ -618,6 +669,7 @@ def group_readme(runs: Path, group: str, recipes: Path | None = None) -> str:
         "",
         *(seed001_lines(runs, None, "##") if group == "seed001" else seed004_lines(runs, "##") if group == "seed004"
           else group_table(runs, group, recipes)),
+        *(seed003_budget(runs, recipes) if group == "seed003" else []),
     ]
     if group == "product":
         lines += ["", "## Shipped models", "",

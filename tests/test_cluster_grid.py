@@ -68,13 +68,13 @@ def separate(configs, corpus, cache, tmp_path_factory) -> Path:
 
 
 def results(run: Path) -> dict:
-    return {k: v for k, v in json.loads((run / "results.json").read_text()).items() if k != "seconds"}
+    return {k: v for k, v in json.loads((run / "results.json").read_text()).items() if k not in ("seconds", "cpu_seconds")}
 
 
 def predictions(run: Path) -> list[dict]:
     folds = sorted((run / "folds").glob("*/predictions.json"))
     assert len(folds) == 2
-    return [{k: v for k, v in json.loads(p.read_text()).items() if k != "seconds"} for p in folds]
+    return [{k: v for k, v in json.loads(p.read_text()).items() if k not in ("seconds", "cpu_seconds")} for p in folds]
 
 
 def assert_same_runs(grid_root: Path, separate: Path) -> None:

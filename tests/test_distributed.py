@@ -250,7 +250,7 @@ def _fold_predictions(run: Path) -> list[dict]:
 
     folds = [json.loads(p.read_text()) for p in sorted((run / "folds").glob("*/predictions.json"))]
     for fold in folds:
-        del fold["seconds"]
+        del fold["seconds"], fold["cpu_seconds"]
         for member in fold["members"]:
             member.pop("earlier_seconds", None)
     return folds

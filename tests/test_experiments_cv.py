@@ -32,8 +32,11 @@ def test_results_json_invariants(svm_run, emodb_root):
     on_disk = json.loads((run / "results.json").read_text())
     assert on_disk == summary
     for key in ("protocol", "classes", "folds", "mean", "std", "pooled", "ci95", "confusion",
-                "config_hash", "data_hash", "seconds"):
+                "config_hash", "data_hash", "seconds", "cpu_seconds"):
         assert key in summary, key
+    # the processor time is the folds' own, each recorded where the fold finished
+    fold_cpu = [json.loads(p.read_text())["cpu_seconds"] for p in sorted((run / "folds").glob("*/predictions.json"))]
+    assert all(seconds > 0 for seconds in fold_cpu) and summary["cpu_seconds"] == pytest.approx(sum(fold_cpu))
     assert summary["protocol"] == "loso" and summary["speaker_dependent"] is False
     # The test speakers of the folds partition the corpus's speakers.
     tested = [s for fold in summary["folds"] for s in fold["test_speakers"]]

@@ -191,6 +191,10 @@ class FoldResult:
     search: dict[str, Any] | None = None
     #: the model it started from (``init``), what was copied and frozen
     init: dict[str, Any] | None = None
+    #: processor seconds (every thread of the process) of the call that finished the fold: the
+    #: core-time ``seconds`` cost, whatever else shared the machine; a resumed fold's earlier
+    #: calls are not in it
+    cpu_seconds: float | None = added_later(None)
     schema: int = RESULTS_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
@@ -274,6 +278,9 @@ class CvResults:
     #: utterance classification (``wa``, ``ua``, ``f1``, ``error``, ``unweighted_error`` per fold,
     #: mean, pooled, ``ci95``, ``confusion``), and the other rule's pooled figures beside it
     utterances: dict[str, Any] | None = added_later(None)
+    #: processor seconds of the folds' last calls (:attr:`FoldResult.cpu_seconds`) summed; None
+    #: when a fold did not record them (runs before 2026-12-06)
+    cpu_seconds: float | None = added_later(None)
     schema: int = RESULTS_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:

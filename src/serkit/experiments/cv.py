@@ -247,7 +247,7 @@ class CvFoldJob:
         data = FoldData.from_fold(self.corpus.table, fold, self.features, self.corpus.labels, self.corpus.targets,
                                   frames=frame_targets(self.recipe), transcripts=self.recipe.task == "ctc",
                                   traces=trace_grid(self.recipe, self.corpus.table), copies=self.copies)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         recipe = self.recipe
         if recipe.init is not None and is_cv_run(recipe.init):  # this fold's base model
             recipe = dataclasses.replace(recipe, init=fold_init(recipe.init, fold))
@@ -267,7 +267,8 @@ class CvFoldJob:
         # A fit resumed after a kill counts its earlier calls too (up to their last checkpoint).
         earlier = sum(member.get("earlier_seconds", 0.0) for member in outcome.get("members", []))
         result = FoldResult.from_dict({"fold": fold.to_dict(), **outcome,
-                                       "seconds": time.perf_counter() - started + earlier}, fold.name)
+                                       "seconds": time.perf_counter() - started + earlier,
+                                       "cpu_seconds": time.process_time() - cpu_started}, fold.name)
         result.write(_predictions(self.out_dir, fold))
         log.info("fold %s: %s", fold.name, _fold_figure(result, self.corpus, self.recipe.task))
 
@@ -338,6 +339,7 @@ def summarise(recipe: Recipe, corpus: Corpus, folds: Sequence[Fold], results: Se
         "config_hash": recipe.config_hash(),
         "data_hash": corpus.data_hash,
         "seconds": float(sum(r.seconds for r in results)),
+        "cpu_seconds": None if any(r.cpu_seconds is None for r in results) else sum(r.cpu_seconds for r in results),
         "config": recipe.to_dict(),
         "threads": threads,
     }
