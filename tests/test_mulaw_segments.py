@@ -141,7 +141,7 @@ def test_predict_gives_the_folds_own_scores_applying_the_rule_once(segment_run, 
     predictor = load_model(model_dir, InferenceConfig(segment="none"), backend="torch")
     calls = []
     compress = mulaw.compress
-    monkeypatch.setattr(mulaw, "compress", lambda x, mu: calls.append(x.shape) or compress(x, mu))
+    monkeypatch.setattr(mulaw, "compress", lambda x, mu, scale="minmax": calls.append(x.shape) or compress(x, mu, scale))
     ids = fold["ids"][:8]
     predicted = predictor.predict_files(ids)
     window, hop = SEED002_TEST.frames(predictor.spec.feature.grid)
@@ -165,3 +165,27 @@ def test_onnx_export_gives_the_probabilities_of_pytorch(segment_run, emodb_root,
     # the export carries the feature, per-window rule included, in its metadata
     assert onnx_model.spec.feature == torch_model.spec.feature
     assert onnx_model.spec.feature.window_transform is not None
+
+
+def test_peak_scale_puts_silence_at_zero_where_the_mu_law_spreads_it(clips):
+    minmax, peak = get_feature("mulaw-seed002-800"), get_feature("mulaw-seed002-800:scale=peak")
+    assert "scale" not in minmax.to_dict()["config"] and peak.config_hash() != minmax.config_hash()
+    np.testing.assert_array_equal(mulaw.peak_scale(np.array([[0.0, 1.0], [2.0, 4.0]], np.float32)),
+                                  [[0.0, 0.25], [0.5, 1.0]])
+    np.testing.assert_array_equal(mulaw.peak_scale(np.zeros((2, 3), np.float32)), 0.0)
+    for signal in clips:
+        magnitude = get_feature("mulaw-seed002-800-segment").compute(signal)
+        flat, spread = minmax.compute(signal), peak.compute(signal)
+        np.testing.assert_allclose(spread, mulaw.mu_law(magnitude / magnitude.max(), 255.0), atol=1e-6)
+        assert spread.min() >= 0 and spread.max() == pytest.approx(1)
+        # min-max leaves most bins pressed against -1; peak scaling spreads them over the range
+        assert np.median(flat) < -0.99 and np.std(flat) < 0.15
+        assert np.median(spread) > 0.02 and np.std(spread) > 0.1
+    # per window as well, through the same window rule
+    spec = spec_of("mulaw-seed002-800-segment:scale=peak")
+    window, hop = spec.windows.frames(spec.feature.grid)
+    magnitude = spec.feature.compute(clips[0])
+    piece = magnitude[:, :window]
+    np.testing.assert_array_equal(spec.model_inputs(magnitude)[0], mulaw.mu_law(mulaw.peak_scale(piece), 255.0))
+    with pytest.raises(SerkitError, match="scale must be one of"):
+        get_preset("mulaw-seed002:scale=log")

@@ -11,8 +11,16 @@ What the paper leaves open, and what this does:
 * **magnitude or power**: magnitude (``power=1``), the plain "spectrogram";
   no log before the mu-law, which the paper presents as the alternative to a
   log spectrogram.
-* **range of the rescaling**: the minimum and maximum, mapped to -1 and 1,
-  of the matrix named by ``rescale`` (a constant one maps to 0):
+* **how the matrix enters [-1, 1]** (``scale``): ``minmax``, as the paper's words
+  read, maps its minimum to -1 and maximum to 1 (a constant matrix to 0).  A
+  magnitude's near-silent bins then sit at -1, where the mu-law flattens them:
+  on EMO-DB the median value is -0.999 and the spread 0.05, so little but the
+  loudest peaks is left to see.  ``peak`` divides by the maximum instead (onto
+  [0, 1], within the paper's range), so that silence sits at 0, where the
+  mu-law spreads small values apart as a log would, the paper's stated aim
+  ("decrease the difference between the maximum and minimum value").  A
+  declared variant (``mulaw-seed002-800:scale=peak``); the presets keep ``minmax``.
+* **whose minimum and maximum** (``rescale``): the matrix named by it:
 
   - ``utterance`` (the default, and every preset before the field existed,
     so their hashes, caches and models hold): the whole array computed, an
@@ -57,10 +65,15 @@ class MuLawConfig(StftConfig):
     #: Whose minimum and maximum the rescaling uses: the ``utterance``'s or each model window's
     #: (``segment``, the paper's; see the module docstring).
     rescale: str = added_later("utterance")
+    #: How the matrix is mapped into [-1, 1] before the mu-law: ``minmax`` (the paper's words, its
+    #: minimum to -1) or ``peak`` (divided by its maximum: a magnitude onto [0, 1], silence at 0, where
+    #: the mu-law spreads small values apart as a log would).  See the module docstring.
+    scale: str = added_later("minmax")
 
 
-#: The values of ``MuLawConfig.rescale``.
+#: The values of ``MuLawConfig.rescale`` and ``MuLawConfig.scale``.
 RESCALES = ("utterance", "segment")
+SCALES = ("minmax", "peak")
 
 
 class MuLawSpectrogram(Feature):
@@ -77,6 +90,8 @@ class MuLawSpectrogram(Feature):
             raise ValueError(f"mu must be positive, not {c.mu}")
         if c.rescale not in RESCALES:
             raise ValueError(f"rescale must be one of {', '.join(RESCALES)}, not {c.rescale!r}")
+        if c.scale not in SCALES:
+            raise ValueError(f"scale must be one of {', '.join(SCALES)}, not {c.scale!r}")
         self._stft  # noqa: B018  (building it checks window, FFT size, hop and padding)
 
     @functools.cached_property
@@ -97,19 +112,26 @@ class MuLawSpectrogram(Feature):
         magnitude = self._stft(signal)[self.bins]
         if self.config.rescale == "segment":  # compressed window by window, where windows are cut
             return np.ascontiguousarray(magnitude, dtype=np.float32)
-        return compress(magnitude, self.config.mu)
+        return compress(magnitude, self.config.mu, self.config.scale)
 
     @property
     def window_transform(self) -> Callable[[np.ndarray], np.ndarray] | None:
         """What each model window of the output goes through (``rescale: segment``), else None."""
         if self.config.rescale != "segment":
             return None
-        return functools.partial(compress, mu=self.config.mu)
+        return functools.partial(compress, mu=self.config.mu, scale=self.config.scale)
 
 
-def compress(x: np.ndarray, mu: float) -> np.ndarray:
-    """The paper's normalisation of one matrix: :func:`rescale` to [-1, 1], then :func:`mu_law`."""
-    return mu_law(rescale(x), mu)
+def compress(x: np.ndarray, mu: float, scale: str = "minmax") -> np.ndarray:
+    """The paper's normalisation of one matrix: into [-1, 1] (:func:`rescale`, or :func:`peak_scale`
+    with ``scale="peak"``), then :func:`mu_law`."""
+    return mu_law(peak_scale(x) if scale == "peak" else rescale(x), mu)
+
+
+def peak_scale(x: np.ndarray) -> np.ndarray:
+    """Divide a non-negative ``x`` by its maximum, onto [0, 1] (all zeros stay zeros)."""
+    high = float(x.max())
+    return np.zeros_like(x) if high <= 0 else (x * np.float32(1.0 / high)).astype(np.float32, copy=False)
 
 
 def rescale(x: np.ndarray) -> np.ndarray:
