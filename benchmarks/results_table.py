@@ -63,6 +63,7 @@ LOSO_ROWS = (
     "loso-cnn-logmel", "loso-cnn-mfcc", "loso-cnn_blstm-mfcc",
     "seed002-cnn_tf-gap-cheap", "seed002-cnn_tf-bilinear-cheap", "seed002-cnn_tf-attention-cheap",
     "seed002-cnn_tf-gap-cheap-recal",
+    *(f"seed002-cnn_tf-{head}-cheap-peak" for head in ("gap", "bilinear", "attention")),
     "emodb-4class-best",
 )
 SEVEN_CLASS_ROWS = ("emodb-7class-best", "baseline-svm-compare-7class")
@@ -744,7 +745,9 @@ def main() -> None:
                       "`recipes/seed002/seed002-cnn_tf-{gap,bilinear,attention}.yaml` (not run: about 9 hours per head before "
                       "commit 316ab69, an estimated 3.5 since). In the cheap variant, SGD at the paper's learning rate "
                       "0.05 fails in two ways. With the attention and bilinear heads the training UA itself stays near "
-                      "chance in most folds: the learning rate is too high for them. The gap head trains (training UA "
+                      "chance in most folds; the cause is the input, not the rate (see the `-cheap-peak` rows and "
+                      "[seed002.md](seed002.md)): min-max scaled as the paper's words say, nearly every bin of the "
+                      "mu-law spectrogram sits at -1. The gap head trains (training UA "
                       "0.6-0.7 by epoch 4) but its validation UA sits at chance (0.25) for 5 to 7 epochs: with 2 s "
                       "training hops an epoch has only 4-5 batches, batch norm's running averages (momentum 0.1) lag "
                       "far behind the weights, and in evaluation mode the network predicts one class. Training for 20 "
@@ -754,7 +757,8 @@ def main() -> None:
                       "another, once the learning rate was low. `seed002-cnn_tf-gap-cheap-recal` re-estimates the "
                       "running statistics from the training windows at the end of every epoch "
                       "(`recalibrate_batch_norm`). The three rows without it are undertrained, not a verdict on the "
-                      "heads."),
+                      "heads. The `-cheap-peak` rows take both fixes: the magnitude divided by its peak before the "
+                      "mu-law (`mulaw-seed002-800:scale=peak`), and recalibration."),
         "",
         *loso_section(args.runs, SEVEN_CLASS_ROWS, "## EMO-DB 7 classes, leave-one-speaker-out",
                       "serkit's best configuration on all seven EMO-DB classes (535 utterances; chosen on training speakers "
