@@ -103,14 +103,17 @@ GROUPS = {
                  "hop, 10 epochs), `-cheap-recal` with batch-norm statistics re-estimated every epoch.",
     },
     "seed003": {
-        "title": "Seed 003: emotion from a speech recognizer's layers (MP-x, RNN-x), with OpenAI Whisper",
+        "title": "Seed 003: emotion from a speech recognizer's layers (MP-x, RNN-x, progressive net), over "
+                 "serkit's own CTC recognizer and over OpenAI Whisper",
         "paper": "Lakomkin, Weber, Magg, Wermter: *Reusing Neural Speech Representations for Auditory Emotion "
                  "Recognition* (`../shared/seeds/003_f96c6d32544cd330.txt`)",
-        "table": "Table 1 (Fine-tuning MP-x and RNN-x over layer x of a CTC recognizer; U-Acc, W-Acc, F1). "
-                 "The paper's recognizer is its own DeepSpeech2-like model on IEMOCAP; these recipes put "
-                 "OpenAI Whisper's encoder layers (tiny.en, base) in its place on EMO-DB under "
-                 "leave-one-speaker-out, so the paper's figure beside a row is the same head on another "
-                 "recognizer and corpus. `*-rnn` (RNN-x) has not run yet.",
+        "table": "Table 1 (the BiGRU baseline at 64, 96 and 128 units; Fine-tuning MP-x, Fine-tuning RNN-x and "
+                 "Progressive net-x over layer x = 1..3 of a frozen CTC recognizer; U-Acc, W-Acc, F1). The paper's "
+                 "recognizer is its own DeepSpeech2-like model and its emotion corpus IEMOCAP. The `seed003-ds2-*` "
+                 "recipes use serkit's DeepSpeech2-like recognizer (`recognizer-seed003`, trained on 1.7 h of "
+                 "LibriSpeech mini by `seed003-ds2-librispeech`), the `seed003-whisper-*` recipes OpenAI Whisper's "
+                 "encoder layers (tiny.en, base) in its place; all on EMO-DB 4class under leave-one-speaker-out, "
+                 "so the paper's figure beside a row is the same head on another recognizer and corpus.",
     },
     "seed004": {
         "title": "Seed 004: time-continuous arousal and valence with dilated and down/up-sampling CNNs",
