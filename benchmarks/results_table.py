@@ -661,6 +661,33 @@ def seed003_table1(runs: Path) -> list[str]:
     return lines
 
 
+#: Seed 003's recognizer runs (``task: ctc``): the recipe and what the row varies.
+SEED003_RECOGNIZERS = (("seed003-ds2-librispeech", "Adam 1e-3, all training utterances"),
+                       ("seed003-ds2-librispeech-quarter", "Adam 1e-3, a quarter of them (learning curve)"),
+                       ("seed003-ds2-librispeech-sgd", "the paper's SGD schedule, all training utterances"))
+
+
+def seed003_recognizers(runs: Path) -> list[str]:
+    """Seed 003's recognizer rows: held-out CER and WER, greedy and with the beam search."""
+    lines = ["", "## The recognizer (Section 3.1.1)", "",
+             "LibriSpeech mini, speakers 4680 and 6848 tested, 4640 and 2136 choosing the kept epoch and the "
+             "beam search's weights (`predefined` folds). CER and WER in %, pooled over the test utterances; "
+             "the paper's recognizer (its own data, about a thousand times more) is not scored on these. "
+             "Learning curve: `python benchmarks/seed003_learning_curve.py`.", "",
+             "| recipe | setting | CER | WER | CER (beam) | WER (beam) | validation CER | kept epoch | minutes | "
+             "command |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, setting in SEED003_RECOGNIZERS:
+        r = load(runs, name)
+        if r is None:
+            lines.append(f"| {name} | {setting} | {estimate(name)} | | | | | | | `{command(name)}` |")
+            continue
+        p, fold = r["pooled"], r["folds"][0]
+        lines.append(f"| {name} | {setting} | **{pct(p['cer'])}** | {pct(p['wer'])} | {pct(p['cer_beam'])} | "
+                     f"{pct(p['wer_beam'])} | {pct(r['validation_cer'])} | {fold['chosen_epoch']} | "
+                     f"{r['seconds'] / 60:.0f} | `{command(name)}` |")
+    return lines
+
+
 def seed003_budget(runs: Path, recipes: Path | None = None) -> list[str]:
     """Seed 003's budget: the runs its issue asks for against about 12 CPU-hours."""
     def spent(names) -> tuple[float, int, int, list[str]]:
@@ -706,7 +733,8 @@ def group_readme(runs: Path, group: str, recipes: Path | None = None) -> str:
         "",
         *(seed001_lines(runs, None, "##") if group == "seed001" else seed004_lines(runs, "##") if group == "seed004"
           else group_table(runs, group, recipes)),
-        *(seed003_table1(runs) + seed003_budget(runs, recipes) if group == "seed003" else []),
+        *(seed003_table1(runs) + seed003_recognizers(runs) + seed003_budget(runs, recipes)
+          if group == "seed003" else []),
     ]
     if group == "product":
         lines += ["", "## Shipped models", "",
