@@ -766,6 +766,8 @@ def main() -> None:
         "statistics are fitted on the training part only unless a row says `per-speaker` (a declared "
         "variant). Pooled figures are computed over all test predictions; the 95% interval resamples "
         "speakers. Machine: 2-core AMD EPYC VM, CPU only, one training thread per run; minutes count fitting and predicting every fold, with features from the cache (extracting them for all of EMO-DB takes seconds, ComParE about half a minute); "
+        "runs from 2026-12-06 on also record their processor time (`cpu_seconds` in results.json, CPU-minutes in "
+        "report.md), the core-time whatever else shared the machine; "
         "a fold resumed after an interruption counts the interrupted call too, up to its last checkpoint (before "
         "2026-11-22 only the resumed call counted: fold 04 of seed002-cnn_tf-attention-cheap lost about 3 minutes that way). "
         "Code: the `cnn` and `cnn_blstm` rows (all but seed 000's cnn on spectrogram) were trained before "
