@@ -154,8 +154,11 @@ def seed001_lines(runs: Path, plot: Path | None, heading: str = "##") -> list[st
         "folds takes about 40 minutes and the grid of 14 runs about 9 core-hours, inside the issue's 12. Time "
         "is saved only where the model does not change: the convolutions run once per utterance rather than "
         "once per 31-frame window (tested equal to the per-window network), and each batch trains on every 4th "
-        "frame from a fresh offset (every frame is evaluated). Frozen layers cost their forward pass only; "
-        "their outputs are not cached. The base runs must finish before the transfer runs that start from "
+        "frame from a fresh offset (every frame is evaluated). Where l >= 3, layers 1-3 run once per utterance "
+        "and the layers above train on their output (`cache_frozen`: the same network and dropout draws, "
+        "tested equal to a step through the whole model; about 4 times fewer operations a step); for l = 1, 2 "
+        "the frozen layers cost their forward pass, since the dropout after layer 3 makes any higher output "
+        "differ each step. The base runs must finish before the transfer runs that start from "
         "them (each fold from the same fold's model; the fold models stay local, under `runs/seed001/`).",
         "",
         "**Emotion (Table 3, ASR to SER)**: the phone model's layers under a new emotion output layer, the first "

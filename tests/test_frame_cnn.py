@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from serkit.errors import SerkitError
 from serkit.models import build_model
 from serkit.models.transfer import freeze, hold_frozen_norms
+from serkit.training.optim import training_layout
 
 
 def _model(seed: int = 0, **options):
@@ -106,6 +107,32 @@ def test_freezing_two_layers_keeps_their_weights_and_batch_norm_statistics_throu
     for key in before:
         same = torch.equal(before[key], after[key])
         assert same == key.startswith(("conv1.", "conv2.")), key
+
+
+def test_the_head_over_layer_3s_cached_output_is_the_same_network_in_evaluation_and_in_training():
+    model = _model()
+    assert model.frozen_split(2) is None  # below layer 3 a dropout would sit inside the cut
+    stem, head = model.frozen_split(3)
+    assert [name for name, _ in head.layers()] == ["fc4", "fc5", "output"]
+    assert head.fc4 is model.fc4  # shared: training the head trains the model
+    x, lengths = torch.randn(2, 40, 50), torch.tensor([50, 37])
+    with torch.no_grad():
+        cached = torch.cat([stem(x[:1], lengths[:1]), F.pad(stem(x[1:, :, :37], lengths[1:]), (0, 13))])
+        whole, over_cache = model(x, lengths), head(cached, lengths)
+    torch.testing.assert_close(over_cache[0], whole[0], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(over_cache[1, :37], whole[1, :37], rtol=1e-5, atol=1e-5)
+    # a training step on every 4th frame, laid out as serkit trains: the same dropout draws and gradients
+    freeze(training_layout(model), 3)
+    gradients = []
+    for net, inputs in ((model, x), (head, cached)):
+        model.train()
+        hold_frozen_norms(model)
+        model.zero_grad()
+        torch.manual_seed(7)
+        logits = net(inputs, lengths, every=(4, 1))  # frames 1, 5, ..., 49: 13, of which 9 within 37
+        torch.cat([logits[0], logits[1, :9]]).square().mean().backward()  # padding is never a target
+        gradients.append(model.fc4.conv.weight.grad.clone())
+    torch.testing.assert_close(gradients[1], gradients[0], rtol=1e-4, atol=1e-6)
 
 
 def test_a_window_that_does_not_survive_the_poolings_is_refused():

@@ -4,6 +4,7 @@ from the same fold of the base run, and the refusals that keep a base model from
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,12 +14,13 @@ import torch
 from conftest import emodb_subset
 
 from serkit.artifacts import CvResults, load_weights
-from serkit.errors import ConfigError
+from serkit.errors import ConfigError, SerkitError
 from serkit.experiments import Recipe, run_cv
 from serkit.experiments.train import train_model
 from serkit.features.cache import FeatureCache
 from serkit.inference import load_model
 from serkit.inference.export import export_onnx
+from serkit.training.config import SpecAugmentConfig
 
 SPEAKERS = ("03", "08", "09", "10")
 FROZEN = ("conv1.", "conv2.")
@@ -76,6 +78,34 @@ def test_each_fold_starts_from_the_same_fold_of_the_phone_run_with_two_layers_fr
         assert all(torch.equal(old[key], new[key]) for key in frozen)
         moved = [key for key in old if key.startswith("fc3.") and not torch.equal(old[key], new[key])]
         assert moved  # the layers above were fine-tuned
+
+
+def test_three_frozen_layers_computed_once_train_the_same_network_as_computed_every_step(phones_run, tmp_path):
+    root, phones, cache = phones_run
+    histories = {}
+    for cached in (False, True):
+        recipe = seed001_recipe(root, "emotion", init=str(phones), freeze=3, head_epochs=1, cache_frozen=cached,
+                                folds=[0])
+        run_cv(recipe, tmp_path / str(cached), workers=1, threads=1, cache=cache)
+        fold = json.loads((tmp_path / str(cached) / "folds" / "00" / "predictions.json").read_text())
+        histories[cached] = [row["validation_loss"] for row in fold["members"][0]["history"]]
+    assert fold["init"]["cached"] == ["conv1", "conv2", "fc3"] and fold["init"]["frozen"] == ["conv1", "conv2", "fc3"]
+    np.testing.assert_allclose(histories[True], histories[False], rtol=1e-4)
+    saved = tmp_path / "True" / "folds" / "00" / "seed0" / "model"
+    assert json.loads((saved / "model.json").read_text())["model"]["name"] == "frame_cnn"  # the whole model
+    old, new = load_weights(phones / "folds" / "00" / "seed0" / "model"), load_weights(saved)
+    assert all(torch.equal(old[key], new[key]) for key in old if key.startswith(("conv1.", "conv2.", "fc3.")))
+    assert not torch.equal(old["fc4.conv.weight"], new["fc4.conv.weight"])
+
+
+def test_caching_needs_frozen_layers_and_fixed_inputs(phones_run):
+    root, phones, _ = phones_run
+    with pytest.raises(SerkitError, match="give freeze"):
+        seed001_recipe(root, "emotion", init=str(phones), cache_frozen=True)
+    recipe = seed001_recipe(root, "emotion", init=str(phones), freeze=3, cache_frozen=True)
+    masks = dataclasses.replace(recipe.train, spec_augment=SpecAugmentConfig(time_masks=1, time_width=5))
+    with pytest.raises(SerkitError, match="cannot be augmented"):
+        dataclasses.replace(recipe, train=masks)
 
 
 @pytest.fixture(scope="module")

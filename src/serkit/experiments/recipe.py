@@ -102,6 +102,10 @@ class Recipe:
     freeze: int = added_later(0)
     #: Train the new output layer alone for this many epochs first (seed 001 does one); needs ``init``.
     head_epochs: int = added_later(0)
+    #: Compute the frozen layers' output once per input and train the layers above on it, where
+    #: the model can cut there (``frame_cnn`` from ``freeze: 3``; :meth:`UtteranceModel.frozen_split`):
+    #: the same network, trained faster.  Off by default so that runs made before it stay bit for bit.
+    cache_frozen: bool = added_later(False)
     #: ``utterance``: a class per utterance (the class set's); ``regression``: the ``targets``
     #: per utterance, from the corpus's own ratings or the labels' places (labels.yaml).
     task: TaskKind = added_later("utterance")
@@ -154,6 +158,11 @@ class Recipe:
             raise SerkitError("freeze and head_epochs start from another model's layers: give init")
         if self.freeze < 0 or self.head_epochs < 0:
             raise SerkitError("freeze and head_epochs must be 0 or more")
+        if self.cache_frozen and not self.freeze:
+            raise SerkitError("cache_frozen computes the frozen layers' output once: give freeze (and init)")
+        if self.cache_frozen and (self.train.waveform_augment.active or self.train.spec_augment.active):
+            raise SerkitError("cache_frozen: the frozen layers' output is computed once, so the input "
+                              "cannot be augmented afresh (waveform_augment, spec_augment)")
         if self.init is not None and self.classical:
             raise SerkitError(f"init: a {self.model} model is fitted by scikit-learn and starts from nothing")
         if self.inner_cv and not self.classical:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
@@ -158,6 +159,13 @@ class UtteranceModel(nn.Module, ABC):
                 if any(True for _ in module.parameters()):
                     found.append((f"{name}.{member}" if member else name, module))
         return found
+
+    def frozen_split(self, n_frozen: int) -> tuple[Callable[[Tensor, Tensor], Tensor], UtteranceModel] | None:
+        """``(stem, head)`` where the first ``n_frozen`` layers being frozen fixes an inner output:
+        ``stem(x, lengths)`` computes it ``(batch, dims, frames)`` once per input (in evaluation
+        mode), and ``head``, built from this model's own upper modules, trains on it.  None (the
+        default): no such cut, the model trains on its input."""
+        return None
 
     def extra_repr(self) -> str:
         return f"min_frames={self.min_frames}"

@@ -24,6 +24,7 @@ from serkit.audio import load_audio
 from serkit.errors import SerkitError
 from serkit.evaluation import unweighted_average_recall
 from serkit.evaluation.frame_decisions import RULES
+from serkit.experiments.fitters.frozen_stem import frozen_stem, head_training, write_whole_model
 from serkit.experiments.fitters.transfer import InitialModel
 from serkit.experiments.ctc_targets import encode_text
 from serkit.experiments.frame_targets import SILENCE, encode_frames
@@ -37,7 +38,7 @@ from serkit.features.normalise import (
     normalise_utterance,
 )
 from serkit.features.shaping import SegmentRule, fix_length, window_transform
-from serkit.models import build_model, model_config
+from serkit.models import UtteranceModel, build_model, model_config
 from serkit.models.registry import is_frame_model
 from serkit.models.transfer import freeze, freeze_all_but_output
 from serkit.progress import Progress
@@ -200,28 +201,43 @@ class NeuralFitter:
         model = build_seeded(lambda: build_model(recipe.model, dims, self._n_outputs, **recipe.model_options),
                              seed)
         folder = self.out_dir / f"seed{seed}"
-        if self.initial is not None:
-            self._start_from_initial(model, config, folder, train, validation)
-        trainer = Trainer(model, self.task, config, out_dir=folder, metadata=self._metadata(model),
+        if self.initial is None:
+            trainer = Trainer(model, self.task, config, out_dir=folder, metadata=self._metadata(model),
+                              progress=self.progress, threads=self.threads)
+            return Member(seed, trainer, trainer.fit(train, validation), folder)
+        net, net_config, train, validation = self._start_from_initial(model, config, folder, train, validation)
+        trainer = Trainer(net, self.task, net_config, out_dir=folder, metadata=self._metadata(net),
                           progress=self.progress, threads=self.threads)
-        return Member(seed, trainer, trainer.fit(train, validation), folder)
+        fit = trainer.fit(train, validation)
+        if net is not model:  # the head trained on cached outputs: keep and predict with the whole model
+            trainer = Trainer(model, self.task, config, threads=self.threads)
+            write_whole_model(folder / "model", model, config)
+        return Member(seed, trainer, fit, folder)
 
-    def _start_from_initial(self, model: torch.nn.Module, config: Any, folder: Path, train: Any,
-                            validation: FeatureDataset | None) -> None:
+    def _start_from_initial(self, model: UtteranceModel, config: Any, folder: Path, train: Any,
+                            validation: FeatureDataset | None) -> tuple[UtteranceModel, Any, Any, Any]:
         """Copy the initial model's matching layers; with ``head_epochs``, first train the new
-        output layer alone (everything else frozen); then freeze the first ``freeze`` layers."""
+        output layer alone (everything else frozen); then freeze the first ``freeze`` layers.
+        Returns what trains from then on, its settings and data: the model, or with ``cache_frozen``
+        its head on the frozen layers' outputs (:mod:`~serkit.experiments.fitters.frozen_stem`)."""
         recipe = self.recipe
         record = self.initial.start(model, 0)
+        net = model
+        if recipe.cache_frozen:  # the cut's layers stay frozen in both phases, so its output is fixed
+            net, train, validation = frozen_stem(model, recipe.freeze, train, validation, self.threads)
+            config = head_training(config, model, net)
+            record["cached"] = [name for name, _ in model.layers() if name not in dict(net.layers())]
         if recipe.head_epochs:
             freeze_all_but_output(model)
             head = dataclasses.replace(config, epochs=recipe.head_epochs)
-            Trainer(model, self.task, head, out_dir=folder / "head", metadata=self._metadata(model),
-                    threads=self.threads).fit(train, validation)  # the trainer leaves its kept weights in model
+            Trainer(net, self.task, head, out_dir=folder / "head", metadata=self._metadata(net),
+                    threads=self.threads).fit(train, validation)  # the trainer leaves its kept weights in net
             for parameter in model.parameters():
                 parameter.requires_grad_(True)
         record["frozen"] = freeze(model, recipe.freeze)
         record["head_epochs"] = recipe.head_epochs
         self.init_record = record
+        return net, config, train, validation
 
     @property
     def _n_outputs(self) -> int:
