@@ -5,7 +5,8 @@ written epoch by epoch, so a run still training shows how far it got) and the ho
 its training part holds (the recipe's corpus, folds and ``training_share``, as ``serkit cv``
 makes them).  One epoch uses the training part once, so hours used = epochs x hours per epoch.
 The full run and the quarter run (``training_share: 0.25``) side by side are the curve against
-the amount of data.  Writes docs/figures/seed003-learning-curve.png and prints a table::
+the amount of data; the SGD run (the paper's optimiser) beside the full run compares optimisers.
+Writes docs/figures/seed003-learning-curve.png and prints a table::
 
     python benchmarks/seed003_learning_curve.py [--root ../shared/data/librispeech-mini/LibriSpeech]
 """
@@ -26,7 +27,8 @@ from serkit.experiments.cv import load_corpus  # noqa: E402
 from serkit.protocols import make_folds, with_training_share  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-RUNS = ("seed003-ds2-librispeech", "seed003-ds2-librispeech-quarter")
+#: Adam on all the training audio and on a quarter of it; the paper's SGD schedule on all of it.
+RUNS = ("seed003-ds2-librispeech", "seed003-ds2-librispeech-quarter", "seed003-ds2-librispeech-sgd")
 FIGURE = REPO / "docs" / "figures" / "seed003-learning-curve.png"
 
 
