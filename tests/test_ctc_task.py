@@ -23,7 +23,9 @@ from serkit.experiments.cv import load_corpus
 from serkit.experiments.train import train_model
 from serkit.features.cache import FeatureCache
 from serkit.inference import load_model
+from serkit.inference.ctc import RECOGNIZER_SEGMENTATION
 from serkit.inference.export import export_onnx
+from serkit.inference.predictor import InferenceConfig
 from serkit.training.ctc import CTCRecognition, greedy_decode
 
 SPEAKERS = ("1867", "1737", "3664")
@@ -156,6 +158,19 @@ def test_a_long_recording_is_transcribed_segment_by_segment(ctc_run, librispeech
     assert starts == sorted(starts) and prediction.segments[-1].end <= len(long) / 16_000
     element = prediction.to_dict()["segments"][0]
     assert set(element) >= {"start", "end", "transcript"} and "label" not in element
+
+
+def test_an_utterance_longer_than_emotions_threshold_is_transcribed_whole(ctc_run, librispeech_root):
+    """A recognizer reads whole utterances: a 16 s clip, which emotion would cut into 4 s windows,
+    is one piece, unless the caller asks for cuts."""
+    base, _, _ = ctc_run
+    clip = sorted((librispeech_root / "train-clean-5" / "32").glob("*/*.flac"))[0]  # 16.2 s
+    predictor = load_model(base / "model", backend="torch")
+    assert predictor.config.segmentation == RECOGNIZER_SEGMENTATION
+    whole = predictor.predict_file(clip)
+    assert whole.ok and whole.segments is None and whole.duration > 8
+    cut = load_model(base / "model", InferenceConfig(segment=4.0), backend="torch").predict_file(clip)
+    assert cut.segments is not None and len(cut.segments) >= 4
 
 
 def test_a_corpus_without_transcripts_is_refused_when_read(emodb_root):

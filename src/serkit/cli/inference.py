@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         output: Annotated[str, typer.Option("--format", "-f", help="table | json | csv.")] = "table",
         segment: Annotated[
-            str, typer.Option(help="auto (segment recordings longer than 8 s), none, or SECONDS "
+            str, typer.Option(help="auto (segment recordings longer than 8 s; 35 s for a recognizer), none, or SECONDS "
                               "(segment every file into pieces of at most SECONDS).")
         ] = "auto",
         batch_size: Annotated[int, typer.Option(help="Model inputs per forward pass.")] = 32,

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,11 +34,11 @@ class TorchBackend:
         self.model = model.eval()
 
     def logits(self, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        # torch warns about TF32 on Intel GPUs whenever the oneDNN flags are set; irrelevant on a CPU.
-        warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN", category=UserWarning)
-        # oneDNN builds a kernel for every new input length, taking up to seconds for an LSTM (measured
-        # by benchmarks/inference.py); every recording has a length of its own, so it is bypassed.
-        with torch.inference_mode(), torch.backends.mkldnn.flags(enabled=False):
+        # oneDNN stays on: without it a 2-D convolution unfolds its input (im2col), which for the
+        # recognizer's (ds2) second convolution is about 0.5 GB per 12 s recording, so a batch of 32
+        # long files took over 16 GB, and ran 3 times slower (torch 2.13; an LSTM's per-length
+        # kernel building, which once made serkit turn it off, no longer shows).
+        with torch.inference_mode():
             return self.model(torch.from_numpy(x), torch.from_numpy(lengths)).numpy()
 
 
