@@ -20,6 +20,7 @@ from serkit.experiments.train import train_model
 from serkit.features.cache import FeatureCache
 from serkit.inference import load_model
 from serkit.inference.export import export_onnx
+from serkit.inference.predictor import InferenceConfig
 from serkit.training.config import SpecAugmentConfig
 
 SPEAKERS = ("03", "08", "09", "10")
@@ -136,6 +137,20 @@ def test_the_emotion_frame_model_gives_a_timeline_alike_in_onnx_and_in_batches(e
     exported = [p.frames for p in onnx_model.predict_files(clips)]
     agree = np.mean([a == b for x, y in zip(exported, single) for a, b in zip(x, y)])
     assert agree > 0.999  # float rounding may flip a frame whose top two classes tie
+
+
+def test_a_long_recording_is_scored_in_overlapping_chunks_with_the_same_posteriors(emotion_model, emodb_root):
+    """Memory stays bounded on an hour of audio: past max_batch_frames the ConvNet (15 frames of
+    context on each side) scores overlapping chunks, and the kept frames are the whole input's."""
+    _, folder, _ = emotion_model
+    clips = sorted((emodb_root / "wav").glob("11*.wav"))[:3]
+    whole = load_model(folder, InferenceConfig(posteriors=True), backend="torch").predict_files(clips)
+    chunked = load_model(folder, InferenceConfig(posteriors=True, max_batch_frames=50), backend="torch")
+    assert chunked.spec.context == 15
+    for a, b in zip(whole, chunked.predict_files(clips)):
+        assert len(a.frames) > 2 * 50 and a.frames == b.frames
+        for label in a.trace:
+            np.testing.assert_allclose(b.trace[label], a.trace[label], rtol=1e-5, atol=1e-6)
 
 
 def test_a_base_run_over_other_folds_is_refused_before_training(phones_run, tmp_path):

@@ -16,16 +16,8 @@ import dataclasses
 
 import numpy as np
 
-from serkit.inference.predictor import (
-    Backend,
-    InferenceConfig,
-    Prediction,
-    Predictor,
-    Segment,
-    _Piece,
-    pad_batch,
-    softmax,
-)
+from serkit.inference.batching import batches, chunks, pad_batch, softmax
+from serkit.inference.predictor import Backend, InferenceConfig, Prediction, Predictor, Segment, _Piece
 from serkit.inference.spec import ModelSpec
 
 
@@ -46,15 +38,24 @@ class FramePredictor(Predictor):
 
     def _score(self, pieces: list[_Piece], batch_size: int) -> None:
         """Each recording's probabilities per frame ``(frames, classes)``, scored in batches
-        (shortest first), the padding's frames cut off."""
-        order = sorted(range(len(pieces)), key=lambda p: pieces[p].inputs[0].shape[1])
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            x, lengths = pad_batch([pieces[p].inputs[0] for p in batch])
-            logits = self.backend.logits(x, lengths)
-            for row, p in enumerate(batch):
-                outputs = logits[row, : lengths[row]]
-                pieces[p].probabilities = outputs if self.spec.regression else softmax(outputs)
+        (shortest first) bounded in padded frames, the padding's frames cut off.  A recording
+        longer than that, of a model with a finite context (``spec.context``), is scored in
+        overlapping chunks whose kept outputs are those of the whole recording."""
+        budget = self.config.max_batch_frames
+        parts = [chunk for p, piece in enumerate(pieces)
+                 for chunk in chunks(p, piece.inputs[0].shape[1], budget, self.spec.context)]
+        outputs: list[np.ndarray] = [np.empty(0)] * len(parts)
+        for batch in batches([c.stop - c.start for c in parts], batch_size, budget):
+            x, _ = pad_batch([pieces[parts[i].owner].inputs[0][:, parts[i].start : parts[i].stop] for i in batch])
+            logits = self.backend.logits(x, np.array([parts[i].stop - parts[i].start for i in batch]))
+            for row, i in enumerate(batch):
+                outputs[i] = logits[row, parts[i].keep : parts[i].keep + parts[i].kept]
+        by_owner: dict[int, list[np.ndarray]] = {}
+        for chunk, output in zip(parts, outputs):  # chunks are listed in time order
+            by_owner.setdefault(chunk.owner, []).append(output)
+        for p, piece in enumerate(pieces):
+            frames = np.concatenate(by_owner[p])
+            piece.probabilities = frames if self.spec.regression else softmax(frames)
 
     def _prediction(self, path: str | None, duration: float, pieces: list[_Piece], segmented: bool) -> Prediction:
         if self.spec.regression:  # a trace per target, and its means

@@ -39,7 +39,7 @@ import numpy as np
 from serkit.audio.io import check_signal, info, load_audio, resample
 from serkit.errors import AudioError, SerkitError
 from serkit.features.base import find_audio
-from serkit.inference.batching import pad_batch, softmax
+from serkit.inference.batching import batches, pad_batch, softmax
 from serkit.inference.segmentation import (SegmentationConfig, SpeechDetector, loudest_db, speech_detector,
                                            speech_segments, summary_weights)
 from serkit.inference.spec import ModelSpec
@@ -71,13 +71,17 @@ class InferenceConfig:
     segmentation: SegmentationConfig = SegmentationConfig()
     #: Model inputs per forward pass.
     batch_size: int = 32
+    #: At most this many padded frames per forward pass (a longer recording alone), and a frame
+    #: model whose outputs depend on a finite context scores a longer one in overlapping chunks of
+    #: about this many frames, exactly (seed 001's ConvNet: about 70 kB a frame, so 1.7 GB).
+    max_batch_frames: int = 24_000
     #: A frame model's predictions also carry each class's posterior per frame (large: off by default).
     posteriors: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "segment", parse_segment(self.segment))
-        if self.batch_size < 1:
-            raise SerkitError(f"batch size must be at least 1, not {self.batch_size}")
+        if self.batch_size < 1 or self.max_batch_frames < 1:
+            raise SerkitError(f"batch size and frames must be at least 1, not {self.batch_size}, {self.max_batch_frames}")
         if not 0 <= self.min_duration < self.max_duration:
             raise SerkitError(f"need 0 <= min_duration < max_duration, got {self.min_duration}, {self.max_duration}")
 
@@ -370,10 +374,8 @@ class Predictor:
     def _score(self, pieces: list[_Piece], batch_size: int) -> None:
         """Every piece's probabilities: its inputs scored in batches, shortest first, softmax averaged."""
         items = [(p, x) for p, piece in enumerate(pieces) for x in piece.inputs]
-        order = sorted(range(len(items)), key=lambda i: items[i][1].shape[1])
         probabilities = np.empty((len(items), len(self.labels)))
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
+        for batch in batches([x.shape[1] for _, x in items], batch_size, self.config.max_batch_frames):
             x, lengths = pad_batch([items[i][1] for i in batch])
             logits = self.backend.logits(x, lengths)
             probabilities[batch] = logits if self.spec.regression else softmax(logits)

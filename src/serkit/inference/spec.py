@@ -26,6 +26,7 @@ from serkit.features.normalise import GlobalNormaliser, Normalisation, normalise
 from serkit.features.shaping import SegmentRule, fix_length, segment, window_transform
 from serkit.features.whisper import WhisperLayers
 from serkit.features.whisper.registry import RECOGNIZERS, checkpoint_in_folder
+from serkit.models.registry import frames_of_context
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +50,9 @@ class ModelSpec:
     frame: bool = False
     #: Whether those per-frame logits are a ctc model's characters (``labels``, the blank first).
     ctc: bool = False
+    #: A frame model's input frames on each side that one output frame depends on, where finite
+    #: (a long recording is then scored in overlapping chunks); None: it reads its whole input.
+    context: int | None = None
 
     @property
     def frame_rate(self) -> float:
@@ -82,6 +86,7 @@ class ModelSpec:
             feature = _model_feature(info.features, source)
             windows = SegmentRule(info.segments["window"], info.segments["test_hop"]) if info.segments else None
             n_dims = int(info.model["config"]["n_dims"])
+            context = frames_of_context(info.model) if per_frame else None
         except KeyError as error:
             raise SerkitError(f"{source}: incomplete model settings (missing {error})") from None
         except (TypeError, ValueError, AttributeError) as error:  # a section of the wrong kind
@@ -96,7 +101,7 @@ class ModelSpec:
             raise SerkitError(f"{source}: a normaliser of {len(normaliser.mean)} dimensions for a model of {n_dims}")
         return cls(info.labels, feature, normalisation, normaliser, info.fixed_frames, windows,
                    n_dims, dict(card or {}), source, regression=kind == "regression",
-                   frame=per_frame, ctc=kind == "ctc")
+                   frame=per_frame, ctc=kind == "ctc", context=context)
 
     def model_inputs(self, features: np.ndarray) -> list[np.ndarray]:
         """An utterance's ``(dims, frames)`` features as the model's inputs, as in training."""

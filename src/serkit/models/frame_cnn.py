@@ -89,6 +89,11 @@ class FrameCNNConfig:
                      f"a {self.context}-frame window of {self.n_dims} dims does not survive the two poolings")
 
     @property
+    def context_each_side(self) -> int:
+        """Input frames on each side that one output frame depends on (half its window)."""
+        return self.context // 2
+
+    @property
     def pooled_window(self) -> tuple[int, int]:
         """(frames, bands) of one window after the second pooling (5x8 for Table 1)."""
         return _pooled(self.context, self.kernel1[0], self.kernel2[0]), _pooled(

@@ -104,6 +104,14 @@ def model_from_config(data: dict[str, Any]) -> UtteranceModel:
     return _sized(family, lambda: family.from_config(config))
 
 
+def frames_of_context(data: dict[str, Any]) -> int | None:
+    """Input frames on each side that one output frame of model ``data`` (:func:`model_config`'s
+    form) depends on, where that is finite (its config's ``context_each_side``); None for a model
+    whose every output may depend on its whole input (a recurrent one, or one that pools it)."""
+    _, config = _family_config(data)
+    return getattr(config, "context_each_side", None)
+
+
 def check_model_config(data: dict[str, Any]) -> None:
     """Raise what :func:`model_from_config` would for ``data``, without building the model."""
     family, config = _family_config(data)
