@@ -23,6 +23,18 @@ PAPER_ASR = {None: (31.61, 20.18), 5: (71.64, 61.82), 4: (53.92, 44.13), 3: (40.
 #: One-thread minutes per run of 10 folds, from fold 1 of seed001-emotion-base (223 s, 12 epochs);
 #: a transfer run trains fewer parameters but about as many epochs.
 ESTIMATE_MINUTES = 40
+#: The same where layers 1-3 are frozen and computed once (cache_frozen, l >= 3): measured on
+#: seed001-emotion-to-phones-l5, 15.0 CPU-minutes for its 10 folds.
+ESTIMATE_CACHED_MINUTES = 15
+
+
+def estimate_minutes(level: int | None) -> int:
+    return ESTIMATE_CACHED_MINUTES if level is not None and level >= 3 else ESTIMATE_MINUTES
+
+
+def core_minutes(results) -> float:
+    """A run's processor minutes where recorded (runs from 2026-12-06 on), else its wall minutes."""
+    return (results.cpu_seconds or results.seconds) / 60
 
 
 def recipe_name(target: str, level: int | None) -> str:
@@ -58,36 +70,36 @@ def frame_errors(pooled: dict) -> str:
 
 
 def emotion_rows(runs: Path) -> list[str]:
-    lines = ["| row | recipe | E pooled | UE pooled | UE mean (std) | frame E / UE | minutes | paper E / UE (IEMOCAP test) |",
+    lines = ["| row | recipe | E pooled | UE pooled | UE mean (std) | frame E / UE | core-minutes | paper E / UE (IEMOCAP test) |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for level in (None, *LEVELS):
         name, paper = recipe_name("emotion", level), "{:.2f} / {:.2f}".format(*PAPER_SER[level])
         r = load(runs, name)
         if r is None or not r.utterances:
-            lines.append(f"| {_row_label(level)} | `{name}` | not run (about {ESTIMATE_MINUTES} min: "
+            lines.append(f"| {_row_label(level)} | `{name}` | not run (about {estimate_minutes(level)} min: "
                          f"`{command(name)}`) | | | | | {paper} |")
             continue
         u = r.utterances
         std = u["std"].get("ua")
         lines.append(f"| {_row_label(level)} | `{name}` | **{pct(u['pooled']['error'])}** | "
                      f"**{pct(u['pooled']['unweighted_error'])}** | {pct(u['mean']['unweighted_error'])} "
-                     f"({pct(std)}) | {frame_errors(r.pooled)} | {r.seconds / 60:.0f} | {paper} |")
+                     f"({pct(std)}) | {frame_errors(r.pooled)} | {core_minutes(r):.0f} | {paper} |")
     return lines
 
 
 def phone_rows(runs: Path) -> list[str]:
-    lines = ["| row | recipe | FER pooled | PER pooled | PER (runs) | FER mean (std) | minutes | paper FER / PER (TIMIT test) |",
+    lines = ["| row | recipe | FER pooled | PER pooled | PER (runs) | FER mean (std) | core-minutes | paper FER / PER (TIMIT test) |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for level in (None, *LEVELS):
         name, paper = recipe_name("phones", level), "{:.2f} / {:.2f}".format(*PAPER_ASR[level])
         r = load(runs, name)
         if r is None:
-            lines.append(f"| {_row_label(level)} | `{name}` | not run (about {ESTIMATE_MINUTES} min: "
+            lines.append(f"| {_row_label(level)} | `{name}` | not run (about {estimate_minutes(level)} min: "
                          f"`{command(name)}`) | | | | | {paper} |")
             continue
         lines.append(f"| {_row_label(level)} | `{name}` | **{pct(r.pooled['fer'])}** | **{pct(r.pooled['per'])}** | "
                      f"{pct(r.pooled.get('per_runs'))} | {pct(r.mean['fer'])} ({pct(r.std.get('fer'))}) | "
-                     f"{r.seconds / 60:.0f} | {paper} |")
+                     f"{core_minutes(r):.0f} | {paper} |")
     return lines
 
 
@@ -159,7 +171,9 @@ def seed001_lines(runs: Path, plot: Path | None, heading: str = "##") -> list[st
         "tested equal to a step through the whole model; about 4 times fewer operations a step); for l = 1, 2 "
         "the frozen layers cost their forward pass, since the dropout after layer 3 makes any higher output "
         "differ each step. The base runs must finish before the transfer runs that start from "
-        "them (each fold from the same fold's model; the fold models stay local, under `runs/seed001/`).",
+        "them (each fold from the same fold's model; the fold models stay local, under `runs/seed001/`). "
+        "Core-minutes are a run's processor time where it recorded it (runs from 2026-12-06 on), else its "
+        "wall time on one thread, an overestimate where the machine was shared.",
         "",
         "**Emotion (Table 3, ASR to SER)**: the phone model's layers under a new emotion output layer, the first "
         "l held constant.",
