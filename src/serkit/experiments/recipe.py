@@ -19,8 +19,9 @@ from typing import Any, Literal
 import yaml
 
 from serkit.configs import added_later, check_types, from_dict, to_dict
-from serkit.corpora.multi import JOIN, corpus_names
+from serkit.corpora.multi import corpus_names
 from serkit.errors import ConfigError, SerkitError
+from serkit.experiments.recipe_fields import corpus_spec, features_spec
 from serkit.features.normalise import Normalisation
 from serkit.models.classical import CLASSICAL_MODELS, SVMConfig
 from serkit.models.registry import config_class, frame_models, is_frame_model
@@ -139,8 +140,8 @@ class Recipe:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "features", _features_spec(self.features))
-        object.__setattr__(self, "corpus", _corpus_spec(self.corpus))
+        object.__setattr__(self, "features", features_spec(self.features))
+        object.__setattr__(self, "corpus", corpus_spec(self.corpus))
         self._check_roots()
         if self.normalisation not in NORMALISATIONS:
             raise SerkitError(f"normalisation {self.normalisation!r}: choose from {', '.join(NORMALISATIONS)}")
@@ -324,40 +325,6 @@ class Recipe:
         recipe = from_dict(cls, values, what="recipe keys")
         _check_model_options(values)
         return recipe
-
-
-def _features_spec(value: Any) -> str:
-    """``features`` as one string: a preset as it is (unchecked until it is built, as ever), a list
-    of presets joined by ``+`` (one alone is that preset) and checked now: every part frame-level,
-    all on one frame grid."""
-    from serkit.features import combined
-
-    if isinstance(value, (list, tuple)):
-        if not value or not all(isinstance(v, str) and v for v in value):
-            raise ConfigError(f"features: give a preset name or a list of preset names, got {list(value)!r}")
-        value = combined.SEPARATOR.join(value)
-    if not isinstance(value, str):
-        raise ConfigError(f"features: give a preset name or a list of preset names, got {value!r}")
-    if combined.SEPARATOR not in value:
-        return value
-    from serkit.features.presets import all_presets, get_preset
-
-    if len(combined.split(value, list(all_presets()))) > 1:
-        try:
-            get_preset(value)
-        except SerkitError as e:
-            raise ConfigError(f"features: {e}") from None
-    return value
-
-
-def _corpus_spec(value: Any) -> str:
-    """``corpus`` as one string: a reader's name, or several distinct names joined by ``+``."""
-    names = corpus_names(value) if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else []
-    if not names or not all(isinstance(v, str) and v and JOIN not in v for v in names):
-        raise ConfigError(f"corpus: give a corpus name or a list of corpus names, got {value!r}")
-    if len(set(names)) != len(names):
-        raise ConfigError(f"corpus: {value!r} names a corpus twice")
-    return JOIN.join(names)
 
 
 def _check_recipe_types(data: dict[str, Any]) -> None:

@@ -40,8 +40,8 @@ from serkit.audio.io import check_signal, info, load_audio, resample
 from serkit.errors import AudioError, SerkitError
 from serkit.features.base import find_audio
 from serkit.inference.batching import batches, pad_batch, softmax
-from serkit.inference.segmentation import (SegmentationConfig, SpeechDetector, loudest_db, speech_detector,
-                                           speech_segments, summary_weights)
+from serkit.inference.segmentation import (SegmentationConfig, SpeechDetector, loudest_db, parse_segment,
+                                           speech_detector, speech_segments, summary_weights)
 from serkit.inference.spec import ModelSpec
 from serkit.progress import Progress
 
@@ -71,9 +71,8 @@ class InferenceConfig:
     segmentation: SegmentationConfig = SegmentationConfig()
     #: Model inputs per forward pass.
     batch_size: int = 32
-    #: At most this many padded frames per forward pass (a longer recording alone), and a frame
-    #: model whose outputs depend on a finite context scores a longer one in overlapping chunks of
-    #: about this many frames, exactly (seed 001's ConvNet: about 70 kB a frame, so 1.7 GB).
+    #: At most this many padded frames per forward pass (a longer recording alone); a frame model
+    #: with a finite context scores a longer one in exact overlapping chunks (frame_cnn: ~1.7 GB).
     max_batch_frames: int = 24_000
     #: A frame model's predictions also carry each class's posterior per frame (large: off by default).
     posteriors: bool = False
@@ -84,19 +83,6 @@ class InferenceConfig:
             raise SerkitError(f"batch size and frames must be at least 1, not {self.batch_size}, {self.max_batch_frames}")
         if not 0 <= self.min_duration < self.max_duration:
             raise SerkitError(f"need 0 <= min_duration < max_duration, got {self.min_duration}, {self.max_duration}")
-
-
-def parse_segment(value: str | float) -> str | float:
-    """``"auto"``, ``"none"`` or a positive number of seconds (from a string, as the CLI gives it)."""
-    if isinstance(value, str) and value in ("auto", "none"):
-        return value
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise SerkitError(f"--segment must be auto, none or a number of seconds, not {value!r}") from None
-    if not seconds > 0:
-        raise SerkitError(f"--segment must be a positive number of seconds, not {value!r}")
-    return seconds
 
 
 @dataclasses.dataclass(frozen=True)

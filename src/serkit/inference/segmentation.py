@@ -244,3 +244,16 @@ def _import_silero_utils():  # noqa: ANN202  (a module)
     finally:
         torch.set_num_threads(threads)
     return utils_vad
+
+
+def parse_segment(value: str | float) -> str | float:
+    """``"auto"``, ``"none"`` or a positive number of seconds (from a string, as the CLI gives it)."""
+    if isinstance(value, str) and value in ("auto", "none"):
+        return value
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise SerkitError(f"--segment must be auto, none or a number of seconds, not {value!r}") from None
+    if not seconds > 0:
+        raise SerkitError(f"--segment must be a positive number of seconds, not {value!r}")
+    return seconds
