@@ -147,10 +147,13 @@ def test_a_long_recording_is_scored_in_overlapping_chunks_with_the_same_posterio
     whole = load_model(folder, InferenceConfig(posteriors=True), backend="torch").predict_files(clips)
     chunked = load_model(folder, InferenceConfig(posteriors=True, max_batch_frames=50), backend="torch")
     assert chunked.spec.context == 15
+    seen, logits = [], chunked.backend.logits
+    chunked.backend.logits = lambda x, lengths: seen.append(x.shape) or logits(x, lengths)
     for a, b in zip(whole, chunked.predict_files(clips)):
         assert len(a.frames) > 2 * 50 and a.frames == b.frames
         for label in a.trace:
             np.testing.assert_allclose(b.trace[label], a.trace[label], rtol=1e-5, atol=1e-6)
+    assert len(seen) > len(clips) and max(shape[0] * shape[2] for shape in seen) <= 50  # really cut and bounded
 
 
 def test_a_base_run_over_other_folds_is_refused_before_training(phones_run, tmp_path):
