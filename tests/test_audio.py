@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import soxr
 
-from serkit.audio import content_hash, info, load_audio
+from serkit.audio import content_hash, info, load_audio, remove_dc
 from serkit.errors import AudioError
 
 
@@ -88,6 +88,14 @@ def expect_error(path, reason_part: str, **kwargs):
     assert str(path) in str(e.value)
     assert reason_part in e.value.reason
     return e.value
+
+
+def test_remove_dc_takes_off_a_constant_offset_and_leaves_digital_silence_at_zero(emodb_wavs):
+    speech = load_audio(emodb_wavs[0])
+    padded = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(8000, np.float32)])
+    assert np.median(padded) == 0 and padded.mean() != 0
+    np.testing.assert_array_equal(remove_dc(padded), padded)  # the mean would shift the zeros
+    np.testing.assert_allclose(remove_dc(padded + np.float32(0.125)), padded, atol=1e-7)
 
 
 def test_missing_file(tmp_path):

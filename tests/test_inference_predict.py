@@ -103,6 +103,7 @@ def test_a_bad_file_gets_its_error_and_the_rest_go_on(predictor, clips, tmp_path
     [
         (lambda p: p.write_bytes(b""), "empty"),
         (lambda p: sf.write(p, np.zeros(16000, np.float32), 16000), "silent"),
+        (lambda p: sf.write(p, np.full(16000, 0.3, np.float32), 16000), "silent"),  # a biased microphone's silence
         (lambda p: sf.write(p, 0.1 * np.random.default_rng(0).standard_normal(1600).astype(np.float32), 16000),
          "too short"),
     ],
@@ -124,6 +125,18 @@ def test_truncated_and_too_long_files_are_refused(predictor, clips, tmp_path):
     with pytest.raises(AudioTooLongError, match="too long"):
         limited.predict_file(clips[-1])
     assert predictor.predict_file(clips[-1]).ok  # the original keeps its own limit
+
+
+def test_a_recording_with_a_dc_offset_is_predicted_as_without_it(predictor, clips, tmp_path):
+    clean, rate = sf.read(str(clips[3]), dtype="float32")
+    biased = tmp_path / "biased.wav"
+    sf.write(biased, clean + 0.05, rate, subtype="PCM_16")  # every sample shifted by the same 1638 steps
+    for segment in ("none", 0.5):  # whole, and cut into speech regions and windows
+        config = predictor.with_config(segment=segment)
+        reference, moved = config.predict_file(clips[3]), config.predict_file(biased)
+        assert moved.probabilities == pytest.approx(reference.probabilities, abs=1e-5)
+        assert [(s.start, s.end) for s in moved.segments or ()] == [(s.start, s.end) for s in reference.segments or ()]
+    assert len(reference.segments) > 1  # the last pass really cut the recording
 
 
 def test_stereo_and_other_rates_are_mixed_down_and_resampled(predictor, clips, tmp_path):

@@ -8,6 +8,7 @@ from serkit.audio.io import (
     content_hash,
     info,
     load_audio,
+    remove_dc,
     resample,
     to_mono,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "content_hash",
     "info",
     "load_audio",
+    "remove_dc",
     "resample",
     "to_mono",
 ]

@@ -16,7 +16,8 @@ windows leave no short tail: a region just past ``window`` is cut in two
 halves, never into ``window`` and a sliver, so no window is under
 ``window / 2`` (only a ``window`` under ``2 * min_trusted``, asked for with
 ``--segment``, gives windows too short to trust, and they are flagged).
-:func:`loudest_db` tells a silent recording from one with any sound at all.
+:func:`loudest_db` tells a silent recording (a constant offset included) from one with any sound
+at all.
 
 Detectors: silero-vad, whose package ships its model (the ONNX graph is
 loaded from the installed package's data folder, never the network), and
@@ -214,10 +215,12 @@ def speech_segments(
 
 
 def loudest_db(signal: np.ndarray, sample_rate: int, frame_s: float = 0.03) -> float:
-    """Level in dBFS of the loudest ``frame_s`` stretch (mean square over non-overlapping frames)."""
+    """Level in dBFS of the loudest ``frame_s`` stretch (variance over non-overlapping frames: a
+    constant or slowly drifting offset is no sound, so a file of a biased microphone's silence reads
+    silent)."""
     n = max(1, round(frame_s * sample_rate))
     frames = signal[: len(signal) // n * n].reshape(-1, n) if len(signal) >= n else signal[np.newaxis]
-    power = float(np.max(np.mean(np.square(frames, dtype=np.float64), axis=1)))
+    power = float(np.max(np.var(frames, axis=1, dtype=np.float64)))
     return 10 * np.log10(max(power, 1e-20))
 
 
