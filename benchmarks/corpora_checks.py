@@ -24,6 +24,7 @@ import pandas as pd
 from serkit.corpora import read_corpus, validate_table
 from serkit.corpora.checks import (
     CLIP_RUN,
+    OFFSET_DBFS,
     QUIET_DBFS,
     SAME_TAKE,
     SATURATED_SHARE,
@@ -65,16 +66,17 @@ def section(report: DataReport, roots: dict[str, Path], absent: list[str]) -> st
         f"defines each check). Quiet: peak at most {QUIET_DBFS:g} dBFS. Clipped: {CLIP_RUN} or more "
         f"samples in a run at the file's peak, a sample an integer overflow flipped (opposite sign to "
         f"both neighbours, all beyond {WRAP_LEVEL:g} of full scale), or at least {SATURATED_SHARE:g} "
-        f"of samples within 1% of full scale. Same take: normalised cross-correlation at least "
+        f"of samples within 1% of full scale. DC offset: a median sample at least {OFFSET_DBFS:g} dBFS "
+        f"off zero (prediction takes it off, training does not). Same take: normalised cross-correlation at least "
         f"{SAME_TAKE:g} between two files of one speaker and sentence (at 8 kHz).",
         "",
     ]
     if absent:
         lines += [f"Not checked (absent): {', '.join(absent)}.", ""]
     lines += [
-        "| corpus | files | skipped | quiet | clipped | identical samples (groups) | same takes (pairs) "
-        "| label from length alone, UA | chance |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| corpus | files | skipped | quiet | clipped | DC offset | identical samples (groups) "
+        "| same takes (pairs) | label from length alone, UA | chance |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for corpus, leak in report.duration_leaks.items():
         def count(items) -> int:
@@ -85,6 +87,7 @@ def section(report: DataReport, roots: dict[str, Path], absent: list[str]) -> st
             f"| {corpus} | {sum(1 for c in corpus_of.values() if c == corpus)} "
             f"| {sum(1 for s in report.skipped if name(s['path']).startswith(corpus + '/'))} "
             f"| {count(f.path for f in report.quiet)} | {count(f.path for f in report.clipped)} "
+            f"| {count(f.path for f in report.biased)} "
             f"| {sum(d.kind == 'samples' for d in groups)} | {sum(d.kind == 'take' for d in groups)} "
             f"| {leak.accuracy:.3f} ({leak.durations} distinct lengths) | {leak.chance:.3f} |"
         )
@@ -97,6 +100,8 @@ def section(report: DataReport, roots: dict[str, Path], absent: list[str]) -> st
         for d in report.duplicates if d.kind == "take"])
     lines += _listing("Clipped files (runs at peak, overflowed samples, share near full scale)", [
         f"{name(f.path)}: {f.clipped_runs}, {f.wrapped}, {f.saturated:.5f}" for f in report.clipped])
+    lines += _listing("Files with a DC offset (median sample)", [
+        f"{name(f.path)}: {f.offset:+.4f}" for f in report.biased])
     lines += _listing("Skipped (unreadable) and quiet files", [
         *(f"{name(s['path'])}: {s['reason']}" for s in report.skipped),
         *(f"{name(f.path)}: peak {f.peak:.4f}" for f in report.quiet)])

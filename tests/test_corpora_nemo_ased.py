@@ -201,6 +201,8 @@ def test_signal_facts_tell_clean_clipped_overflowed_and_silent_apart():
     overflowed[peak] -= 2 - 0.1  # one sample past full scale, wrapped round as int16 does
     assert signal_facts("c", overflowed).wrapped > 0
     assert signal_facts("d", np.zeros(100)).quiet
+    assert not clean.biased and signal_facts("f", SINE + 0.01).biased  # a 1% offset; not clipped
+    assert signal_facts("f", SINE + 0.01).offset == pytest.approx(0.01, abs=1e-3)
     assert signal_facts("e", SINE).samples_hash == clean.samples_hash != hard.samples_hash
 
 

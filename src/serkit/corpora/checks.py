@@ -17,6 +17,10 @@ and reports
   flipped (a sample of the opposite sign to both neighbours, all three beyond
   :data:`WRAP_LEVEL` of full scale) and a share of samples within 1% of full
   scale of at least :data:`SATURATED_SHARE`;
+* **DC offsets**: files whose median sample is at least :data:`OFFSET_DBFS` off
+  zero.  Prediction takes the median off (:func:`serkit.audio.io.remove_dc`),
+  training reads files as they are: a corpus with such files trains on offsets
+  that prediction never shows its model;
 * **label counts per speaker**, and the labels of its corpus a speaker has none of;
 * **labels a file's length gives away**: the unweighted accuracy of guessing
   each file's label as the most common label among the *other* files of its
@@ -48,6 +52,8 @@ WRAP_LEVEL = 0.75
 #: Share of samples within 1% of full scale that marks a file saturated (a peak-normalised
 #: recording touches full scale at a handful of samples, not one in a thousand).
 SATURATED_SHARE = 1e-3
+#: A median this far off zero (dB of full scale: 0.32%, about 100 steps of 16 bits) is a DC offset.
+OFFSET_DBFS = -50.0
 #: Normalised cross-correlation from which two files are one take.
 SAME_TAKE = 0.9
 #: Takes are compared resampled to this rate: enough to tell one take from another, and cheaper.
@@ -69,6 +75,8 @@ class FileFacts:
     wrapped: int
     #: share of samples within 1% of full scale
     saturated: float
+    #: the median sample: a constant offset's size
+    offset: float
 
     @property
     def quiet(self) -> bool:
@@ -77,6 +85,10 @@ class FileFacts:
     @property
     def clipped(self) -> bool:
         return bool(self.clipped_runs or self.wrapped or self.saturated >= SATURATED_SHARE)
+
+    @property
+    def biased(self) -> bool:
+        return abs(self.offset) >= 10 ** (OFFSET_DBFS / 20)
 
 
 @dataclass(frozen=True)
@@ -119,6 +131,10 @@ class DataReport:
     @property
     def clipped(self) -> tuple[FileFacts, ...]:
         return tuple(f for f in self.facts if f.clipped)
+
+    @property
+    def biased(self) -> tuple[FileFacts, ...]:
+        return tuple(f for f in self.facts if f.biased)
 
 
 def check_corpora(table: pd.DataFrame, progress: Progress | None = None) -> DataReport:
@@ -171,6 +187,7 @@ def signal_facts(path: str, signal: np.ndarray) -> FileFacts:
         clipped_runs=int((runs >= CLIP_RUN).sum()),
         wrapped=int(wrapped.sum()),
         saturated=float((magnitude >= 0.99).mean()) if signal.size else 0.0,
+        offset=float(np.median(signal)) if signal.size else 0.0,
     )
 
 
