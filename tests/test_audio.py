@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 import soxr
 
-from serkit.audio import content_hash, info, load_audio, remove_dc
+from serkit.audio import content_hash, dc_offset, info, load_audio, remove_dc
 from serkit.errors import AudioError
 
 
@@ -90,12 +90,14 @@ def expect_error(path, reason_part: str, **kwargs):
     return e.value
 
 
-def test_remove_dc_takes_off_a_constant_offset_and_leaves_digital_silence_at_zero(emodb_wavs):
+def test_dc_offset_is_the_resting_level_neither_mean_nor_median(emodb_wavs):
     speech = load_audio(emodb_wavs[0])
     padded = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(8000, np.float32)])
-    assert np.median(padded) == 0 and padded.mean() != 0
-    np.testing.assert_array_equal(remove_dc(padded), padded)  # the mean would shift the zeros
-    np.testing.assert_allclose(remove_dc(padded + np.float32(0.125)), padded, atol=1e-7)
+    assert padded.mean() != 0 and dc_offset(padded, 16000) == 0  # the mean would lift the zeros
+    np.testing.assert_array_equal(remove_dc(padded, 16000), padded)
+    np.testing.assert_allclose(remove_dc(padded + np.float32(0.125), 16000), padded, atol=1e-6)
+    lopsided = load_audio(emodb_wavs[0].parent / "08b10La.wav")  # its waveform's median sits at +0.0078
+    assert abs(dc_offset(lopsided, 16000)) < 0.001 < np.median(lopsided) - 0.005
 
 
 def test_missing_file(tmp_path):

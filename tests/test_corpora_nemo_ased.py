@@ -192,18 +192,20 @@ SINE = 0.5 * np.sin(2 * np.pi * 220 * np.arange(RATE // 4) / RATE)
 
 
 def test_signal_facts_tell_clean_clipped_overflowed_and_silent_apart():
-    clean = signal_facts("a", SINE)
+    clean = signal_facts("a", SINE, RATE)
     assert not clean.clipped and not clean.quiet
-    hard = signal_facts("b", np.clip(2 * SINE, -0.6, 0.6))  # flat tops below full scale
+    hard = signal_facts("b", np.clip(2 * SINE, -0.6, 0.6), RATE)  # flat tops below full scale
     assert hard.clipped_runs > 0 and hard.clipped
     overflowed = 1.9 * SINE
     peak = int(np.argmax(overflowed))
     overflowed[peak] -= 2 - 0.1  # one sample past full scale, wrapped round as int16 does
-    assert signal_facts("c", overflowed).wrapped > 0
-    assert signal_facts("d", np.zeros(100)).quiet
-    assert not clean.biased and signal_facts("f", SINE + 0.01).biased  # a 1% offset; not clipped
-    assert signal_facts("f", SINE + 0.01).offset == pytest.approx(0.01, abs=1e-3)
-    assert signal_facts("e", SINE).samples_hash == clean.samples_hash != hard.samples_hash
+    assert signal_facts("c", overflowed, RATE).wrapped > 0
+    assert signal_facts("d", np.zeros(100), RATE).quiet
+    paused = np.concatenate([np.zeros(RATE // 10), SINE, np.zeros(RATE // 10)])
+    assert signal_facts("f", paused, RATE).offset == 0 and not signal_facts("f", paused, RATE).biased
+    biased = signal_facts("g", paused + 0.01, RATE)  # a 1% offset; not clipped
+    assert biased.biased and biased.offset == pytest.approx(0.01) and not biased.clipped
+    assert signal_facts("e", SINE, RATE).samples_hash == clean.samples_hash != hard.samples_hash
 
 
 def test_same_takes_finds_a_shifted_trimmed_copy_not_another_take():

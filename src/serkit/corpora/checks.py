@@ -17,8 +17,8 @@ and reports
   flipped (a sample of the opposite sign to both neighbours, all three beyond
   :data:`WRAP_LEVEL` of full scale) and a share of samples within 1% of full
   scale of at least :data:`SATURATED_SHARE`;
-* **DC offsets**: files whose median sample is at least :data:`OFFSET_DBFS` off
-  zero.  Prediction takes the median off (:func:`serkit.audio.io.remove_dc`),
+* **DC offsets**: files that rest at least :data:`OFFSET_DBFS` off zero
+  (:func:`serkit.audio.io.dc_offset`).  Prediction takes the offset off (:func:`serkit.audio.io.remove_dc`),
   training reads files as they are: a corpus with such files trains on offsets
   that prediction never shows its model;
 * **label counts per speaker**, and the labels of its corpus a speaker has none of;
@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy import fft
 
-from serkit.audio.io import info, load_audio, resample
+from serkit.audio.io import dc_offset, info, load_audio, resample
 from serkit.progress import Progress
 
 #: A peak below this many dB of full scale: a file that is silent or nearly so.
@@ -52,7 +52,7 @@ WRAP_LEVEL = 0.75
 #: Share of samples within 1% of full scale that marks a file saturated (a peak-normalised
 #: recording touches full scale at a handful of samples, not one in a thousand).
 SATURATED_SHARE = 1e-3
-#: A median this far off zero (dB of full scale: 0.32%, about 100 steps of 16 bits) is a DC offset.
+#: A resting level this far off zero (dB of full scale: 0.32%, about 100 steps of 16 bits) is a DC offset.
 OFFSET_DBFS = -50.0
 #: Normalised cross-correlation from which two files are one take.
 SAME_TAKE = 0.9
@@ -75,7 +75,7 @@ class FileFacts:
     wrapped: int
     #: share of samples within 1% of full scale
     saturated: float
-    #: the median sample: a constant offset's size
+    #: the level the signal rests at (:func:`~serkit.audio.io.dc_offset`)
     offset: float
 
     @property
@@ -146,7 +146,7 @@ def check_corpora(table: pd.DataFrame, progress: Progress | None = None) -> Data
         progress(0, len(table))
     for paths in groups:
         signals = {path: load_audio(path, sample_rate=None) for path in paths}
-        facts.extend(signal_facts(path, signal) for path, signal in signals.items())
+        facts.extend(signal_facts(path, signal, info(path).sample_rate) for path, signal in signals.items())
         if len(paths) > 1:
             rate = info(paths[0]).sample_rate
             takes.extend(same_takes({p: resample(s, rate, _COMPARE_RATE) for p, s in signals.items()}))
@@ -168,7 +168,7 @@ def check_corpora(table: pd.DataFrame, progress: Progress | None = None) -> Data
     )
 
 
-def signal_facts(path: str, signal: np.ndarray) -> FileFacts:
+def signal_facts(path: str, signal: np.ndarray, sample_rate: int) -> FileFacts:
     """The :class:`FileFacts` of ``signal`` (float samples, full scale 1)."""
     magnitude = np.abs(signal)
     peak = float(magnitude.max()) if signal.size else 0.0
@@ -187,7 +187,7 @@ def signal_facts(path: str, signal: np.ndarray) -> FileFacts:
         clipped_runs=int((runs >= CLIP_RUN).sum()),
         wrapped=int(wrapped.sum()),
         saturated=float((magnitude >= 0.99).mean()) if signal.size else 0.0,
-        offset=float(np.median(signal)) if signal.size else 0.0,
+        offset=dc_offset(signal, sample_rate) if signal.size else 0.0,
     )
 
 

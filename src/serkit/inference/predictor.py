@@ -333,7 +333,7 @@ class Predictor:
         """What to classify in one recording, and whether it was segmented."""
         rate = self.sample_rate
         duration = signal.shape[0] / rate
-        signal = remove_dc(signal)
+        signal = remove_dc(signal, rate)
         if loudest_db(signal, rate) < SILENCE_DB:
             raise AudioError(path, f"silent: no speech found (loudest 30 ms at {loudest_db(signal, rate):.0f} dBFS)")
         mode = self.config.segment
@@ -345,7 +345,7 @@ class Predictor:
         minimum = self.spec.feature.min_samples
         pieces = []
         for start, end in regions:
-            part = remove_dc(signal[round(start * rate) : round(end * rate)])  # an offset that drifts
+            part = remove_dc(signal[round(start * rate) : round(end * rate)], rate)  # an offset that drifts
             if part.shape[0] >= minimum:
                 pieces.append(_Piece(index, start, end, self._inputs(part, path)))
         if not pieces:
