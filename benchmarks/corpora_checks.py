@@ -66,8 +66,9 @@ def section(report: DataReport, roots: dict[str, Path], absent: list[str]) -> st
         f"defines each check). Quiet: peak at most {QUIET_DBFS:g} dBFS. Clipped: {CLIP_RUN} or more "
         f"samples in a run at the file's peak, a sample an integer overflow flipped (opposite sign to "
         f"both neighbours, all beyond {WRAP_LEVEL:g} of full scale), or at least {SATURATED_SHARE:g} "
-        f"of samples within 1% of full scale. DC offset: a median sample at least {OFFSET_DBFS:g} dBFS "
-        f"off zero (prediction takes it off, training does not). Same take: normalised cross-correlation at least "
+        f"of samples within 1% of full scale. DC offset: a constant offset (the level of the file's "
+        f"digital silence, else its mean) at least {OFFSET_DBFS:g} dBFS off zero (prediction takes it off, training "
+        f"does not). Same take: normalised cross-correlation at least "
         f"{SAME_TAKE:g} between two files of one speaker and sentence (at 8 kHz).",
         "",
     ]
@@ -100,7 +101,7 @@ def section(report: DataReport, roots: dict[str, Path], absent: list[str]) -> st
         for d in report.duplicates if d.kind == "take"])
     lines += _listing("Clipped files (runs at peak, overflowed samples, share near full scale)", [
         f"{name(f.path)}: {f.clipped_runs}, {f.wrapped}, {f.saturated:.5f}" for f in report.clipped])
-    lines += _listing("Files with a DC offset (median sample)", [
+    lines += _listing("Files with a DC offset", [
         f"{name(f.path)}: {f.offset:+.4f}" for f in report.biased])
     lines += _listing("Skipped (unreadable) and quiet files", [
         *(f"{name(s['path'])}: {s['reason']}" for s in report.skipped),

@@ -90,7 +90,7 @@ def expect_error(path, reason_part: str, **kwargs):
     return e.value
 
 
-def test_dc_offset_is_the_resting_level_neither_mean_nor_median(emodb_wavs):
+def test_dc_offset_is_the_level_of_digital_silence_else_the_mean_never_the_median(emodb_wavs):
     speech = load_audio(emodb_wavs[0])
     padded = np.concatenate([np.zeros(8000, np.float32), speech, np.zeros(8000, np.float32)])
     assert padded.mean() != 0 and dc_offset(padded, 16000) == 0  # the mean would lift the zeros
@@ -98,6 +98,7 @@ def test_dc_offset_is_the_resting_level_neither_mean_nor_median(emodb_wavs):
     np.testing.assert_allclose(remove_dc(padded + np.float32(0.125), 16000), padded, atol=1e-6)
     lopsided = load_audio(emodb_wavs[0].parent / "08b10La.wav")  # its waveform's median sits at +0.0078
     assert abs(dc_offset(lopsided, 16000)) < 0.001 < np.median(lopsided) - 0.005
+    assert dc_offset(lopsided + np.float32(0.05), 16000) == pytest.approx(dc_offset(lopsided, 16000) + 0.05, abs=1e-6)
 
 
 def test_missing_file(tmp_path):

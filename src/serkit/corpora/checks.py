@@ -17,7 +17,7 @@ and reports
   flipped (a sample of the opposite sign to both neighbours, all three beyond
   :data:`WRAP_LEVEL` of full scale) and a share of samples within 1% of full
   scale of at least :data:`SATURATED_SHARE`;
-* **DC offsets**: files that rest at least :data:`OFFSET_DBFS` off zero
+* **DC offsets**: files whose constant offset is at least :data:`OFFSET_DBFS` off zero
   (:func:`serkit.audio.io.dc_offset`).  Prediction takes the offset off (:func:`serkit.audio.io.remove_dc`),
   training reads files as they are: a corpus with such files trains on offsets
   that prediction never shows its model;
@@ -52,7 +52,7 @@ WRAP_LEVEL = 0.75
 #: Share of samples within 1% of full scale that marks a file saturated (a peak-normalised
 #: recording touches full scale at a handful of samples, not one in a thousand).
 SATURATED_SHARE = 1e-3
-#: A resting level this far off zero (dB of full scale: 0.32%, about 100 steps of 16 bits) is a DC offset.
+#: An offset this far off zero (dB of full scale: 0.32%, about 100 steps of 16 bits) is a DC offset.
 OFFSET_DBFS = -50.0
 #: Normalised cross-correlation from which two files are one take.
 SAME_TAKE = 0.9
@@ -75,7 +75,7 @@ class FileFacts:
     wrapped: int
     #: share of samples within 1% of full scale
     saturated: float
-    #: the level the signal rests at (:func:`~serkit.audio.io.dc_offset`)
+    #: its constant offset (:func:`~serkit.audio.io.dc_offset`)
     offset: float
 
     @property
