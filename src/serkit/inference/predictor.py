@@ -345,7 +345,7 @@ class Predictor:
         minimum = self.spec.feature.min_samples
         pieces = []
         for start, end in regions:
-            part = remove_dc(signal[round(start * rate) : round(end * rate)], rate)  # an offset that drifts
+            part = signal[round(start * rate) : round(end * rate)]
             if part.shape[0] >= minimum:
                 pieces.append(_Piece(index, start, end, self._inputs(part, path)))
         if not pieces:
