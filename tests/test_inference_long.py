@@ -73,7 +73,9 @@ def test_a_segment_is_scored_as_the_same_audio_alone(predictor, long_recording):
     first = p.segments[0]
     alone = predictor.with_config(segment="none").predict_signal(
         signal[round(first.start * 16000) : round(first.end * 16000)], 16000)
-    assert alone.probabilities == pytest.approx(first.probabilities, abs=1e-6)
+    # not exact: the file loses the file's DC offset (0 here, the level of its silent gaps), the piece
+    # alone its own (its mean, about 1e-4 of full scale), which moved these probabilities by 1.4e-5
+    assert alone.probabilities == pytest.approx(first.probabilities, abs=1e-4)
 
 
 def test_segmentation_modes(predictor, long_recording, emodb_root):

@@ -7,16 +7,15 @@ wrote them) to a **backend** that turns padded feature batches into logits
 :mod:`serkit.inference.onnx`).  Everything between audio and logits happens
 here, once, for both backends:
 
-1. the file is read (mono, resampled to the feature's rate) and checked: not
-   too short, not too long, not silent;
+1. the file is read (mono, resampled to the feature's rate), loses its DC
+   offset once, as a whole (:func:`~serkit.audio.io.remove_dc`: the training
+   corpora have none, and an offset of 1% of full scale changed the labels of
+   43% of ASED clips under ``default-emodb``, 24% under ``default``; now
+   none), and is checked: not too short, not too long, not silent;
 2. a recording longer than the segmentation threshold is cut into speech
    regions and windows (:mod:`serkit.inference.segmentation`), each
    classified on its own;
-3. each piece loses its DC offset (:func:`~serkit.audio.io.remove_dc`: the
-   training corpora have none, and an offset of 1% of full scale changed the
-   labels of 43% of ASED clips under ``default-emodb``, 24% under
-   ``default``; now none); its features are
-   normalised and shaped as in training (fixed
+3. each piece's features are normalised and shaped as in training (fixed
    length, or windows scored at the test hop and their softmax averaged, as
    :mod:`serkit.training` does);
 4. model inputs of many files are scored together in batches, shortest
