@@ -171,7 +171,9 @@ def seed001_lines(runs: Path, plot: Path | None, heading: str = "##") -> list[st
         "tested equal to a step through the whole model; about 4 times fewer operations a step); for l = 1, 2 "
         "the frozen layers cost their forward pass, since the dropout after layer 3 makes any higher output "
         "differ each step. The base runs must finish before the transfer runs that start from "
-        "them (each fold from the same fold's model; the fold models stay local, under `runs/seed001/`). "
+        "them (each fold from the same fold's model; the fold models stay local, under `runs/seed001/`): "
+        "`serkit grid recipes/seed001/*.yaml --out-root runs/seed001 --root ../shared/data/emodb --jobs 2 "
+        "--threads 1` runs the whole table in that order, the two bases first, and resumes what is there. "
         "Core-minutes are a run's processor time where it recorded it (runs from 2026-12-06 on), else its "
         "wall time on one thread, an overestimate where the machine was shared.",
         "",

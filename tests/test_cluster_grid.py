@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import logging
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 from serkit.cli.main import RunOptions, app
 from serkit.errors import SerkitError
 from serkit.experiments.executors import RayExecutor, interleaved
-from serkit.experiments.grid import run_grid
+from serkit.experiments.grid import dependency_stages, run_grid
 
 from conftest import emodb_subset
 
@@ -140,3 +141,30 @@ def test_two_recipes_into_one_run_folder_are_refused(tmp_path):
     with pytest.raises(SerkitError, match="one run folder"):
         run_grid([(recipe, tmp_path / "a"), (recipe, tmp_path / "x" / ".." / "a")])
     assert not (tmp_path / "a").exists()  # refused before any folder is made
+
+
+def test_a_run_that_starts_from_another_run_of_the_grid_waits_for_it(configs, corpus, cache, separate, tmp_path):
+    """Seed 001's grid: a transfer recipe whose ``init`` is a base run of the same grid, named first,
+    runs after the base has finished, each fold from the base's same fold, as ``serkit cv`` runs it."""
+    out = tmp_path / "grid"
+    transfer = tmp_path / "grid-transfer.yaml"
+    transfer.write_text(f"name: grid-transfer\n{RECIPES['grid-blstm']}init: {out / 'grid-blstm'}\nfreeze: 1\n")
+    invoke("grid", transfer, configs[0], "--out-root", out, "--root", corpus, "--cache", cache, "--jobs", "2",
+           *SETTINGS)
+    assert results(out / "grid-blstm") == results(separate / "grid-blstm")
+    report = (out / "grid-transfer" / "report.md").read_text()
+    assert str(out / "grid-blstm") in report
+    # the same row run on its own from the grid's base run
+    alone = tmp_path / "alone"
+    invoke("cv", "--config", transfer, "--root", corpus, "--out", alone, "--cache", cache, *SETTINGS)
+    assert predictions(alone) == predictions(out / "grid-transfer")
+
+
+def test_runs_that_start_from_each_other_in_a_circle_are_refused(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    recipes = [RunOptions().recipe(), RunOptions().recipe()]
+    recipes = [dataclasses.replace(recipes[0], init=str(b)), dataclasses.replace(recipes[1], init=str(a))]
+    with pytest.raises(SerkitError, match="circle"):
+        run_grid([(recipes[0], a), (recipes[1], b)])
+    assert not a.exists() and not b.exists()
+    assert dependency_stages([dataclasses.replace(recipes[0], init=None), recipes[1]], [a, b]) == [[0], [1]]

@@ -156,11 +156,13 @@ class PreparedRun:
 
 def prepare_cv(recipe: Recipe, folder: Path, *, cache: FeatureCache | None, workers: int | None,
                threads: int | None, executor: LocalExecutor | RayExecutor,
-               progress: StageProgress | None) -> PreparedRun:
+               progress: StageProgress | None, check_base: bool = True) -> PreparedRun:
     """Everything of a run but its folds' fits, in ``folder`` (owned by the caller): the corpus, the
-    folds, the recorded thread count and the features, extracted by ``executor``."""
+    folds, the recorded thread count and the features, extracted by ``executor``.  ``check_base``
+    False leaves the ``init`` model unread: a grid's base run that has not run yet."""
     _claim(folder, recipe, write=False)
-    check_init(recipe, per_fold=True)
+    if check_base:
+        check_init(recipe, per_fold=True)
     corpus = load_corpus(recipe)
     folds = run_folds(recipe, corpus)
     # claimed only once the corpus has been read and split: a recipe that fails there leaves
