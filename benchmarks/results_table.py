@@ -52,7 +52,7 @@ ESTIMATE_RECIPE_MINUTES = {f"seed002-cnn_tf-{head}": 210 for head in ("gap", "bi
 ESTIMATE_RECIPE_MINUTES |= {f"loco-cnn-logmel{v}": 110 for v in ("", "-balanced", "-per-corpus", "-5class")}
 ESTIMATE_RECIPE_MINUTES |= {f"loco-whisper-base-logistic{v}": 40 for v in ("", "-per-corpus")}
 # seed 003's recognizer: about 5.1 CPU-minutes an epoch on all of LibriSpeech mini's training part
-ESTIMATE_RECIPE_MINUTES |= {"seed003-ds2-librispeech-quarter": 45, "seed003-ds2-librispeech-sgd": 120}
+ESTIMATE_RECIPE_MINUTES |= {"seed003-ds2-librispeech-quarter": 45, "seed003-ds2-librispeech-sgd": 180}
 
 SEED000_RUNS = tuple(f"seed000-{m}-{f}" for f in ("spectrogram", "logmel", "mfcc") for m in ("cnn", "blstm", "cnn_blstm"))
 
