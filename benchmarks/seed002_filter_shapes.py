@@ -11,7 +11,11 @@ validation UA is reported beside its test figures, and the question is only whet
 shapes come out best.
 
 Each shape is one ``serkit.experiments.run_cv`` into ``--work`` (default
-``runs/seed002/filter-shapes/<height>x<width>/``; rerunning resumes it).
+``runs/seed002/filter-shapes/<height>x<width>/``; rerunning resumes it).  A shape whose
+figures are already in ``--json`` under the same configuration hash is not run again: the
+committed JSON carries the finished shapes from one machine to the next, so the study can be
+run a few shapes at a time (``--heights``/``--widths`` name them; the JSON, the plot and the
+section keep every shape done so far).
 
     nice -n 10 python benchmarks/seed002_filter_shapes.py [--root ../shared/data/emodb]
         [--heights 2 4 ...] [--widths 2 4 ...] [--threads 1] [--write]
@@ -54,7 +58,8 @@ def figures(summary: dict, height: int, width: int) -> dict:
     """Pooled test WA and UA, each class's accuracy (recall), fold spread and validation UA."""
     counts = np.array(summary["confusion"]["counts"], dtype=float)
     recall = np.diag(counts) / counts.sum(1).clip(min=1)
-    return {"height": height, "width": width, "wa": summary["pooled"]["wa"], "ua": summary["pooled"]["ua"],
+    return {"height": height, "width": width, "config_hash": summary["config_hash"],
+            "wa": summary["pooled"]["wa"], "ua": summary["pooled"]["ua"],
             "wa_fold_std": summary["std"]["wa"], "validation_ua": summary["validation_ua"],
             "accuracy": dict(zip(summary["confusion"]["labels"], recall.tolist())),
             "minutes": summary["seconds"] / 60}
@@ -120,6 +125,26 @@ def plot(points: list[dict], out: Path) -> None:
     plt.close(fig)
 
 
+def finished_points(path: Path) -> list[dict]:
+    """The shapes already in the study's JSON (none where there is no JSON yet)."""
+    return json.loads(path.read_text())["points"] if path.is_file() else []
+
+
+def write_points(path: Path, threads: int, new: list[dict]) -> dict:
+    """The study's JSON with ``new`` points added to (or replacing) those it holds, read again just
+    before writing so that two processes sweeping different shapes keep each other's; the command it
+    records names every shape in it."""
+    merged = {(p["height"], p["width"]): p for p in finished_points(path) + new}
+    points = sorted(merged.values(), key=lambda p: (p["width"] != 2, p["height"], p["width"]))
+    heights = sorted({p["height"] for p in points if p["width"] == 2})
+    widths = sorted({p["width"] for p in points if p["height"] == 2})
+    command = ("nice -n 10 python benchmarks/seed002_filter_shapes.py --heights " + " ".join(map(str, heights))
+               + " --widths " + " ".join(map(str, widths)) + f" --threads {threads} --write")
+    data = {"command": command, "points": points}
+    path.write_text(json.dumps(data, indent=1) + "\n")
+    return data
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     data_root = Path(os.environ.get("SERKIT_DATA", REPO.parent / "shared" / "data"))
@@ -136,18 +161,18 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     cache = FeatureCache(args.cache)
     shapes = list(dict.fromkeys([(h, 2) for h in args.heights] + [(2, w) for w in args.widths]))
-    points = []
+    done = {(p["height"], p["width"]): p for p in finished_points(args.json)}
     for height, width in shapes:
-        summary = run_cv(shape_recipe(height, width, args.root), args.work / f"{height}x{width}", cache=cache,
-                         workers=1, threads=args.threads)
-        points.append(figures(summary, height, width))
-        print(f"{height}x{width}: WA {100 * points[-1]['wa']:.1f}, validation UA "
-              f"{100 * points[-1]['validation_ua']:.1f}, {points[-1]['minutes']:.0f} min", flush=True)
-    command = ("nice -n 10 python benchmarks/seed002_filter_shapes.py --heights " + " ".join(map(str, args.heights))
-               + " --widths " + " ".join(map(str, args.widths)) + f" --threads {args.threads} --write")
-    data = {"command": command, "points": points}
-    args.json.write_text(json.dumps(data, indent=1) + "\n")
-    plot(points, args.plot)
+        recipe = shape_recipe(height, width, args.root)
+        if done.get((height, width), {}).get("config_hash") == recipe.config_hash():
+            continue
+        summary = run_cv(recipe, args.work / f"{height}x{width}", cache=cache, workers=1, threads=args.threads)
+        point = done[height, width] = figures(summary, height, width)
+        print(f"{height}x{width}: WA {100 * point['wa']:.1f}, validation UA "
+              f"{100 * point['validation_ua']:.1f}, {point['minutes']:.0f} min", flush=True)
+        write_points(args.json, args.threads, [point])  # each finished shape kept at once
+    data = write_points(args.json, args.threads, [])
+    plot(data["points"], args.plot)
     text = markdown(data)
     if args.write:
         write_section(TITLE, text, REPO / "docs" / "seed002.md")
