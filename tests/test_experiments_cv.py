@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
+from serkit.devices import machine_name
 from serkit.errors import SerkitError
 from serkit.experiments import Recipe, load_recipe, run_cv
 from serkit.features.cache import FeatureCache
@@ -37,6 +38,9 @@ def test_results_json_invariants(svm_run, emodb_root):
     # the processor time is the folds' own, each recorded where the fold finished
     fold_cpu = [json.loads(p.read_text())["cpu_seconds"] for p in sorted((run / "folds").glob("*/predictions.json"))]
     assert all(seconds > 0 for seconds in fold_cpu) and summary["cpu_seconds"] == pytest.approx(sum(fold_cpu))
+    # and the machine that fitted them: a rerun elsewhere may differ by float rounding
+    assert summary["machines"] == [machine_name("cpu")] and "torch 2." in machine_name("cpu")
+    assert f"on {machine_name('cpu')}" in (run / "report.md").read_text()
     assert summary["protocol"] == "loso" and summary["speaker_dependent"] is False
     # The test speakers of the folds partition the corpus's speakers.
     tested = [s for fold in summary["folds"] for s in fold["test_speakers"]]

@@ -195,6 +195,9 @@ class FoldResult:
     #: core-time ``seconds`` cost, whatever else shared the machine; a resumed fold's earlier
     #: calls are not in it
     cpu_seconds: float | None = added_later(None)
+    #: the processor or GPU and torch version that fitted the fold (:func:`serkit.devices.machine_name`;
+    #: folds before 2026-12-07 did not record it)
+    machine: str | None = added_later(None)
     schema: int = RESULTS_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:
@@ -281,6 +284,9 @@ class CvResults:
     #: processor seconds of the folds' last calls (:attr:`FoldResult.cpu_seconds`) summed; None
     #: when a fold did not record them (runs before 2026-12-06)
     cpu_seconds: float | None = added_later(None)
+    #: the machines its folds were fitted on (:attr:`FoldResult.machine`), each once; None when a
+    #: fold did not record it (runs before 2026-12-07)
+    machines: list[str] | None = added_later(None)
     schema: int = RESULTS_SCHEMA
 
     def to_dict(self) -> dict[str, Any]:

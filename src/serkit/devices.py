@@ -17,7 +17,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import platform
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -69,3 +71,23 @@ def full_precision(device: torch.device) -> Iterator[None]:
         yield
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
+
+
+def machine_name(device: str = "cpu") -> str:
+    """What a figure was computed on, as results record it: the processor (or the GPU, on
+    ``cuda``) and torch's version.  Training on another processor type gives other weights by
+    float rounding (its kernels add in another order), which early stopping can turn into other
+    figures, so a rerun's figures are comparable bit for bit only on the same kind of machine."""
+    if device == "cuda" and torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name()} (torch {torch.__version__})"
+    return f"{_processor()} (torch {torch.__version__})"
+
+
+def _processor() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown processor"

@@ -31,6 +31,7 @@ from serkit.artifacts import CvResults, FoldResult
 from serkit.corpora import class_set, read_corpus, select_classes
 from serkit.corpora.dimensions import dimensional_targets
 from serkit.corpora.multi import check_classes_in_every_corpus, read_corpora
+from serkit.devices import machine_name
 from serkit.errors import SerkitError
 from serkit.evaluation import FoldPredictions, summarise_folds
 from serkit.experiments.ctc_results import ctc_predictions, fold_cer, summarise_ctc
@@ -270,7 +271,8 @@ class CvFoldJob:
         earlier = sum(member.get("earlier_seconds", 0.0) for member in outcome.get("members", []))
         result = FoldResult.from_dict({"fold": fold.to_dict(), **outcome,
                                        "seconds": time.perf_counter() - started + earlier,
-                                       "cpu_seconds": time.process_time() - cpu_started}, fold.name)
+                                       "cpu_seconds": time.process_time() - cpu_started,
+                                       "machine": machine_name(self.recipe.train.device)}, fold.name)
         result.write(_predictions(self.out_dir, fold))
         log.info("fold %s: %s", fold.name, _fold_figure(result, self.corpus, self.recipe.task))
 
@@ -342,6 +344,7 @@ def summarise(recipe: Recipe, corpus: Corpus, folds: Sequence[Fold], results: Se
         "data_hash": corpus.data_hash,
         "seconds": float(sum(r.seconds for r in results)),
         "cpu_seconds": None if any(r.cpu_seconds is None for r in results) else sum(r.cpu_seconds for r in results),
+        "machines": None if any(r.machine is None for r in results) else sorted({r.machine for r in results}),
         "config": recipe.to_dict(),
         "threads": threads,
     }

@@ -108,7 +108,8 @@ def report_markdown(summary: CvResults, results: Sequence[FoldResult] = ()) -> s
         f"- validation: {summary.validation}; normalisation: {summary.normalisation}",
         f"- utterances tested: {summary.n_utterances} in {len(summary.folds)} folds; "
         f"{summary.seconds / 60:.1f} minutes" + ("" if summary.cpu_seconds is None else
-                                                f" ({summary.cpu_seconds / 60:.1f} CPU-minutes)"),
+                                                f" ({summary.cpu_seconds / 60:.1f} CPU-minutes)")
+        + ("" if not summary.machines else f" on {'; '.join(summary.machines)}"),
         f"- config hash {summary.config_hash}, data hash {summary.data_hash}",
         *init_lines(results[0].init if results else None),
         "",
