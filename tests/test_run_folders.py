@@ -106,9 +106,10 @@ def test_fold_workers_exit_when_cv_is_killed(emodb_root, tmp_path):
                    "--cache", str(tmp_path / "cache"), epochs=200)
     process = subprocess.Popen([SERKIT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # The two fold workers (spawned) and multiprocessing's resource tracker.
-    workers = workers_of(process, 3, timeout=120)
+    # generous timeouts: on a machine busy with other runs the spawned workers take minutes to start
+    workers = workers_of(process, 3, timeout=300)
     # Let the folds get into training, where today's workers would go on for minutes.
-    wait_for(lambda: list((tmp_path / "run" / "folds").glob("*/seed*/checkpoints/latest.json")), 120)
+    wait_for(lambda: list((tmp_path / "run" / "folds").glob("*/seed*/checkpoints/latest.json")), 300)
     kill_and_check_workers_exit(process, workers)
 
 
