@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import platform
 import re
 from pathlib import Path
+
+from serkit.devices import processor_name
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
 def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    return processor_name()
 
 
 def write_section(title: str, text: str, doc_path: Path = DOC) -> None:

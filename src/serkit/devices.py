@@ -80,10 +80,11 @@ def machine_name(device: str = "cpu") -> str:
     figures, so a rerun's figures are comparable bit for bit only on the same kind of machine."""
     if device == "cuda" and torch.cuda.is_available():
         return f"{torch.cuda.get_device_name()} (torch {torch.__version__})"
-    return f"{_processor()} (torch {torch.__version__})"
+    return f"{processor_name()} (torch {torch.__version__})"
 
 
-def _processor() -> str:
+def processor_name() -> str:
+    """The processor's model name, as /proc/cpuinfo gives it (else what the platform says)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
