@@ -138,8 +138,8 @@ def write_points(path: Path, threads: int, new: list[dict]) -> dict:
     points = sorted(merged.values(), key=lambda p: (p["width"] != 2, p["height"], p["width"]))
     heights = sorted({p["height"] for p in points if p["width"] == 2})
     widths = sorted({p["width"] for p in points if p["height"] == 2})
-    command = ("nice -n 10 python benchmarks/seed002_filter_shapes.py --heights " + " ".join(map(str, heights))
-               + " --widths " + " ".join(map(str, widths)) + f" --threads {threads} --write")
+    command = " ".join(["nice -n 10 python benchmarks/seed002_filter_shapes.py --heights", *map(str, heights),
+                        "--widths", *map(str, widths), f"--threads {threads} --write"])
     data = {"command": command, "points": points}
     path.write_text(json.dumps(data, indent=1) + "\n")
     return data
@@ -149,8 +149,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     data_root = Path(os.environ.get("SERKIT_DATA", REPO.parent / "shared" / "data"))
     parser.add_argument("--root", default=str(data_root / "emodb"))
-    parser.add_argument("--heights", type=int, nargs="+", default=list(HEIGHTS))
-    parser.add_argument("--widths", type=int, nargs="+", default=list(WIDTHS))
+    # nargs="*": a sweep of one axis only names the other with nothing (the JSON's command does)
+    parser.add_argument("--heights", type=int, nargs="*", default=list(HEIGHTS))
+    parser.add_argument("--widths", type=int, nargs="*", default=list(WIDTHS))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--cache", type=Path, default=None, help="feature cache (default: serkit's)")
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "seed002" / "filter-shapes")
