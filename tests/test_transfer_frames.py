@@ -11,6 +11,7 @@ import torch
 from conftest import emodb_subset
 
 from serkit.artifacts import CvResults, load_weights
+from serkit.cli.experiments import _headline
 from serkit.experiments import Recipe, run_cv
 from serkit.experiments.train import train_model
 from serkit.features.cache import FeatureCache
@@ -56,3 +57,6 @@ def test_cross_validated_emotion_frames_report_the_frame_error_rate(phone_model,
     assert 0.0 <= results.pooled["fer"] <= 1.0
     fold = json.loads((tmp_path / "run" / "folds" / "00" / "predictions.json").read_text())
     assert fold["init"]["frozen"] == ["rnn"]
+    # the line `serkit cv` and `serkit grid` print: an emotion frame run has no PER
+    headline = _headline(json.loads((tmp_path / "run" / "results.json").read_text()))
+    assert "UA" in headline and "FER" in headline and "PER" not in headline

@@ -179,8 +179,10 @@ def _headline(summary: dict[str, Any]) -> str:
     pooled, mean = summary["pooled"], summary["mean"]
     if summary.get("task") == "ctc":
         return f"pooled CER {pooled['cer']:.3f} WER {pooled['wer']:.3f}; mean CER {mean['cer']:.3f}"
-    if summary.get("task") == "frame":
+    if summary.get("task") == "frame" and "per" in pooled:
         return f"pooled FER {pooled['fer']:.3f} PER {pooled['per']:.3f}; mean FER {mean['fer']:.3f}"
+    if summary.get("task") == "frame":  # emotion frames: the utterance decision leads, the frames follow
+        return f"{_headline(summary['utterances'])} (utterances); pooled FER {pooled['fer']:.3f} (frames)"
     if summary.get("task") == "regression":
         figures = ", ".join(f"{t} {pooled[f'ccc_{t}']:.3f}" for t in summary["targets"])
         return f"pooled CCC {figures} (RMSE {pooled['rmse']:.3f}); mean CCC {mean['ccc']:.3f}"
