@@ -144,6 +144,19 @@ def transfer_plot(runs: Path, out: Path) -> bool:
     return True
 
 
+def spent(runs: Path) -> str:
+    """What the table's finished runs took together, and on which machines."""
+    names = [recipe_name(target, level) for target in ("emotion", "phones") for level in (None, *LEVELS)]
+    done = [(name, r) for name in names if (r := load(runs, name)) is not None]
+    if not done:
+        return "No run has finished yet."
+    machines = sorted({m for _, r in done for m in r.machines or ()})
+    unrecorded = [f"`{name}`" for name, r in done if not r.machines]
+    return (f"The {len(done)} finished runs took {sum(core_minutes(r) for _, r in done) / 60:.1f} core-hours "
+            f"together, on {', '.join(machines) or 'machines not recorded'}"
+            + (f" ({', '.join(unrecorded)} ran before results named their machine)." if unrecorded else "."))
+
+
 def seed001_lines(runs: Path, plot: Path | None, heading: str = "##") -> list[str]:
     """The seed 001 section: both tables, and the plot when it was written."""
     lines = [
@@ -175,7 +188,7 @@ def seed001_lines(runs: Path, plot: Path | None, heading: str = "##") -> list[st
         "`serkit grid recipes/seed001/*.yaml --out-root runs/seed001 --root ../shared/data/emodb --jobs 2 "
         "--threads 1` runs the whole table in that order, the two bases first, and resumes what is there. "
         "Core-minutes are a run's processor time where it recorded it (runs from 2026-12-06 on), else its "
-        "wall time on one thread, an overestimate where the machine was shared.",
+        "wall time on one thread, an overestimate where the machine was shared. " + spent(runs),
         "",
         "**Emotion (Table 3, ASR to SER)**: the phone model's layers under a new emotion output layer, the first "
         "l held constant.",

@@ -12,7 +12,10 @@ from conftest import emodb_subset
 
 from serkit.artifacts import CvResults, load_weights
 from serkit.cli.experiments import _headline
+from serkit.errors import SerkitError
+from serkit.evaluation import BootstrapConfig
 from serkit.experiments import Recipe, run_cv
+from serkit.experiments.compare import compare_runs
 from serkit.experiments.train import train_model
 from serkit.features.cache import FeatureCache
 
@@ -48,10 +51,17 @@ def test_emotion_frames_start_from_a_phone_model_with_its_recurrent_layer_frozen
     assert old["output.weight"].shape != new["output.weight"].shape  # a new head for the new classes
 
 
-def test_cross_validated_emotion_frames_report_the_frame_error_rate(phone_model, tmp_path):
+@pytest.fixture(scope="module")
+def emotion_run(phone_model, tmp_path_factory) -> Path:
+    """Emotion frames cross-validated from the phone model, its recurrent layer frozen."""
     root, phones, cache = phone_model
-    recipe = frame_recipe(root, "emotion", init=str(phones), freeze=1)
-    run_cv(recipe, tmp_path / "run", workers=1, threads=1, cache=cache)
+    out = tmp_path_factory.mktemp("emotion-frames") / "run"
+    run_cv(frame_recipe(root, "emotion", init=str(phones), freeze=1), out, workers=1, threads=1, cache=cache)
+    return out
+
+
+def test_cross_validated_emotion_frames_report_the_frame_error_rate(emotion_run):
+    tmp_path = emotion_run.parent
     results = CvResults.read(tmp_path / "run")
     assert results.task == "frame" and results.frame_target == "emotion"
     assert 0.0 <= results.pooled["fer"] <= 1.0
@@ -60,3 +70,17 @@ def test_cross_validated_emotion_frames_report_the_frame_error_rate(phone_model,
     # the line `serkit cv` and `serkit grid` print: an emotion frame run has no PER
     headline = _headline(json.loads((tmp_path / "run" / "results.json").read_text()))
     assert "UA" in headline and "FER" in headline and "PER" not in headline
+
+
+def test_emotion_frame_runs_are_compared_by_their_utterance_decisions(phone_model, emotion_run, tmp_path):
+    root, _, cache = phone_model
+    scratch = tmp_path / "scratch"
+    run_cv(frame_recipe(root, "emotion"), scratch, workers=1, threads=1, cache=cache)
+    found = compare_runs([emotion_run], [scratch], bootstrap=BootstrapConfig(n_resamples=200))
+    for figure, run in (("candidate", emotion_run), ("baseline", scratch)):
+        assert found[figure] == pytest.approx(CvResults.read(run).utterances["pooled"]["ua"])
+    assert found["n_speakers"] == 4 and found["protocol"] == "speaker-kfold:2"
+    phones = tmp_path / "phones"
+    run_cv(frame_recipe(root, "phones"), phones, workers=1, threads=1, cache=cache)
+    with pytest.raises(SerkitError, match="without utterance decisions"):
+        compare_runs([phones], [scratch])

@@ -5,6 +5,8 @@ stay on the machine that ran it) and hands them to
 :func:`serkit.evaluation.compare.paired_speaker_bootstrap`.  Every fold of a
 run must be finished, and every run must have tested the same utterances (the
 same protocol on the same corpus): anything else is refused, naming the run.
+An emotion frame run (seed 001) takes part through its utterances as it decided
+them from their frames, by the rule its results report.
 """
 
 from __future__ import annotations
@@ -22,35 +24,44 @@ from serkit.outputs import atomic_write_text
 RESULTS = "results.json"
 
 
-def run_predictions(run_dir: str | Path) -> tuple[CvResults, RunPredictions]:
-    """A finished utterance-classification run's figures and its test predictions over all folds."""
+def run_predictions(run_dir: str | Path) -> tuple[CvResults, list[str], RunPredictions]:
+    """A finished run's figures, its classes and its test utterances' predictions over all folds."""
     run_dir = Path(run_dir)
     if not (run_dir / RESULTS).is_file():
         raise SerkitError(f"{run_dir}: no {RESULTS} (not a finished `serkit cv` run folder)")
     results = CvResults.read(run_dir / RESULTS)
-    if results.task != "utterance":
-        raise SerkitError(f"{run_dir}: a {results.task} task; serkit compare pairs utterance classifiers")
+    if results.task != "utterance" and not results.utterances:
+        raise SerkitError(f"{run_dir}: a {results.task} task without utterance decisions; serkit compare "
+                          "pairs utterance classifiers (and emotion frame models by their utterances)")
     paths = sorted((run_dir / "folds").glob("*/predictions.json"))
     if len(paths) != len(results.folds):
         raise SerkitError(f"{run_dir}: {len(paths)} fold predictions for {len(results.folds)} folds (fold "
                           "predictions stay where the run ran: compare on that machine, or rerun it)")
     folds = [FoldResult.read(path) for path in paths]
-    columns = {name: [v for f in folds for v in getattr(f, name)] for name in ("ids", "speakers", "y_true", "y_pred")}
-    return results, RunPredictions(name=results.recipe if run_dir.name == results.recipe else str(run_dir), **columns)
+    columns = {name: [v for f in folds for v in getattr(f, name)] for name in ("ids", "speakers")}
+    if results.task == "utterance":
+        labels = results.labels
+        columns |= {name: [v for f in folds for v in getattr(f, name)] for name in ("y_true", "y_pred")}
+    else:  # emotion frames: each utterance's label and the class its frames decided by the run's rule
+        labels, rule = results.utterances["labels"], results.utterances["rule"]
+        columns["y_true"] = [v for f in folds for v in f.utterances["y_true"]]
+        columns["y_pred"] = [v for f in folds for v in f.utterances["y_pred"][rule]]
+    name = results.recipe if run_dir.name == results.recipe else str(run_dir)
+    return results, labels, RunPredictions(name=name, **columns)
 
 
 def compare_runs(candidate: Sequence[str | Path], baseline: Sequence[str | Path], figure: str = "ua",
                  bootstrap: BootstrapConfig = BootstrapConfig()) -> dict[str, Any]:
     """The paired bootstrap of ``candidate`` against ``baseline`` (each one run or several seeds)."""
     loaded = [run_predictions(run) for run in (*candidate, *baseline)]
-    labels = loaded[0][0].labels
-    for results, _ in loaded[1:]:
-        if results.labels != labels:
-            raise SerkitError(f"{results.recipe}: classes {results.labels}, not {labels} as {loaded[0][0].recipe}")
+    labels = loaded[0][1]
+    for results, classes, _ in loaded[1:]:
+        if classes != labels:
+            raise SerkitError(f"{results.recipe}: classes {classes}, not {labels} as {loaded[0][0].recipe}")
     sides = len(candidate)
-    predictions = [p for _, p in loaded]
+    predictions = [p for _, _, p in loaded]
     compared = paired_speaker_bootstrap(predictions[:sides], predictions[sides:], labels, figure, bootstrap)
-    protocols = sorted({r.protocol for r, _ in loaded})
+    protocols = sorted({r.protocol for r, _, _ in loaded})
     return {**compared, "protocol": protocols[0] if len(protocols) == 1 else protocols,
             "folders": {"candidate": [str(p) for p in candidate], "baseline": [str(p) for p in baseline]}}
 
