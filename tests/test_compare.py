@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from serkit.cli.main import app
 from serkit.errors import SerkitError
-from serkit.evaluation import BootstrapConfig, RunPredictions, paired_speaker_bootstrap
+from serkit.evaluation import (BootstrapConfig, RunErrors, RunPredictions, paired_error_bootstrap,
+                               paired_speaker_bootstrap)
 from serkit.experiments import Recipe, run_cv
 from serkit.features.cache import FeatureCache
 
@@ -128,3 +129,26 @@ def test_the_command_compares_two_real_runs_and_refuses_an_unfinished_one(emodb_
     failed = runner.invoke(app, ["compare", str(tmp_path / "svm"), "--against", str(tmp_path / "majority")])
     assert failed.exit_code != 0 and "9 fold predictions for 10 folds" in failed.output
     assert "Traceback" not in failed.output
+
+
+def test_an_error_rate_is_compared_paired_and_lower_is_better():
+    rng = np.random.default_rng(0)
+    speakers = np.repeat([f"s{k}" for k in range(8)], 20)
+    lengths = rng.integers(20, 60, speakers.size)
+    ids = [f"u{k:03d}" for k in range(speakers.size)]
+    baseline_errors = rng.binomial(lengths, 0.4)
+    better_errors = rng.binomial(lengths, 0.3)
+    baseline = RunErrors("baseline", ids, speakers, baseline_errors, lengths)
+    better = RunErrors("better", ids[::-1], speakers[::-1], better_errors[::-1], lengths[::-1])  # paired by id
+    found = paired_error_bootstrap([better], [baseline], "per", BootstrapConfig(n_resamples=2000))
+    assert found["candidate"] == pytest.approx(better_errors.sum() / lengths.sum())
+    assert found["baseline"] == pytest.approx(baseline_errors.sum() / lengths.sum())
+    assert found["difference"] < 0 and found["ci95"][1] < 0 and found["p_not_better"] < 0.01
+    assert found["lower_is_better"]
+    worse = paired_error_bootstrap([baseline], [better], "per", BootstrapConfig(n_resamples=2000))
+    assert worse["ci95"][0] > 0 and worse["p_not_better"] > 0.99
+    other_references = RunErrors("other", ids, speakers, baseline_errors, lengths + 1)
+    with pytest.raises(SerkitError, match="other speakers or references"):
+        paired_error_bootstrap([better], [other_references], "per")
+    with pytest.raises(SerkitError, match="figure 'ua'"):
+        paired_error_bootstrap([better], [baseline], "ua")

@@ -84,3 +84,12 @@ def test_emotion_frame_runs_are_compared_by_their_utterance_decisions(phone_mode
     run_cv(frame_recipe(root, "phones"), phones, workers=1, threads=1, cache=cache)
     with pytest.raises(SerkitError, match="without utterance decisions"):
         compare_runs([phones], [scratch])
+    # error rates pair the frame runs' utterances: FER for any, PER for phone recognizers only
+    fer = compare_runs([emotion_run], [scratch], figure="fer", bootstrap=BootstrapConfig(n_resamples=200))
+    assert fer["candidate"] == pytest.approx(CvResults.read(emotion_run).pooled["fer"])
+    assert fer["baseline"] == pytest.approx(CvResults.read(scratch).pooled["fer"]) and fer["lower_is_better"]
+    same = compare_runs([phones], [phones], figure="per", bootstrap=BootstrapConfig(n_resamples=200))
+    assert same["candidate"] == same["baseline"] == pytest.approx(CvResults.read(phones).pooled["per"])
+    assert same["difference"] == 0 and same["p_not_better"] == 1.0
+    with pytest.raises(SerkitError, match="has no PER"):
+        compare_runs([emotion_run], [scratch], figure="per")

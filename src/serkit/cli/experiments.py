@@ -235,7 +235,9 @@ def compare(
         help="The candidate's run folder(s): one `serkit cv` run, or the same recipe run with several seeds.")],
     against: Annotated[list[Path], typer.Option(
         "--against", help="The baseline's run folder(s); repeat the option for several seeds.")],
-    figure: Annotated[str, typer.Option(help="ua | wa | f1 (pooled over the test utterances).")] = "ua",
+    figure: Annotated[str, typer.Option(
+        help="ua | wa | f1 (pooled over the test utterances); fer, per, per_runs for frame runs "
+             "(lower is better).")] = "ua",
     resamples: Annotated[int, typer.Option(help="Speaker resamples of the bootstrap.")] = 10_000,
     seed: Annotated[int, typer.Option(help="Seed of the resamples.")] = 0,
     json_out: Annotated[Path | None, typer.Option("--out", help="Also write the comparison here (JSON).")] = None,

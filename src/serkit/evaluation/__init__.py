@@ -24,7 +24,13 @@ from serkit.evaluation.aggregate import (
     summarise_folds,
     summarise_regression_folds,
 )
-from serkit.evaluation.compare import RunPredictions, paired_speaker_bootstrap
+from serkit.evaluation.compare import (
+    ERROR_FIGURES,
+    RunErrors,
+    RunPredictions,
+    paired_error_bootstrap,
+    paired_speaker_bootstrap,
+)
 from serkit.evaluation.frame_decisions import utterance_reference, utterance_scores
 from serkit.evaluation.metrics import (
     ClassificationScores,
@@ -73,8 +79,10 @@ __all__ = [
     "DecoderChoice",
     "DecoderConfig",
     "DecoderGrid",
+    "ERROR_FIGURES",
     "FoldPredictions",
     "PhoneBigram",
+    "RunErrors",
     "RunPredictions",
     "accuracy",
     "character_error_rate",
@@ -89,6 +97,7 @@ __all__ = [
     "frame_error_rate",
     "low_frequency_share",
     "macro_f1",
+    "paired_error_bootstrap",
     "paired_speaker_bootstrap",
     "per_class_recall",
     "phone_error_rate",

@@ -129,6 +129,14 @@ def summarise_utterances(results: Sequence[FoldResult], rule: str) -> dict[str, 
 
 def frame_intervals(results: Sequence[FoldResult], decoded: bool = False, phones: bool = True) -> dict[str, Any]:
     """Speaker-bootstrap intervals of pooled FER and (phones) PER, from each utterance's errors and length."""
+    return error_rate_intervals(error_counts(results, decoded, phones), [s for r in results for s in r.speakers])
+
+
+def error_counts(results: Sequence[FoldResult], decoded: bool = False,
+                 phones: bool = True) -> dict[str, tuple[Sequence[int], Sequence[int]]]:
+    """Each test utterance's errors and reference length under FER (frames) and, for phones, PER
+    (the decoder's phones when ``decoded``, else the collapsed runs) and PER (runs): the counts
+    pooled error rates are summed from."""
     pairs = [(t, p) for r in results for t, p in zip(r.y_true, r.y_pred)]
     frames = [(sum(a != b for a, b in zip(t, p)), len(t)) for t, p in pairs]
     counts = {"fer": tuple(zip(*frames))}
@@ -137,7 +145,7 @@ def frame_intervals(results: Sequence[FoldResult], decoded: bool = False, phones
         found = runs if not decoded else [(edit_distance(phone_runs(t), list(d)), len(phone_runs(t)))
                                           for r in results for t, d in zip(r.y_true, r.decoded)]
         counts |= {"per": tuple(zip(*found)), "per_runs": tuple(zip(*runs))}
-    return error_rate_intervals(counts, [s for r in results for s in r.speakers])
+    return counts
 
 
 def fold_fer(result: FoldResult) -> str:
