@@ -91,5 +91,7 @@ def test_emotion_frame_runs_are_compared_by_their_utterance_decisions(phone_mode
     same = compare_runs([phones], [phones], figure="per", bootstrap=BootstrapConfig(n_resamples=200))
     assert same["candidate"] == same["baseline"] == pytest.approx(CvResults.read(phones).pooled["per"])
     assert same["difference"] == 0 and same["p_not_better"] == 1.0
+    with pytest.raises(SerkitError, match="figure 'pre': choose one of"):
+        compare_runs([phones], [scratch], figure="pre")
     with pytest.raises(SerkitError, match="has no PER"):
         compare_runs([emotion_run], [scratch], figure="per")

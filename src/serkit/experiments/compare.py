@@ -21,6 +21,7 @@ from serkit.artifacts import CvResults, FoldResult
 from serkit.errors import SerkitError
 from serkit.evaluation import (ERROR_FIGURES, BootstrapConfig, RunErrors, RunPredictions, paired_error_bootstrap,
                                paired_speaker_bootstrap)
+from serkit.evaluation.aggregate import CLASSIFICATION_FIGURES
 from serkit.experiments.frame_results import error_counts
 from serkit.outputs import atomic_write_text
 
@@ -79,6 +80,8 @@ def run_predictions(run_dir: str | Path) -> tuple[CvResults, list[str], RunPredi
 def compare_runs(candidate: Sequence[str | Path], baseline: Sequence[str | Path], figure: str = "ua",
                  bootstrap: BootstrapConfig = BootstrapConfig()) -> dict[str, Any]:
     """The paired bootstrap of ``candidate`` against ``baseline`` (each one run or several seeds)."""
+    if figure not in (*CLASSIFICATION_FIGURES, *ERROR_FIGURES):  # before any run is read: a typo, not a run
+        raise SerkitError(f"figure {figure!r}: choose one of {', '.join((*CLASSIFICATION_FIGURES, *ERROR_FIGURES))}")
     if figure in ERROR_FIGURES:
         errors = [run_errors(run, figure) for run in (*candidate, *baseline)]
         compared = paired_error_bootstrap(errors[:len(candidate)], errors[len(candidate):], figure, bootstrap)
