@@ -122,7 +122,8 @@ def _torchrun(*options: str) -> list[str]:
 
 def _launch(commands: list[list[str]]) -> list[subprocess.CompletedProcess]:
     """Run the commands at once, each in its own session; kill a session that outlives the timeout."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    # A rank that aborts (a gloo teardown) prints where each of its threads was.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
     running = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                                 start_new_session=True) for c in commands]
     done = []

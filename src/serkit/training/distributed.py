@@ -44,6 +44,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import gc
 import logging
 import os
 from collections.abc import Iterator
@@ -135,6 +136,9 @@ def process_group(device: str) -> Iterator[World]:
     finally:
         for handler in quiet:
             handler.removeFilter(loud_enough)
+        # Release whatever in a reference cycle still holds the group while the interpreter is whole:
+        # gloo work first freed at interpreter exit can abort the process (pytorch PR 179291).
+        gc.collect()
         dist.destroy_process_group()
 
 
