@@ -106,4 +106,6 @@ def _with_folders(compared: dict[str, Any], results: Sequence[CvResults], candid
 
 
 def write_comparison(comparison: dict[str, Any], path: str | Path) -> None:
-    atomic_write_text(Path(path), json.dumps(comparison, indent=1) + "\n")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(comparison, indent=1) + "\n")
