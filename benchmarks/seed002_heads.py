@@ -97,8 +97,9 @@ def markdown(setting: str, results: dict, comparisons: list[dict]) -> str:
     lines = [f"## The heads side by side ({setting})", "",
              f"`python benchmarks/seed002_heads.py --setting {setting} --write`: EMO-DB 4class, "
              "leave-one-speaker-out, figures pooled over every test utterance; the paper's are IEMOCAP "
-             "(4 classes, 10-fold), a reference rather than a target.", "",
-             "| head | recipe | paper UA / WA | UA | WA | UA mean (std) over folds | validation UA | core-minutes |",
+             "(4 classes, 10-fold), a reference rather than a target. Minutes: processor minutes where the run "
+             "recorded them, else wall minutes.", "",
+             "| head | recipe | paper UA / WA | UA | WA | UA mean (std) over folds | validation UA | minutes |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for head in HEADS:
         paper = " / ".join(SEED002_TABLE1[head])
