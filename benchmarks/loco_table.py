@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from machine import minutes_on  # benchmarks/machine.py
+
 from serkit.artifacts import CvResults
 
 GROUP = "product"
@@ -82,7 +84,7 @@ def loco_lines(runs: Path, heading: str = "##") -> list[str]:
         lines.append(
             f"| {name} | {len(result.labels)} | {result.model} | {result.features} | {'yes' if result.normalisation == 'per-corpus' else 'no'}"
             f" | {' | '.join(cells)} | **{'-' if mean is None else f'{100 * mean:.1f}'}**{marked} | {verdict}"
-            f" | {chosen_layers(result)} | {result.seconds / 60:.0f} |")
+            f" | {chosen_layers(result)} | {minutes_on(result.seconds / 60, result.machines)} |")
     if not rows:
         lines.append("| (no loco run yet) |" + " |" * (8 + len(CORPORA)))
     lines += ["", "\\* The row's configuration (its layers and cost) was chosen by these figures among the variants "

@@ -5,13 +5,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from serkit.devices import processor_name
+from serkit.devices import gpu_machines, processor_name
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
 def cpu_model() -> str:
     return processor_name()
+
+
+def minutes_on(minutes: float, machines: list[str] | None, digits: int = 0) -> str:
+    """A run's minutes as a table cell, naming the GPU where it ran on one: the CPU is the
+    reference, and a GPU's minutes are not comparable with it."""
+    gpus = gpu_machines(machines)
+    return f"{minutes:.{digits}f}" + (f" on {', '.join(gpus)}" if gpus else "")
 
 
 def write_section(title: str, text: str, doc_path: Path = DOC) -> None:

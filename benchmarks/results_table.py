@@ -23,6 +23,7 @@ import numpy as np
 from seed001_table import seed001_lines, transfer_plot
 from seed004_table import seed004_lines
 from loco_table import loco_lines
+from machine import minutes_on
 
 from serkit.artifacts import CvResults
 from serkit.experiments import load_recipe
@@ -263,7 +264,7 @@ def seed000_section(runs: Path) -> list[str]:
                 continue
             lines.append(
                 f"| {model} | {feature} | {paper} | {pct(r['pooled']['wa'])} | {pct(r['mean']['wa'])} "
-                f"({pct(r['std']['wa'])}) | {pct(r['pooled']['ua'])} | {r['seconds'] / 60:.0f} | `{command(name)}` |"
+                f"({pct(r['std']['wa'])}) | {pct(r['pooled']['ua'])} | {minutes_on(r['seconds'] / 60, r.get('machines'))} | `{command(name)}` |"
             )
     return [*lines, "", three_best(runs)]
 
@@ -300,7 +301,7 @@ def loso_section(runs: Path, names: tuple[str, ...], title: str, intro: str) -> 
         lines.append(
             f"| {name} | {r['model']} | {r['features']} | **{pct(r['pooled']['ua'])}** | {pct(r['pooled']['wa'])} | "
             f"{pct(r['mean']['ua'])} ({pct(r['std']['ua'])}) | {pct(r['mean']['wa'])} ({pct(r['std']['wa'])}) | "
-            f"{pct(low)}-{pct(high)} | {r['seconds'] / 60:.0f} | `{command(name)}` |"
+            f"{pct(low)}-{pct(high)} | {minutes_on(r['seconds'] / 60, r.get('machines'))} | `{command(name)}` |"
         )
     return lines
 
@@ -565,7 +566,7 @@ def group_table(runs: Path, group: str, recipes: Path | None = None) -> list[str
         lines.append(
             f"| {name} | {r['protocol']} | {r.get('class_set', classes)} | {r['model']} | {r['features']} | {paper} | "
             f"**{pct(figures['ua'])}** | {pct(figures['wa'])} | {pct(figures['f1'])} | {fold_spread(r)} | "
-            f"{r['seconds'] / 60:.0f} | `{command(name)}` |"
+            f"{minutes_on(r['seconds'] / 60, r.get('machines'))} | `{command(name)}` |"
         )
         repeated = seeds_row(runs, name, r)
         if repeated:
@@ -684,7 +685,7 @@ def seed003_recognizers(runs: Path) -> list[str]:
         p, fold = r["pooled"], r["folds"][0]
         lines.append(f"| {name} | {setting} | **{pct(p['cer'])}** | {pct(p['wer'])} | {pct(p['cer_beam'])} | "
                      f"{pct(p['wer_beam'])} | {pct(r['validation_cer'])} | {fold['chosen_epoch']} | "
-                     f"{r['seconds'] / 60:.0f} | `{command(name)}` |")
+                     f"{minutes_on(r['seconds'] / 60, r.get('machines'))} | `{command(name)}` |")
     return lines
 
 
@@ -765,7 +766,7 @@ def main() -> None:
         "chosen on *training* speakers (`validation: speakers`), never on the test fold. Normalisation "
         "statistics are fitted on the training part only unless a row says `per-speaker` (a declared "
         "variant). Pooled figures are computed over all test predictions; the 95% interval resamples "
-        "speakers. Machine: 2-core AMD EPYC VM, CPU only, one training thread per run; minutes count fitting and predicting every fold, with features from the cache (extracting them for all of EMO-DB takes seconds, ComParE about half a minute); "
+        "speakers. Machine: 2-core AMD EPYC VM, CPU only, one training thread per run (a run fitted on a GPU names it in its minutes cell: the CPU is the reference); minutes count fitting and predicting every fold, with features from the cache (extracting them for all of EMO-DB takes seconds, ComParE about half a minute); "
         "runs from 2026-12-06 on also record their processor time (`cpu_seconds` in results.json, CPU-minutes in "
         "report.md), the core-time whatever else shared the machine; "
         "a fold resumed after an interruption counts the interrupted call too, up to its last checkpoint (before "

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from machine import minutes_on  # benchmarks/machine.py
+
 from serkit.artifacts import CvResults
 
 GROUP = "seed001"
@@ -83,7 +85,7 @@ def emotion_rows(runs: Path) -> list[str]:
         std = u["std"].get("ua")
         lines.append(f"| {_row_label(level)} | `{name}` | **{pct(u['pooled']['error'])}** | "
                      f"**{pct(u['pooled']['unweighted_error'])}** | {pct(u['mean']['unweighted_error'])} "
-                     f"({pct(std)}) | {frame_errors(r.pooled)} | {core_minutes(r):.0f} | {paper} |")
+                     f"({pct(std)}) | {frame_errors(r.pooled)} | {minutes_on(core_minutes(r), r.machines)} | {paper} |")
     return lines
 
 
@@ -99,7 +101,7 @@ def phone_rows(runs: Path) -> list[str]:
             continue
         lines.append(f"| {_row_label(level)} | `{name}` | **{pct(r.pooled['fer'])}** | **{pct(r.pooled['per'])}** | "
                      f"{pct(r.pooled.get('per_runs'))} | {pct(r.mean['fer'])} ({pct(r.std.get('fer'))}) | "
-                     f"{core_minutes(r):.0f} | {paper} |")
+                     f"{minutes_on(core_minutes(r), r.machines)} | {paper} |")
     return lines
 
 

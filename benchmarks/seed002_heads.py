@@ -22,7 +22,7 @@ import argparse
 import itertools
 from pathlib import Path
 
-from machine import write_section  # benchmarks/machine.py
+from machine import minutes_on, write_section  # benchmarks/machine.py
 from results_table import SEED002_TABLE1
 
 from serkit.artifacts import CvResults
@@ -107,10 +107,9 @@ def markdown(setting: str, results: dict, comparisons: list[dict]) -> str:
         if r is None:
             lines.append(f"| {head} | `{recipe(head, setting)}` | {paper} | not run yet | | | | |")
             continue
-        minutes = (r.cpu_seconds or r.seconds) / 60
         validation = "-" if r.validation_ua is None else f"{100 * r.validation_ua:.1f}"
         lines.append(f"| {head} | `{r.recipe}` | {paper} | **{100 * r.pooled['ua']:.1f}** | {100 * r.pooled['wa']:.1f} "
-                     f"| {100 * r.mean['ua']:.1f} ({100 * r.std['ua']:.1f}) | {validation} | {minutes:.0f} |")
+                     f"| {100 * r.mean['ua']:.1f} ({100 * r.std['ua']:.1f}) | {validation} | {minutes_on((r.cpu_seconds or r.seconds) / 60, r.machines)} |")
     if comparisons:
         lines += ["", "Each pair by a paired speaker bootstrap of the pooled UA "
                   f"({comparisons[0]['n_resamples']} resamples of the {comparisons[0]['n_speakers']} speakers):", "",

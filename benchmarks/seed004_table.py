@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from machine import minutes_on  # benchmarks/machine.py
+
 from serkit.artifacts import CvResults
 
 GROUP = "seed004"
@@ -60,8 +62,8 @@ def development(result: CvResults, target: str) -> tuple[str, str]:
     return figure(figures.get(f"rmse_{target}")), figure(figures.get(f"ccc_{target}"))
 
 
-def kfold_cell(runs: Path, method: str, target: str, suffix: str = "") -> tuple[str, float | None]:
-    """The speaker-kfold:5 run's pooled CCC (mean ± std over folds), and its minutes (None: not run);
+def kfold_cell(runs: Path, method: str, target: str, suffix: str = "") -> tuple[str, CvResults | None]:
+    """The speaker-kfold:5 run's pooled CCC (mean ± std over folds), and the run (None: not run);
     "-" for a row without a speaker-kfold:5 recipe."""
     name = recipe_name(method, target, f"{suffix}-kfold5")
     if suffix and not recipe_path_exists(method, target, f"{suffix}-kfold5"):
@@ -71,17 +73,16 @@ def kfold_cell(runs: Path, method: str, target: str, suffix: str = "") -> tuple[
         return f"not run: `{command(name)}`", None
     std = result.std.get(f"ccc_{target}")
     spread = "" if std is None else f" ± {std:.3f}"
-    return (f"{figure(result.pooled[f'ccc_{target}'])} ({figure(result.mean[f'ccc_{target}'])}{spread})",
-            result.seconds / 60)
+    return f"{figure(result.pooled[f'ccc_{target}'])} ({figure(result.mean[f'ccc_{target}'])}{spread})", result
 
 
 def method_row(runs: Path, label: str, method: str, target: str, suffix: str = "") -> str:
     name = recipe_name(method, target, suffix)
     paper = " | ".join(PAPER[target][method])
-    kfold, kfold_minutes = kfold_cell(runs, method, target, suffix)
+    kfold, kfold_result = kfold_cell(runs, method, target, suffix)
     result = load(runs, name)
-    ran = [m for m in (None if result is None else result.seconds / 60, kfold_minutes) if m is not None]
-    minutes = f"{sum(ran):.1f}" if ran else ""
+    ran = [r for r in (result, kfold_result) if r is not None]
+    minutes = minutes_on(sum(r.seconds for r in ran) / 60, [m for r in ran for m in r.machines or ()], 1) if ran else ""
     if result is None:
         return f"| {label} | `{name}` | not run: `{command(name)}` | | | | {kfold} | {minutes} | {paper} |"
     dev_rmse, dev_ccc = development(result, target)

@@ -6,7 +6,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import torch
+
 from serkit.artifacts import CvResults
+from serkit.devices import GPU_MACHINE, gpu_machines, machine_name
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.append(str(REPO / "benchmarks"))  # the benchmark scripts import each other by name
@@ -15,7 +18,7 @@ from seed004_table import DATA, command, seed004_lines  # noqa: E402
 
 
 def write_run(runs: Path, name: str, target: str, folds: list[dict], pooled: float, mean: float,
-              std: float | None, seconds: float = 90.0) -> None:
+              std: float | None, seconds: float = 90.0, machines: list[str] | None = None) -> None:
     """A regression run's results.json as serkit cv writes it (the figures given, the rest plausible)."""
     figures = lambda ccc, rmse: {f"ccc_{target}": ccc, f"rmse_{target}": rmse, "ccc": ccc, "rmse": rmse}  # noqa: E731
     result = CvResults(
@@ -26,7 +29,7 @@ def write_run(runs: Path, name: str, target: str, folds: list[dict], pooled: flo
         std={f"ccc_{target}": std, f"rmse_{target}": None, "ccc": std, "rmse": None},
         pooled=figures(pooled, 0.25), ci95={}, confusion=None, class_rule="per target", validation_ua=None,
         config_hash="0" * 16, data_hash="0" * 16, seconds=seconds, config={}, task="regression",
-        targets=[target])
+        targets=[target], machines=machines)
     folder = runs / "seed004" / name
     folder.mkdir(parents=True)
     result.write(folder)
@@ -86,6 +89,20 @@ def test_a_fixed_split_run_gives_development_and_test_figures(tmp_path):
     assert c[2:8] == ["0.341", "0.704", "0.250", "**0.802**", "0.750 (0.760 ± 0.050)", "9.0"]  # 90 s + 450 s
     # the valence table does not read the arousal runs
     assert "not run" in row(lines, 2, "seed004-dilated-valence")
+
+
+def test_minutes_on_a_gpu_name_it_and_the_cpu_stays_unnamed(tmp_path):
+    runs = tmp_path / "runs"
+    cpu = "AMD EPYC (torch 2.13.0+cpu)"
+    write_run(runs, "seed004-dilated-arousal", "arousal", [fold("arousal")], pooled=0.8, mean=0.8, std=None,
+              seconds=60, machines=[cpu])
+    write_run(runs, "seed004-dilated-arousal-kfold5", "arousal", [fold("arousal")] * 5, pooled=0.75, mean=0.76,
+              std=0.05, seconds=30, machines=[f"{GPU_MACHINE}NVIDIA H100 80GB HBM3 (torch 2.13.0)"])
+    assert cells(row(seed004_lines(runs), 1, "seed004-dilated-arousal"))[7] == "1.5 on NVIDIA H100 80GB HBM3 (torch 2.13.0)"
+    write_run(runs, "seed004-dilated-valence", "valence", [fold("valence")], pooled=0.5, mean=0.5, std=None,
+              seconds=60, machines=[cpu])
+    assert cells(row(seed004_lines(runs), 2, "seed004-dilated-valence"))[7] == "1.0"
+    assert gpu_machines([cpu, machine_name("cpu")]) == [] and machine_name("cpu").endswith(f"(torch {torch.__version__})")
 
 
 def test_a_run_without_development_figures_shows_a_dash(tmp_path):

@@ -73,14 +73,23 @@ def full_precision(device: torch.device) -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = flags
 
 
+#: How :func:`machine_name` marks a GPU (a processor name never starts so).
+GPU_MACHINE = "GPU: "
+
+
 def machine_name(device: str = "cpu") -> str:
     """What a figure was computed on, as results record it: the processor (or the GPU, on
     ``cuda``) and torch's version.  Training on another processor type gives other weights by
     float rounding (its kernels add in another order), which early stopping can turn into other
     figures, so a rerun's figures are comparable bit for bit only on the same kind of machine."""
     if device == "cuda" and torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name()} (torch {torch.__version__})"
+        return f"{GPU_MACHINE}{torch.cuda.get_device_name()} (torch {torch.__version__})"
     return f"{processor_name()} (torch {torch.__version__})"
+
+
+def gpu_machines(machines: list[str] | None) -> list[str]:
+    """The GPUs among a run's recorded machines (:func:`machine_name`), for tables that must name them."""
+    return [m.removeprefix(GPU_MACHINE) for m in machines or () if m.startswith(GPU_MACHINE)]
 
 
 def processor_name() -> str:
