@@ -97,7 +97,28 @@ def markdown(data: dict) -> str:
         lines += ["", (f"Highest test WA at {axis} {best_test[axis]} ({100 * best_test['wa']:.1f}); highest "
                   f"validation UA at {axis} {best_val[axis]} ({100 * best_val['validation_ua']:.1f}). The paper's "
                   f"choice: {'10 (100 Hz there, 200 Hz here)' if axis == 'height' else '8 (80 ms)'}."), ""]
-    return "\n".join(lines)
+    return "\n".join(lines + answer(data["points"]))
+
+
+def answer(points: list[dict]) -> list[str]:
+    """The issue's question, does 10x2 and 2x8 come out best here too, from the shapes run so far."""
+    done = {(p["height"], p["width"]) for p in points}
+    missing = [f"{h}x2" for h in HEIGHTS if (h, 2) not in done] + [f"2x{w}" for w in WIDTHS if (2, w) not in done]
+    lines = [f"**Under way**: {len(points)} of {len(HEIGHTS) + len(WIDTHS) - 1} shapes; not run yet: "
+             f"{', '.join(missing)}. What follows may change when they are in.", ""] if missing else []
+    ranks = []
+    for axis, chosen in (("height", 10), ("width", 8)):
+        rows = sweep_rows(points, axis)
+        mine = next((p for p in rows if p[axis] == chosen), None)
+        if mine is None:
+            return lines
+        by_test = 1 + sum(p["wa"] > mine["wa"] for p in rows)
+        by_val = 1 + sum(p["validation_ua"] > mine["validation_ua"] for p in rows)
+        ranks.append((axis, chosen, by_test, by_val, len(rows)))
+    best = all(by_test == 1 for *_, by_test, _, _ in ranks)
+    said = "; ".join(f"the paper's {axis} {chosen} ranks {by_test} of {n} by test WA and {by_val} by validation UA"
+                     for axis, chosen, by_test, by_val, n in ranks)
+    return lines + [f"Do 10x2 and 2x8 come out best on EMO-DB too? {'Yes' if best else 'No'}: {said}.", ""]
 
 
 def plot(points: list[dict], out: Path) -> None:
@@ -106,19 +127,21 @@ def plot(points: list[dict], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 1, figsize=(6, 6))
+    fig, axes = plt.subplots(2, 1, figsize=(7.5, 6))
     for ax, axis, label in ((axes[0], "height", f"height (bins of {BIN_HZ} Hz), width 2"),
                             (axes[1], "width", f"width (frames of {FRAME_MS} ms), height 2")):
         rows = sweep_rows(points, axis)
         x = [p[axis] for p in rows]
         ax.plot(x, [100 * p["wa"] for p in rows], "o-", color="black", label="WA")
+        ax.plot(x, [100 * p["validation_ua"] for p in rows], "o:", color="grey", label="validation UA")
         for name, style in zip(CLASSES, ("s--", "^--", "v--", "x:")):
             ax.plot(x, [100 * p["accuracy"].get(name, np.nan) for p in rows], style, label=name, alpha=0.8)
         ax.set_xscale("log")
+        ax.minorticks_off()  # the shapes' own values label the axis, not log-scale minor ticks
         ax.set_xticks(x, [str(v) for v in x])
         ax.set_xlabel(label)
         ax.set_ylabel("% (pooled test)")
-    axes[0].legend(fontsize=7, ncol=3)
+    axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.suptitle("Conv1 alone + GAP, EMO-DB 4class, speaker-kfold:5", fontsize=9)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
