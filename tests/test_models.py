@@ -169,6 +169,20 @@ def test_masked_batch_norm_statistics_ignore_padding():
     assert torch.allclose(ours.running_var, theirs.running_var, atol=1e-5)
 
 
+def test_masked_batch_norm_keeps_float32_statistics_of_a_bf16_input():
+    """A bf16 input (as under autocast) is counted and summed in float32 (bf16 keeps 8 bits of a
+    count or sum): the statistics are those of the same values in float32, the output is bf16."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 10, 30) + 100.0  # a large mean, where bf16 sums would drift most
+    mask = length_mask(torch.tensor([30, 17]), 30)
+    exact, halved = MaskedBatchNorm2d(3).train(), MaskedBatchNorm2d(3).train()
+    exact(x.bfloat16().float(), mask)  # the same bf16 values, all in float32
+    out = halved(x.bfloat16(), mask)
+    assert out.dtype == torch.bfloat16 and halved.running_mean.dtype == torch.float32
+    assert torch.allclose(halved.running_mean, exact.running_mean, rtol=1e-6)
+    assert torch.allclose(halved.running_var, exact.running_var, rtol=1e-5)
+
+
 # -- pooling heads against their equations -----------------------------------------------
 
 

@@ -65,6 +65,8 @@ class MaskedBatchNorm2d(nn.BatchNorm2d):
             # statistics (up to rounding) several times faster.  Training only,
             # so that no exported (traced) model holds this branch.
             return super().forward(x)
+        # statistics in float32: bf16 (autocast) counts frames and sums them too coarsely
+        dtype, x = x.dtype, x.float()
         count = mask.sum().to(x.dtype) * x.shape[2]
         mean = fill_padding(x, mask, 0.0).sum((0, 2, 3)) / count
         centred = x - mean[None, :, None, None]
@@ -75,7 +77,7 @@ class MaskedBatchNorm2d(nn.BatchNorm2d):
         out = centred * scale[None, :, None, None]
         if self.affine:
             out = out * self.weight[None, :, None, None] + self.bias[None, :, None, None]
-        return out
+        return out.to(dtype)
 
     @torch.no_grad()
     def _update_running_stats(self, mean: Tensor, var: Tensor, count: Tensor) -> None:

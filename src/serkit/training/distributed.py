@@ -44,10 +44,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import functools
 import gc
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -211,7 +212,7 @@ class SyncMaskedBatchNorm2d(MaskedBatchNorm2d):
         if not self.training:
             return super().forward(x, mask)
         # Always the masked path: every rank must join both all-reduces, padded batch or not.
-        # Statistics in float32 (bf16 under CUDA autocast counts frames too coarsely); the CPU's x already is.
+        # Statistics in float32, as MaskedBatchNorm2d's (bf16 under autocast counts frames too coarsely).
         dtype, x = x.dtype, x.float()
         count = (mask.sum() * x.shape[2]).float()
         totals = _Sum.apply(torch.cat([fill_padding(x, mask, 0.0).sum((0, 2, 3)), count[None]]))
@@ -293,11 +294,22 @@ def barrier(world: World) -> None:
         dist.barrier()
 
 
-def autocast(device: torch.device) -> Any:
-    """bf16 autocast on CUDA; nothing elsewhere (the CPU trains in float32, as ever)."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+def autocast(device: torch.device, precision: str | None = None) -> Any:
+    """The context a step computes in (``TrainConfig.precision``): bf16 autocast on CUDA unless
+    ``precision`` is float32, and on the CPU where it is bfloat16."""
+    if (precision or ("bfloat16" if device.type == "cuda" else "float32")) == "bfloat16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def autocast_for(device: torch.device, precision: str | None) -> Callable[[], Any]:
+    """:func:`autocast` for ``device`` and ``precision``, made afresh for each block; warns where
+    bfloat16 is asked of a CPU that can only emulate it (slower than float32)."""
+    native = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    if device.type == "cpu" and precision == "bfloat16" and not native():
+        log.warning("precision bfloat16: this processor has no native bf16 (AVX512-BF16 or AMX); "
+                    "emulated, it trains slower than float32")
+    return functools.partial(autocast, device, precision)
 
 
 def float32(outputs: Any) -> Any:

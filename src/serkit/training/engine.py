@@ -32,7 +32,7 @@ through ``progress(done, total)`` in optimiser steps, and by logging.
 **Several processes** (``torchrun``, :mod:`~serkit.training.distributed`): in a
 process group the model trains under DistributedDataParallel on each rank's
 slice of every batch; rank 0 alone evaluates, logs and writes.  **Devices**:
-``config.device`` (``cuda`` with bf16 autocast) unless ``device`` says otherwise.
+``config.device`` unless ``device`` says otherwise, computing in ``config.precision``.
 """
 
 from __future__ import annotations
@@ -100,6 +100,7 @@ class Trainer:
         self.world = distributed.current()
         self.device = distributed.placement(config.device, self.world) if device is None else torch.device(device)
         self.model = training_layout(model.to(self.device))
+        self.autocast = distributed.autocast_for(self.device, config.precision)
         self.task = task
         self.config = config
         self.out_dir = None if out_dir is None else Path(out_dir)
@@ -201,7 +202,7 @@ class Trainer:
                 x = spec_augment(x, batch.lengths, config.spec_augment,
                                  keyed_rng(config.seed, SPEC_STREAM, epoch, run.sampler.batch, *ranked))
             run.optimiser.zero_grad(set_to_none=True)
-            with distributed.autocast(self.device):
+            with self.autocast():
                 outputs, targets = self._outputs(run, x, batch.lengths, batch.targets.to(self.device),
                                                  len(indices) if weight else 0)
                 loss = run.task.loss(outputs, targets)
@@ -251,7 +252,8 @@ class Trainer:
             size, items = config.batch_size, len(run.train)
             batches = (collate([run.train.example(i) for i in range(s, min(s + size, items))], run.task)
                        for s in range(0, items, size))
-            recalibrate_batch_norm(self.model, batches, self.device)
+            with self.autocast():
+                recalibrate_batch_norm(self.model, batches, self.device)
         distributed.gather_figures(progress, world)
         # rank 0 scores the epoch; every rank takes the same decisions from its row
         row, score = distributed.broadcast(self._epoch_row(run, epoch) if world.main else None, world)
@@ -301,8 +303,7 @@ class Trainer:
     def _record_score(self, run: Run, score: float, epoch: int) -> bool:
         """Update the best score and early-stopping counter; True when ``score`` improved."""
         progress = run.progress
-        higher, min_delta = self.task.higher_is_better(self.monitor), self.config.early_stopping.min_delta
-        improved = progress.improves(score, higher, min_delta)
+        improved = progress.improves(score, self.task.higher_is_better(self.monitor), self.config.early_stopping.min_delta)
         if improved:
             progress.best_score, progress.best_epoch, progress.bad_epochs = score, epoch, 0
             run.best_weights = copy_weights(self.model)
@@ -380,7 +381,8 @@ class Trainer:
 
     def predict(self, dataset: Dataset) -> Predictions:
         """Scores and predictions of every utterance of ``dataset`` (its windows' scores combined)."""
-        ids, scores, targets, _ = score_items(self.model, self.task, dataset, self.config.eval_batch_size, self.device)
+        ids, scores, targets, _ = score_items(self.model, self.task, dataset, self.config.eval_batch_size,
+                                              self.device, self.autocast)
         return Predictions(
             ids=tuple(ids),
             scores=tuple(scores),
@@ -393,5 +395,6 @@ class Trainer:
         return self._figures(self.task, dataset)
 
     def _figures(self, task: Task, dataset: Dataset) -> dict[str, float]:
-        _, scores, targets, loss = score_items(self.model, task, dataset, self.config.eval_batch_size, self.device)
+        _, scores, targets, loss = score_items(self.model, task, dataset, self.config.eval_batch_size,
+                                               self.device, self.autocast)
         return {LOSS_FIGURE: loss, **task.metrics(scores, targets)}

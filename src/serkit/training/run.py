@@ -21,7 +21,7 @@ import io
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -202,16 +202,16 @@ def restore_checkpoint(run: Run, root: Path, model: nn.Module, config: dict[str,
     return run.progress.step
 
 
-def score_items(model: nn.Module, task: Task, dataset: Dataset, batch_size: int,
-                device: torch.device) -> tuple[list[str], list[np.ndarray], list[Any], float]:
+def score_items(model: nn.Module, task: Task, dataset: Dataset, batch_size: int, device: torch.device,
+                autocast: Callable[[], Any]) -> tuple[list[str], list[np.ndarray], list[Any], float]:
     """Per-utterance ids, scores and targets of ``dataset`` (its windows' combined), and the mean
-    loss over items, in evaluation mode."""
+    loss over items, in evaluation mode, computing inside ``autocast()`` as training does."""
     model.eval()
     # shortest first, so batches carry little padding; a fixed order keeps it deterministic
     order = sorted(range(len(dataset)), key=dataset.size)
     item_scores: dict[int, np.ndarray] = {}
     loss_sum = 0.0
-    with torch.inference_mode(), distributed.autocast(device):
+    with torch.inference_mode(), autocast():
         for start in range(0, len(order), batch_size):
             indices = order[start : start + batch_size]
             batch = collate([dataset.example(i) for i in indices], task)
