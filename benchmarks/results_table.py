@@ -55,6 +55,9 @@ ESTIMATE_RECIPE_MINUTES |= {f"loco-whisper-base-logistic{v}": 40 for v in ("", "
 # seed 003's recognizer: about 5.1 CPU-minutes an epoch on all of LibriSpeech mini's training part
 ESTIMATE_RECIPE_MINUTES |= {"seed003-ds2-librispeech-quarter": 45, "seed003-ds2-librispeech-sgd": 180}
 
+#: How much faster a bf16 recipe trains on a CPU with native bf16 (docs/benchmarks.md, "CPU training steps").
+BF16_SPEEDUP = 1.5
+
 SEED000_RUNS = tuple(f"seed000-{m}-{f}" for f in ("spectrogram", "logmel", "mfcc") for m in ("cnn", "blstm", "cnn_blstm"))
 
 LOSO_ROWS = (
@@ -230,11 +233,12 @@ def estimate(name: str) -> str:
     import yaml
 
     spec = yaml.safe_load(recipe.read_text())
-    if name in ESTIMATE_RECIPE_MINUTES:
-        return f"not run yet (about {ESTIMATE_RECIPE_MINUTES[name]} min)"
     family = "cnn_tf" if spec["model"].startswith("cnn_tf") else spec["model"]
     folds = 2 if spec.get("protocol", "loso") == "loso" else 1
-    return f"not run yet (about {folds * ESTIMATE_MINUTES.get(family, 30)} min)"
+    minutes = ESTIMATE_RECIPE_MINUTES.get(name, folds * ESTIMATE_MINUTES.get(family, 30))
+    if (spec.get("train") or {}).get("precision") == "bfloat16":
+        minutes = round(minutes / BF16_SPEEDUP)
+    return f"not run yet (about {minutes} min)"
 
 
 def estimated_minutes(name: str) -> int:

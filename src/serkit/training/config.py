@@ -256,9 +256,10 @@ class TrainConfig:
     #: EMO-DB's utterances cost 2.4 times their frames, these 1.3.
     batch_by_length: bool = added_later(False)
     #: The numbers training and evaluation compute in: ``bfloat16`` autocasts matrix products and
-    #: convolutions to bf16 (seed 002's CNN trains 1.6 times as fast on a CPU with native bf16,
-    #: AVX512-BF16 or AMX; elsewhere it is emulated and slower), ``float32`` does not; None: the
-    #: device's own, bf16 on CUDA and float32 on the CPU.  Weights and optimiser stay float32.
+    #: convolutions to bf16 (a step of seed 002's CNN 1.3-1.7 times as fast on a CPU with native
+    #: bf16, AVX512-BF16 or AMX: docs/benchmarks.md, "CPU training steps"; elsewhere emulated and
+    #: slower), ``float32`` does not; None: the device's own, bf16 on CUDA and float32 on the CPU.
+    #: Weights and optimiser stay float32.
     precision: Literal["float32", "bfloat16"] | None = added_later(None)
 
     def __post_init__(self) -> None:

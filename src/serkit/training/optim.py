@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor, nn
 
+from serkit.devices import reuse_freed_memory
 from serkit.errors import SerkitError
 from serkit.models.transfer import hold_frozen_norms, is_frozen
 from serkit.training.config import OptimiserConfig, ScheduleConfig
@@ -107,12 +108,13 @@ def warmed_up_step(optimiser: torch.optim.Optimizer, step: int, warmup_steps: in
 
 @contextlib.contextmanager
 def run_scope(threads: int | None, device: torch.device) -> Iterator[None]:
-    """Deterministic algorithms, a fixed thread count and a private torch generator, undone on exit."""
+    """Deterministic algorithms, a fixed thread count, a private torch generator and freed memory
+    kept for reuse (:func:`~serkit.devices.reuse_freed_memory`), undone on exit."""
     deterministic = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     previous_threads = torch.get_num_threads()
     devices = [device] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
+    with torch.random.fork_rng(devices=devices), reuse_freed_memory():
         # on CUDA some kernels have no deterministic version; warn rather than fail there
         torch.use_deterministic_algorithms(True, warn_only=device.type != "cpu")
         if threads is not None:
