@@ -46,8 +46,10 @@ ESTIMATE_MINUTES = {"blstm": 5, "cnn": 15, "cnn_blstm": 20, "cnn_tf": 37, "svm":
                     # Whisper probes, per layer searched (features from the cache): gru measured on fold 1.
                     "gru": 30, "linear": 2, "layer_weighted": 5, "logistic": 10}
 #: Minutes for a whole run where the family's figure does not fit: seed 002's paper setting (full
-#: 400 x 200 input, 1 s training hop, 50 epochs), as the 4-class section's text estimates it.
-ESTIMATE_RECIPE_MINUTES = {f"seed002-cnn_tf-{head}": 210 for head in ("gap", "bilinear", "attention")}
+#: 400 x 200 input, 1 s training hop, 50 epochs), as the 4-class section's text estimates it: 210
+#: minutes in float32, two thirds of that since the engine keeps freed memory (a step of that network
+#: 2-3x as fast, docs/benchmarks.md "CPU training steps"; other work in a fold is not sped up).
+ESTIMATE_RECIPE_MINUTES = {f"seed002-cnn_tf-{head}": 140 for head in ("gap", "bilinear", "attention")}
 # loco over EMO-DB, nEMO and ASED: one epoch of the fold testing EMO-DB (4224 training and 816 validation
 # utterances) took 139 s with --threads 1; about 20 epochs a fold, the other folds train on fewer.
 ESTIMATE_RECIPE_MINUTES |= {f"loco-cnn-logmel{v}": 110 for v in ("", "-balanced", "-per-corpus", "-5class")}
@@ -814,8 +816,8 @@ def main() -> None:
                       "recipe says: an 800-point DFT (200 x 200 inputs, not 400 x 200), 2 s training windows every "
                       "2 s, 10 epochs instead of 50 with the milestones scaled. The paper's setting runs from "
                       "`recipes/seed002/seed002-cnn_tf-{gap,bilinear,attention}.yaml` (not run: about 9 hours per head before "
-                      "commit 316ab69, an estimated 3.5 since; per-segment scaling by the peak and recalibration, as "
-                      "below). In the cheap variant, SGD at the paper's learning rate "
+                      "commit 316ab69, an estimated 3.5 since, and about 1.5 in bf16 since the engine keeps freed memory "
+                      "for reuse; per-segment scaling by the peak, recalibration and bf16, as below). In the cheap variant, SGD at the paper's learning rate "
                       "0.05 fails in two ways. With the attention and bilinear heads the training UA itself stays near "
                       "chance in most folds; the cause is the input, not the rate (see the `-cheap-peak` rows and "
                       "[seed002.md](seed002.md)): min-max scaled as the paper's words say, nearly every bin of the "
@@ -830,7 +832,8 @@ def main() -> None:
                       "running statistics from the training windows at the end of every epoch "
                       "(`recalibrate_batch_norm`). The three rows without it are undertrained, not a verdict on the "
                       "heads. The `-cheap-peak` rows take both fixes: the magnitude divided by its peak before the "
-                      "mu-law (`mulaw-seed002-800:scale=peak`), and recalibration."),
+                      "mu-law (`mulaw-seed002-800:scale=peak`), and recalibration; they train in bf16 "
+                      "(`train.precision`, checked on fold 00's validation speakers in [seed002.md](seed002.md))."),
         "",
         *loso_section(args.runs, SEVEN_CLASS_ROWS, "## EMO-DB 7 classes, leave-one-speaker-out",
                       "serkit's best configuration on all seven EMO-DB classes (535 utterances; chosen on training speakers "
