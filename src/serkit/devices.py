@@ -120,7 +120,7 @@ def reuse_freed_memory() -> Iterator[None]:
     glibc serves every allocation over at most 32 MB (a batch's activations) with a fresh mmap
     and unmaps it when freed, so each training step has the kernel map and zero its activations
     again, page by page: for seed 002's CNN nearly half a step went to the kernel, and a step
-    took 2.4 times as long as with the memory kept (docs/benchmarks.md, "CPU training steps").
+    took 1.7 to 2.9 times as long as with the memory kept (docs/benchmarks.md, "CPU training steps").
     Inside the block they come from the heap and stay there, so the process holds its peak
     memory until the block ends, when the heap is trimmed.  The numbers computed do not change.
     Nothing happens without glibc, or where the user set glibc's ``MALLOC_*`` variables."""
@@ -147,4 +147,3 @@ def _glibc() -> ctypes.CDLL | None:
     except OSError as error:
         log.debug("glibc not loaded (%s): freed memory is handed back as ever", error)
         return None
-
