@@ -33,9 +33,14 @@ def resident_bytes() -> int:
     return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize()
 
 
-def test_a_large_freed_block_is_reused_inside_and_handed_back_after(monkeypatch):
+@pytest.fixture
+def no_user_settings(monkeypatch):
+    """No ``MALLOC_*`` variable of the user's, which would switch the reuse off."""
     for name in [n for n in os.environ if n.startswith("MALLOC_")]:
         monkeypatch.delenv(name)
+
+
+def test_a_large_freed_block_is_reused_inside_and_handed_back_after(no_user_settings):
     pages = 200 * MB // resource.getpagesize()
     assert faults_of_repeated_allocations() > 3 * pages  # every allocation mapped and faulted afresh
     with reuse_freed_memory():
@@ -44,6 +49,15 @@ def test_a_large_freed_block_is_reused_inside_and_handed_back_after(monkeypatch)
         held = resident_bytes()
     assert held - resident_bytes() > 150 * MB  # trimmed on leaving
     assert faults_of_repeated_allocations() > 3 * pages  # and the default back
+
+
+def test_an_inner_block_leaves_the_outer_one_reusing(no_user_settings):
+    pages = 200 * MB // resource.getpagesize()
+    with reuse_freed_memory():
+        with reuse_freed_memory():
+            faults_of_repeated_allocations(1)
+        assert faults_of_repeated_allocations() < pages // 10
+    assert faults_of_repeated_allocations() > 3 * pages
 
 
 def test_a_users_own_malloc_settings_are_left_alone(monkeypatch):

@@ -21,6 +21,7 @@ import functools
 import logging
 import os
 import platform
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,10 @@ def processor_name() -> str:
 # glibc's mallopt parameters (malloc.h) and defaults
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 _DEFAULT_TRIM_THRESHOLD, _DEFAULT_MMAP_MAX = 128 * 1024, 65536
+# The allocator's settings belong to the process, so blocks open at once (nested, or in threads) share
+# them: the last one to close restores the defaults.
+_open_blocks = [0]
+_blocks_lock = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -128,14 +133,19 @@ def reuse_freed_memory() -> Iterator[None]:
     if libc is None or any(name.startswith("MALLOC_") for name in os.environ):
         yield
         return
-    libc.mallopt(_M_MMAP_MAX, 0)
-    libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)
+    with _blocks_lock:
+        _open_blocks[0] += 1
+        libc.mallopt(_M_MMAP_MAX, 0)
+        libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)
     try:
         yield
     finally:
-        libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
-        libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
-        libc.malloc_trim(0)
+        with _blocks_lock:
+            _open_blocks[0] -= 1
+            if not _open_blocks[0]:
+                libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
+                libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
+                libc.malloc_trim(0)
 
 
 @functools.cache
