@@ -128,7 +128,9 @@ def reuse_freed_memory() -> Iterator[None]:
     took 1.7 to 2.9 times as long as with the memory kept (docs/benchmarks.md, "CPU training steps").
     Inside the block they come from the heap and stay there, so the process holds its peak
     memory until the block ends, when the heap is trimmed.  The numbers computed do not change.
-    Nothing happens without glibc, or where the user set glibc's ``MALLOC_*`` variables."""
+    Nothing happens without glibc, or where the user set glibc's ``MALLOC_*`` variables.  Only the
+    main thread gains: another thread's arena holds heaps of at most 64 MB, so its large blocks
+    are still mapped afresh (the CLI trains on the main thread)."""
     libc = _glibc()
     if libc is None or any(name.startswith("MALLOC_") for name in os.environ):
         yield
