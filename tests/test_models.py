@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from serkit.configs import to_dict
 from serkit.errors import SerkitError
 from serkit.models import build_model, list_models, model_config, model_from_config
 from serkit.models.layers import MaskedBatchNorm2d, SameConv2d
@@ -209,6 +210,10 @@ def test_pooling_heads_follow_their_equations():
     w, b = bilinear.fc.weight.detach().double().numpy(), bilinear.fc.bias.detach().double().numpy()
     expected = (root / np.linalg.norm(root)) @ w.T + b
     assert np.allclose(bilinear(maps, mask)[0].detach().numpy(), expected, atol=1e-5)
+    scaled = BilinearPooling(channels, N_CLASSES, scale=80.0)
+    scaled.load_state_dict(bilinear.state_dict())
+    expected = 80.0 * (root / np.linalg.norm(root)) @ w.T + b
+    assert np.allclose(scaled(maps, mask)[0].detach().numpy(), expected, atol=1e-4)
 
     attention = AttentionPooling(channels, N_CLASSES)
     a = attention.top_down.weight.detach().double().numpy()[:, :, 0, 0]  # (classes, channels): a_k
@@ -353,6 +358,17 @@ def test_registry_names():
     assert sorted(names) == sorted(expected)
     assert build_model("cnn_tf_bilinear", 40, 4).config.head == "bilinear"
     assert build_model("cnn_tf", 40, 4, head="gap").config.head == "gap"
+
+
+def test_bilinear_scale_belongs_to_the_bilinear_head_and_leaves_older_configs_alone():
+    assert build_model("cnn_tf_bilinear", 40, 4, bilinear_scale=10.0).head.scale == 10.0
+    assert build_model("cnn_tf_bilinear", 40, 4).head.scale == 1.0
+    with pytest.raises(SerkitError, match="bilinear_scale is the bilinear head's"):
+        build_model("cnn_tf_gap", 40, 4, bilinear_scale=10.0)
+    with pytest.raises(SerkitError, match="bilinear_scale must be positive"):
+        build_model("cnn_tf_bilinear", 40, 4, bilinear_scale=0.0)
+    # unset, the field is left out of the recorded configuration, so committed hashes hold
+    assert "bilinear_scale" not in to_dict(build_model("cnn_tf_bilinear", 40, 4).config)
 
 
 @pytest.mark.parametrize("name,options", SPECS, ids=SPEC_IDS)

@@ -30,6 +30,7 @@ import dataclasses
 import torch
 from torch import Tensor, nn
 
+from serkit.configs import added_later
 from serkit.models.base import (
     UtteranceModel,
     check_choice,
@@ -51,9 +52,14 @@ class CNNTFConfig:
     frequency_kernel: tuple[int, int] = (10, 2)
     time_kernel: tuple[int, int] = (2, 8)
     channels: tuple[int, ...] = (32, 48, 64, 80)
+    #: The bilinear head's feature scale (:class:`~serkit.models.pooling.BilinearPooling`; 1: the paper).
+    bilinear_scale: float = added_later(1.0)
 
     def __post_init__(self) -> None:
         check_choice(self.head, HEADS, "cnn_tf", "head")
+        check_option(self.bilinear_scale > 0, "cnn_tf", f"bilinear_scale must be positive, not {self.bilinear_scale}")
+        check_option(self.head == "bilinear" or self.bilinear_scale == 1.0, "cnn_tf",
+                     f"bilinear_scale is the bilinear head's; the {self.head} head has none")
         check_positive(
             {
                 "n_filters": self.n_filters,
@@ -104,7 +110,8 @@ class CNNTF(UtteranceModel):
                 for n, (i, o) in enumerate(zip(ins, c.channels))
             ]
         )
-        self.head = HEAD_CLASSES[c.head]((2 * c.n_filters, *c.channels)[-1], c.n_classes)
+        head_options = {"scale": c.bilinear_scale} if c.head == "bilinear" else {}
+        self.head = HEAD_CLASSES[c.head]((2 * c.n_filters, *c.channels)[-1], c.n_classes, **head_options)
 
     def output_frames(self, frames: int) -> int:
         return self.convs.output_lengths(frames)
