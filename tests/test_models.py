@@ -184,6 +184,65 @@ def test_masked_batch_norm_keeps_float32_statistics_of_a_bf16_input():
     assert torch.allclose(halved.running_var, exact.running_var, rtol=1e-5)
 
 
+
+def _autograd_masked_batch_norm(norm: MaskedBatchNorm2d, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The masked training statistics written as plain tensor operations, left to autograd (what
+    MaskedBatchNorm2d computed before its gradient was written out)."""
+    x = x.double()
+    count = mask.sum() * x.shape[2]
+    keep = mask[:, None, None, :]
+    mean = torch.where(keep, x, 0.0).sum((0, 2, 3)) / count
+    centred = x - mean[None, :, None, None]
+    var = torch.where(keep, centred.square(), 0.0).sum((0, 2, 3)) / count
+    out = centred * torch.rsqrt(var + norm.eps)[None, :, None, None]
+    return out * norm.weight.double()[None, :, None, None] + norm.bias.double()[None, :, None, None]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32, torch.bfloat16])
+def test_masked_batch_norm_gradient_is_autograds(dtype):
+    """The written-out gradient (input, weight, bias) against autograd through the masked statistics,
+    with an upstream gradient at padded positions too (every output depends on the statistics) and
+    large garbage in the padding, which must not leak; channels-last as the engine trains."""
+    torch.manual_seed(0)
+    lengths = torch.tensor([11, 4, 9, 11, 1, 6])
+    x = torch.randn(6, 5, 7, 11, dtype=torch.float64) * 3 + 2
+    for item, n in enumerate(lengths.tolist()):
+        x[item, :, :, n:] = 1e4
+    mask = length_mask(lengths, 11)
+    upstream = torch.randn_like(x)
+    norm = MaskedBatchNorm2d(5).train()
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 2.0), norm.bias.uniform_(-1.0, 1.0)
+    reference = MaskedBatchNorm2d(5).train()
+    reference.load_state_dict(norm.state_dict())
+
+    ours_x = x.to(dtype).to(memory_format=torch.channels_last).requires_grad_()
+    out = norm.to(torch.promote_types(dtype, torch.float32))(ours_x, mask)
+    assert out.dtype == dtype
+    (out.double() * upstream).sum().backward()
+    theirs_x = ours_x.detach().double().requires_grad_()
+    reference.double()
+    (_autograd_masked_batch_norm(reference, theirs_x, mask) * upstream).sum().backward()
+
+    tolerance = {torch.float64: 1e-9, torch.float32: 1e-4, torch.bfloat16: 2e-2}[dtype]
+    # bf16: the output and the gradient reaching it are rounded to 8 bits, so relative to the largest
+    for ours, theirs in ((ours_x.grad, theirs_x.grad), (norm.weight.grad, reference.weight.grad),
+                         (norm.bias.grad, reference.bias.grad)):
+        assert (ours.double() - theirs).abs().max() <= tolerance * theirs.abs().max()
+
+
+def test_masked_batch_norm_passes_gradcheck_and_refuses_a_mask_that_is_not_a_length_mask():
+    torch.manual_seed(0)
+    norm = MaskedBatchNorm2d(2).double().train()
+    x = torch.randn(3, 2, 3, 5, dtype=torch.float64, requires_grad=True)
+    mask = length_mask(torch.tensor([5, 2, 4]), 5)
+    assert torch.autograd.gradcheck(lambda x, w, b: norm(x, mask),
+                                    (x, norm.weight, norm.bias))
+    holes = mask.clone()
+    holes[0, 1] = False
+    with pytest.raises(ValueError, match="valid frames first"):
+        norm(x, holes)
+
 # -- pooling heads against their equations -----------------------------------------------
 
 
