@@ -34,10 +34,13 @@ REPO = Path(__file__).resolve().parents[1]
 #: The heads in the paper's order of its Table 1, and what each setting appends to the recipe name.
 HEADS = ("gap", "bilinear", "attention")
 SETTINGS = {"paper": "", "cheap": "-cheap", "cheap-peak": "-cheap-peak"}
+#: Where a head's recipe in a setting carries a fix of its own: the cheap-peak bilinear head with its
+#: feature scale (chosen by seed002-cnn_tf-bilinear-cheap-peak-scale.yaml; docs/seed002.md).
+OWN_RECIPES = {("bilinear", "cheap-peak"): "seed002-cnn_tf-bilinear-cheap-peak-scaled"}
 
 
 def recipe(head: str, setting: str) -> str:
-    return f"seed002-cnn_tf-{head}{SETTINGS[setting]}"
+    return OWN_RECIPES.get((head, setting), f"seed002-cnn_tf-{head}{SETTINGS[setting]}")
 
 
 def load(runs: Path, name: str) -> tuple[CvResults | None, bool]:

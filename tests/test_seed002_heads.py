@@ -46,5 +46,5 @@ def test_heads_are_compared_pairwise_and_only_an_interval_clear_of_zero_is_calle
     results, comparisons = compare_heads(runs, "cheap-peak", BootstrapConfig(n_resamples=200))
     assert set(results) == {"gap", "attention"} and comparisons == []
     text = markdown("cheap-peak", results, comparisons)
-    assert "| bilinear | `seed002-cnn_tf-bilinear-cheap-peak` | 64.16 / 69.17 | not run yet |" in text
+    assert "| bilinear | `seed002-cnn_tf-bilinear-cheap-peak-scaled` | 64.16 / 69.17 | not run yet |" in text
     assert "| gap | `seed002-cnn_tf-gap-cheap-peak` | 67.54 / 71.35 | **25.0** |" in text and "stays open" in text

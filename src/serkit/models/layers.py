@@ -87,9 +87,9 @@ class _MaskedBatchNorm(torch.autograd.Function):
     frames (``mask``: ``(batch, frames)``, valid frames first), its gradient written out.
 
     Left to autograd, masking the statistics took a dozen passes over the activations forward and
-    twice that backward: a training step of seed 002's network took three times as long when a
-    batch held one short utterance as when it held none (docs/benchmarks.md, "CPU training
-    steps").  Here the statistics are summed item by item over the valid frames, the output is
+    twice that backward, 2 to 6 times as long as now on seed 002's first layers, and a training
+    step of that network three times as long when a batch held one short utterance (most do) as
+    when it held none (docs/benchmarks.md, "Masked batch norm").  Here the statistics are summed item by item over the valid frames, the output is
     one multiply-add, and the gradient is, with ``xhat`` the normalised input, ``s`` the inverse
     deviation, ``m`` the mask and ``n`` the number of valid positions (sums over every position,
     as every output depends on the statistics)::
