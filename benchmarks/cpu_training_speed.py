@@ -17,7 +17,6 @@ reaches the same figures is measured on real folds (docs/seed002.md), not here.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import time
@@ -27,7 +26,7 @@ import torch
 from serkit.devices import reuse_freed_memory
 from serkit.models import build_model
 from serkit.training.optim import training_layout
-from machine import cpu_model, write_section  # benchmarks/machine.py
+from machine import cpu_model, publish, rounds_arguments  # benchmarks/machine.py
 
 BATCH, CLASSES = 64, 4
 #: (label, model, options, input rows, frames): each paper's model at its input size.
@@ -115,15 +114,10 @@ def section(lines: list[str], rounds: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
-    args = parser.parse_args()
+    args = rounds_arguments(__doc__.split("\n\n")[0])
     torch.set_num_threads(1)
     text = section(rows(args.rounds), args.rounds)
-    print(text)
-    if args.write:
-        write_section("CPU training steps", text)
+    publish("CPU training steps", text, args.write)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
@@ -27,3 +28,19 @@ def write_section(title: str, text: str, doc_path: Path = DOC) -> None:
     pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
     doc = pattern.sub(lambda _: text + "\n", doc) if pattern.search(doc) else doc.rstrip("\n") + "\n\n" + text
     doc_path.write_text(doc.rstrip("\n") + "\n")
+
+
+def rounds_arguments(description: str) -> argparse.Namespace:
+    """``--rounds`` (best of how many timings) and ``--write`` (the section of docs/benchmarks.md), the
+    arguments of the timing benchmarks."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
+    return parser.parse_args()
+
+
+def publish(title: str, text: str, write: bool) -> None:
+    """Print a benchmark's section, and with ``write`` put it in docs/benchmarks.md."""
+    print(text)
+    if write:
+        write_section(title, text)

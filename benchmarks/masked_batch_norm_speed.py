@@ -20,7 +20,6 @@ it three quarters long, one thread, channels-last as the engine trains:
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from torch import Tensor
 from serkit.devices import reuse_freed_memory
 from serkit.models.layers import MaskedBatchNorm2d
 from serkit.models.masking import length_mask
-from machine import cpu_model, write_section  # benchmarks/machine.py
+from machine import cpu_model, publish, rounds_arguments  # benchmarks/machine.py
 
 BATCH, SHORTER = 64, 16
 #: (label, channels, bins, frames) of the activations a batch norm sees
@@ -117,18 +116,13 @@ def section(lines: list[str], rounds: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--write", action="store_true", help="write the section of docs/benchmarks.md")
-    args = parser.parse_args()
+    args = rounds_arguments(__doc__.split("\n\n")[0])
     torch.set_num_threads(1)
     with reuse_freed_memory():
         lines = [row(label, shape, dtype, args.rounds)
                  for label, *shape in LAYERS for dtype in (torch.float32, torch.bfloat16)]
     text = section(lines, args.rounds)
-    print(text)
-    if args.write:
-        write_section("Masked batch norm", text)
+    publish("Masked batch norm", text, args.write)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import torch
 from serkit.models import build_model
 from serkit.models.registry import parameter_count
 from serkit.training.regression import Regression
-from machine import cpu_model, write_section  # benchmarks/machine.py
+from machine import cpu_model, publish  # benchmarks/machine.py
 
 FRAMES, DIMS, RECORDINGS = 7500, 160, 9
 TARGETS = ("arousal", "valence")
@@ -150,9 +150,7 @@ def main() -> None:
         torch.set_num_threads(threads)
         tables.append((threads, rows(args.rounds)))
     text = section(tables, args.rounds)
-    print(text)
-    if args.write:
-        write_section("Seed 004 training speed", text)
+    publish("Seed 004 training speed", text, args.write)
 
 
 if __name__ == "__main__":
