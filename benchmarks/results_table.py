@@ -784,7 +784,11 @@ def main() -> None:
         "default memory layout and with masked batch norm on every batch. Since then convolutional models train "
         "in channels-last layout, and batches without padding take BatchNorm2d's own kernel: the same computation "
         "up to float rounding and about 2.7x faster per step, so a rerun of those rows gives figures that may "
-        "differ slightly, and takes fewer minutes than the table says.",
+        "differ slightly, and takes fewer minutes than the table says. Since commit d8f70b6 (2026-12-07) a batch "
+        "that holds padding takes a masked batch norm with its gradient written out instead of autograd through "
+        "masked sums: the same computation up to float rounding, 2-6x faster on seed 002's first layers "
+        "(docs/benchmarks.md, \"Masked batch norm\"), so every convolutional row run before it may also differ "
+        "slightly on a rerun (fold 00 of seed002-cnn_tf-attention ran its first 30 epochs before it).",
         "",
         "Reruns after the architecture rework of 2026-12-03 (typed artifacts, fitters, one settings search; "
         "`serkit cv --config recipes/GROUP/NAME.yaml --root ../shared/data/emodb --out DIR --jobs 2 --threads 1`): "
