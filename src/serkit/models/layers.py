@@ -126,11 +126,12 @@ class _MaskedBatchNorm(torch.autograd.Function):
         g = grad.to(centred.dtype)
         g_sum = g.sum((0, 2, 3))
         g_xhat = inverse * (g * centred).sum((0, 2, 3))
-        # m (sum(g) + xhat sum(g xhat)) / n
-        correction = torch.addcmul(_per_channel(g_sum / count), centred, _per_channel(inverse * g_xhat / count))
+        scale = weight.to(g.dtype) * inverse
+        # -w s m (sum(g) + xhat sum(g xhat)) / n, then w s g added in place
+        grad_x = torch.addcmul(_per_channel(-scale * g_sum / count), centred, _per_channel(-scale * inverse * g_xhat / count))
         for item, length in ctx.tails:
-            correction[item, :, :, length:] = 0.0
-        grad_x = correction.sub_(g).mul_(_per_channel(-weight.to(g.dtype) * inverse)).to(ctx.dtype)
+            grad_x[item, :, :, length:] = 0.0
+        grad_x = grad_x.addcmul_(g, _per_channel(scale)).to(ctx.dtype)
         return grad_x, None, g_xhat.to(weight.dtype), g_sum.to(weight.dtype), None
 
 
