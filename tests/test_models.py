@@ -202,10 +202,11 @@ def _autograd_masked_batch_norm(norm: MaskedBatchNorm2d, x: torch.Tensor, mask: 
 def test_masked_batch_norm_gradient_is_autograds(dtype):
     """The written-out gradient (input, weight, bias) against autograd through the masked statistics,
     with an upstream gradient at padded positions too (every output depends on the statistics) and
-    large garbage in the padding, which must not leak; channels-last as the engine trains."""
+    large garbage in the padding, which must not leak; channels-last as the engine trains; an item
+    with no valid frame among them."""
     torch.manual_seed(0)
-    lengths = torch.tensor([11, 4, 9, 11, 1, 6])
-    x = torch.randn(6, 5, 7, 11, dtype=torch.float64) * 3 + 2
+    lengths = torch.tensor([11, 4, 0, 9, 11, 1, 6])
+    x = torch.randn(7, 5, 7, 11, dtype=torch.float64) * 3 + 2
     for item, n in enumerate(lengths.tolist()):
         x[item, :, :, n:] = 1e4
     mask = length_mask(lengths, 11)
@@ -229,6 +230,38 @@ def test_masked_batch_norm_gradient_is_autograds(dtype):
     for ours, theirs in ((ours_x.grad, theirs_x.grad), (norm.weight.grad, reference.weight.grad),
                          (norm.bias.grad, reference.bias.grad)):
         assert (ours.double() - theirs).abs().max() <= tolerance * theirs.abs().max()
+
+
+def test_masked_batch_norm_of_a_constant_channel_is_its_bias():
+    """Variance 0 on the valid frames (garbage in the padding): the output is the bias there, the
+    running variance moves toward 0, and the gradient is finite."""
+    norm = MaskedBatchNorm2d(2).train()
+    with torch.no_grad():
+        norm.bias.copy_(torch.tensor([0.5, -1.0]))
+    lengths = torch.tensor([6, 3, 0])
+    x = torch.full((3, 2, 4, 6), 2.0)
+    x[1, :, :, 3:] = 1e4
+    x.requires_grad_()
+    out = norm(x, length_mask(lengths, 6))
+    out.sum().backward()
+    assert torch.equal(out[0], norm.bias.detach()[:, None, None].expand(2, 4, 6))
+    assert torch.allclose(norm.running_var, torch.full((2,), 0.9))
+    assert x.grad.isfinite().all()
+
+
+def test_masked_batch_norm_sums_bf16_gradients_finely_whatever_their_layout():
+    """A channels-last bf16 input with a gradient in the default layout: the fused backward kernel
+    sums such a pair in bf16 (relative errors near 1e-3), so the gradient is put in the input's
+    layout first."""
+    torch.manual_seed(1)
+    lengths = torch.tensor([30, 12, 30, 7, 30, 30, 25, 30])
+    mask = length_mask(lengths, 30)
+    x = (torch.randn(8, 4, 10, 30) * 3 + 2).bfloat16().to(memory_format=torch.channels_last).requires_grad_()
+    upstream = (torch.randn(8, 4, 10, 30) * mask[:, None, None, :]).bfloat16().contiguous()
+    norm = MaskedBatchNorm2d(4).train()
+    norm(x, mask).backward(upstream)
+    exact = upstream.double().sum((0, 2, 3))
+    assert (norm.bias.grad.double() - exact).abs().max() <= 1e-5 * exact.abs().max()
 
 
 def test_masked_batch_norm_passes_gradcheck_and_refuses_a_mask_that_is_not_a_length_mask():

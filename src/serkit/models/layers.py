@@ -87,64 +87,80 @@ class _MaskedBatchNorm(torch.autograd.Function):
     frames (``mask``: ``(batch, frames)``, valid frames first), its gradient written out.
 
     Left to autograd, masking the statistics took a dozen passes over the activations forward and
-    twice that backward, 2 to 6 times as long as now on seed 002's first layers, and a training
-    step of that network three times as long when a batch held one short utterance (most do) as
-    when it held none (docs/benchmarks.md, "Masked batch norm").  Here the statistics are summed item by item over the valid frames, the output is
-    one multiply-add, and the gradient is, with ``xhat`` the normalised input, ``s`` the inverse
-    deviation, ``m`` the mask and ``n`` the number of valid positions (sums over every position,
-    as every output depends on the statistics)::
+    twice that backward (docs/benchmarks.md, "Masked batch norm").  Here every pass is one of
+    PyTorch's fused batch-norm kernels, which read a bf16 input without a float32 copy of it and
+    vectorise along the channels of a channels-last tensor (elementwise operations broadcasting a
+    per-channel vector there take a slow path, most of all in place on bf16): the statistics item
+    by item over its valid frames (padding garbage never enters); the output, normalisation with
+    them (evaluation mode); the gradient, that mode's ``w s g`` with ``dw = sum(g xhat)`` and
+    ``db = sum(g)``, then the statistics' share, an affine map of ``x`` per channel, added on each
+    item's valid frames.  With ``xhat`` the normalised input, ``s`` the inverse deviation, ``m``
+    the mask and ``n`` the number of valid positions (sums over every position, as every output
+    depends on the statistics)::
 
-        dx = w s (g - m (sum(g) + xhat sum(g xhat)) / n),  dw = sum(g xhat),  db = sum(g)
-
-    Statistics and arithmetic are float32 whatever ``x`` is (bf16 under autocast would count
-    frames and sum them too coarsely); the output has ``x``'s dtype.
+        dx = w s (g - m (sum(g) + xhat sum(g xhat)) / n)
     """
 
     @staticmethod
     def forward(ctx, x: Tensor, mask: Tensor, weight: Tensor, bias: Tensor, eps: float):
-        ctx.dtype = x.dtype
-        # one explicit cast: operations mixing bf16 and float32 take a slow, unvectorised path
-        x = x.to(torch.promote_types(x.dtype, torch.float32))
         lengths = mask.sum(1)
         if not torch.equal(mask, length_mask(lengths, mask.shape[1])):
             raise ValueError("MaskedBatchNorm2d: the mask must hold each item's valid frames first")
         lengths = lengths.tolist()
-        ctx.tails = [(item, length) for item, length in enumerate(lengths) if length < x.shape[3]]
-        count = torch.tensor(sum(lengths) * x.shape[2], dtype=x.dtype, device=x.device)
-        mean = _valid_sum(x, lengths) / count
-        centred = x - _per_channel(mean)
-        var = _valid_sum(centred, lengths, square=True) / count
-        inverse = torch.rsqrt(var + eps)
-        out = torch.addcmul(_per_channel(bias.to(x.dtype)), centred, _per_channel(weight.to(x.dtype) * inverse))
-        ctx.save_for_backward(centred, inverse, weight, count)
+        mean, var, count = _valid_statistics(x, lengths)
+        weight, bias = weight.to(mean.dtype), bias.to(mean.dtype)
+        out = torch.batch_norm(x, weight, bias, mean, var, False, 0.0, eps, False)
+        ctx.save_for_backward(x, weight, mean, var, count)
+        ctx.lengths, ctx.eps = lengths, eps
         ctx.mark_non_differentiable(mean, var, count)
-        return out.to(ctx.dtype), mean, var, count
+        return out, mean, var, count
 
     @staticmethod
     def backward(ctx, grad: Tensor, *_):
-        centred, inverse, weight, count = ctx.saved_tensors
-        g = grad.to(centred.dtype)
-        g_sum = g.sum((0, 2, 3))
-        g_xhat = inverse * (g * centred).sum((0, 2, 3))
-        scale = weight.to(g.dtype) * inverse
-        # -w s m (sum(g) + xhat sum(g xhat)) / n, then w s g added in place
-        grad_x = torch.addcmul(_per_channel(-scale * g_sum / count), centred, _per_channel(-scale * inverse * g_xhat / count))
-        for item, length in ctx.tails:
-            grad_x[item, :, :, length:] = 0.0
-        grad_x = grad_x.addcmul_(g, _per_channel(scale)).to(ctx.dtype)
-        return grad_x, None, g_xhat.to(weight.dtype), g_sum.to(weight.dtype), None
+        x, weight, mean, var, count = ctx.saved_tensors
+        # the fused kernel sums coarsely when the gradient's layout is not the input's
+        grad = grad.contiguous(memory_format=_layout(x))
+        grad_x, g_xhat, g_sum = torch.ops.aten.native_batch_norm_backward(
+            grad, x, weight, mean, var, None, None, False, ctx.eps, [True, True, True])
+        inverse = torch.rsqrt(var + ctx.eps)
+        # -w s (sum(g) + xhat sum(g xhat)) / n on the valid frames: slope * x + offset
+        scale = -weight * inverse / count
+        slope, offset = scale * inverse * g_xhat, scale * (g_sum - mean * inverse * g_xhat)
+        correction = _affine(x, slope, offset)
+        for item, length in enumerate(ctx.lengths):
+            if length < x.shape[3]:
+                correction[item, :, :, length:] = 0.0
+        grad_x += correction
+        return grad_x, None, g_xhat, g_sum, None
 
 
-def _per_channel(values: Tensor) -> Tensor:
-    return values[None, :, None, None]
+def _layout(x: Tensor) -> torch.memory_format:
+    channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    return torch.channels_last if channels_last else torch.contiguous_format
 
 
-def _valid_sum(x: Tensor, lengths: list[int], square: bool = False) -> Tensor:
-    """Per channel, the sum (of squares) of ``x`` over each item's valid frames, item by item:
-    whatever the padding holds never enters (a product then a sum: x.square() is a slow pow
-    kernel on a CPU)."""
-    parts = [x[item, :, :, :length] for item, length in enumerate(lengths)]
-    return torch.stack([(part * part if square else part).sum((1, 2)) for part in parts]).sum(0)
+def _affine(x: Tensor, slope: Tensor, offset: Tensor) -> Tensor:
+    """``slope * x + offset`` per channel, by the fused evaluation-mode batch-norm kernel."""
+    zero, one = torch.zeros_like(slope), torch.ones_like(slope)
+    return torch.batch_norm(x, slope, offset, zero, one, False, 0.0, 0.0, False)
+
+
+def _valid_statistics(x: Tensor, lengths: list[int]) -> tuple[Tensor, Tensor, Tensor]:
+    """Per channel, the mean and (biased) variance of ``x`` over each item's valid frames, and
+    their count, in float32 at least: each item's by the batch-norm statistics kernel (which sums
+    a bf16 input in float32 when handed float32 running buffers; momentum 0 leaves them as they
+    are), then combined exactly (Chan et al.'s pairwise rule), so whatever the padding holds
+    never enters."""
+    dtype = torch.promote_types(x.dtype, torch.float32)
+    unused = torch.zeros(x.shape[1], dtype=dtype, device=x.device), torch.ones(x.shape[1], dtype=dtype, device=x.device)
+    valid = [(item, length) for item, length in enumerate(lengths) if length]  # no 0 / 0
+    items = [torch.batch_norm_update_stats(x[item:item + 1, :, :, :length], *unused, 0.0) for item, length in valid]
+    means, variances = torch.stack([mean for mean, _ in items]), torch.stack([var for _, var in items])
+    counts = torch.tensor([length for _, length in valid], dtype=dtype, device=x.device)[:, None] * x.shape[2]
+    count = counts.sum()
+    mean = (counts * means).sum(0) / count
+    var = (counts * (variances + (means - mean) ** 2)).sum(0) / count
+    return mean, var, count
 
 
 class ConvBlock(nn.Module):
