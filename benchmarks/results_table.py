@@ -47,9 +47,9 @@ ESTIMATE_MINUTES = {"blstm": 5, "cnn": 15, "cnn_blstm": 20, "cnn_tf": 37, "svm":
                     "gru": 30, "linear": 2, "layer_weighted": 5, "logistic": 10}
 #: Minutes for a whole run where the family's figure does not fit, as measured (no bf16 factor applied):
 #: seed 002's paper setting (full 400 x 200 input, 1 s training hop, 50 epochs, bf16): fold 00 of
-#: seed002-cnn_tf-attention took about 24 CPU-minutes (50 epochs of 0.48 CPU-minutes)
-#: with the masked batch norm of commit d8f70b6; 10 folds.
-ESTIMATE_RECIPE_MINUTES = {f"seed002-cnn_tf-{head}": 240 for head in ("gap", "bilinear", "attention")}
+#: seed002-cnn_tf-attention took about 19 CPU-minutes (fold 08: epochs 5-50 at 0.38 CPU-minutes each)
+#: with the masked batch norm of commit 9eb9d81 (24 with that of d8f70b6); 10 folds.
+ESTIMATE_RECIPE_MINUTES = {f"seed002-cnn_tf-{head}": 190 for head in ("gap", "bilinear", "attention")}
 # loco over EMO-DB, nEMO and ASED: one epoch of the fold testing EMO-DB (4224 training and 816 validation
 # utterances) took 139 s with --threads 1; about 20 epochs a fold, the other folds train on fewer.
 ESTIMATE_RECIPE_MINUTES |= {f"loco-cnn-logmel{v}": 110 for v in ("", "-balanced", "-per-corpus", "-5class")}
