@@ -9,7 +9,12 @@ the CPU with one thread; an AVEC 2016 epoch is 9 such recordings.  Each BLSTM (`
 two layers as its default, no dropout) gets the hidden size whose parameter count is nearest the
 network it is set against.  Each figure is the best of ``--rounds`` steps after one warm-up step,
 because the machine may be shared.  The receptive field is measured, not computed: the input
-frames whose gradient at the middle output frame is not zero.
+frames whose gradient at the middle output frame is not zero.  How near 10x can come on this
+processor: each network's arithmetic per step (forward and backward, counted by
+``torch.utils.flop_counter``) at the rate the processor multiplies large float32 matrices (a 2048 x 2048
+product, the best a convolution's matrix products can hope for) gives the fastest step it could
+take; the column "10x needs" is the rate the network would have to reach to step ten times as fast
+as its BLSTM.
 
     python benchmarks/seed004_speed.py [--rounds 5] [--write]
 
@@ -23,6 +28,7 @@ import os
 import time
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from serkit.models import build_model
 from serkit.models.registry import parameter_count
@@ -37,6 +43,8 @@ NETWORKS = [
     ("updown", {"width": 128}),
     ("receptive_probe", {"length": 512}),
 ]
+#: Networks whose filter runs by FFT, which the operation counter does not see.
+BY_FFT = {"receptive_probe"}
 
 
 def build(name: str, options: dict) -> torch.nn.Module:
@@ -85,6 +93,27 @@ def reach(model: torch.nn.Module, frames: int = 4000) -> str:
     return f"{before} / {after} ({(before + after + 1) * 0.04:.1f} s)"
 
 
+def step_flops(model: torch.nn.Module) -> float:
+    """Floating-point operations of one forward and backward pass over a recording (matrix products
+    and convolutions; not an FFT's)."""
+    x = torch.randn(1, DIMS, FRAMES)
+    with FlopCounterMode(display=False) as counter:
+        model(x, torch.tensor([FRAMES])).sum().backward()
+    return counter.get_total_flops()
+
+
+def matrix_product_rate(size: int = 2048, rounds: int = 5) -> float:
+    """Operations a second of a large float32 matrix product at the current thread count."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
+
+
 def rows(rounds: int) -> list[str]:
     lines = []
     for name, options in NETWORKS:
@@ -93,22 +122,26 @@ def rows(rounds: int) -> list[str]:
         blstm_options = matching_blstm(count(name, options))
         blstm = build("frame_blstm", blstm_options)
         conv_s, blstm_s = step_seconds(net, rounds), step_seconds(blstm, rounds)
+        flops = None if name in BY_FFT else step_flops(net)
+        rate = "(FFT)" if flops is None else f"{flops / conv_s / 1e9:.0f} GFLOP/s"
+        needs = "-" if flops is None else f"{10 * flops / blstm_s / 1e9:.0f} GFLOP/s"
         label = name + "".join(f" {k}={v}" for k, v in options.items())
         lines.append(f"| {label} | {count(name, options):,} | {conv_s:.3f} s | {conv_s * RECORDINGS:.2f} s | "
                      f"{reach(net)} | frame_blstm hidden={blstm_options['hidden']} | "
                      f"{count('frame_blstm', blstm_options):,} | {blstm_s * RECORDINGS:.1f} s | "
-                     f"{blstm_s / conv_s:.1f}x |")
+                     f"{blstm_s / conv_s:.1f}x | {rate} | {needs} |")
     return lines
 
 
 def section(tables: list[tuple[int, list[str]]], rounds: int) -> str:
-    threads = " ".join(str(t) for t, _ in tables)
+    threads = " ".join(str(t) for t, _, _ in tables)
     results = []
-    for count, lines in tables:
-        results += [f"**{count} thread{'s' * (count > 1)}**", "",
+    for count, peak, lines in tables:
+        results += [f"**{count} thread{'s' * (count > 1)}** (a 2048 x 2048 float32 matrix product: "
+                    f"{peak / 1e9:.0f} GFLOP/s)", "",
                     "| network | parameters | per recording | per epoch (9) | reach before / after | BLSTM | parameters "
-                    "| BLSTM per epoch | BLSTM / network |",
-                    "|---|---|---|---|---|---|---|---|---|", *lines, ""]
+                    "| BLSTM per epoch | BLSTM / network | network's rate | 10x needs |",
+                    "|---|---|---|---|---|---|---|---|---|---|---|", *lines, ""]
     return "\n".join([
         "## Seed 004 training speed",
         "",
@@ -119,6 +152,10 @@ def section(tables: list[tuple[int, list[str]]], rounds: int) -> str:
         "steps one after another; on one CPU thread both are bound by their arithmetic, so the ratio here",
         "is nearer the ratio of their work, and the paper's is not expected; more threads share a",
         "convolution's frames among them, while a recurrent layer's steps stay one after another.",
+        "\"Network's rate\" is its arithmetic per step (forward and backward, `torch.utils.flop_counter`)",
+        "over its step time, and \"10x needs\" the rate at which it would step ten times as fast as its",
+        "BLSTM: where that is above the matrix-product rate of the same threads, no implementation of",
+        "the network reaches 10x on this processor in float32.",
         "",
         "### Command",
         "",
@@ -148,7 +185,7 @@ def main() -> None:
     tables = []
     for threads in args.threads:
         torch.set_num_threads(threads)
-        tables.append((threads, rows(args.rounds)))
+        tables.append((threads, matrix_product_rate(), rows(args.rounds)))
     text = section(tables, args.rounds)
     publish("Seed 004 training speed", text, args.write)
 
