@@ -788,7 +788,11 @@ def main() -> None:
         "that holds padding takes a masked batch norm with its gradient written out instead of autograd through "
         "masked sums: the same computation up to float rounding, 2-6x faster on seed 002's first layers "
         "(docs/benchmarks.md, \"Masked batch norm\"), so every convolutional row run before it may also differ "
-        "slightly on a rerun (fold 00 of seed002-cnn_tf-attention ran its first 30 epochs before it).",
+        "slightly on a rerun (fold 00 of seed002-cnn_tf-attention ran its first 30 epochs before it). "
+        "Since commit 9eb9d81 (2026-12-07) that masked batch norm computes through PyTorch's fused "
+        "batch-norm kernels (the same computation up to float rounding, 2.6-3.6x faster again per layer "
+        "in bf16): seed002-cnn_tf-attention's folds 07 (from epoch 27) to 09 and the later paper-setting "
+        "heads ran with it.",
         "",
         "Reruns after the architecture rework of 2026-12-03 (typed artifacts, fitters, one settings search; "
         "`serkit cv --config recipes/GROUP/NAME.yaml --root ../shared/data/emodb --out DIR --jobs 2 --threads 1`): "
