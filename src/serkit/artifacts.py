@@ -191,9 +191,9 @@ class FoldResult:
     search: dict[str, Any] | None = None
     #: the model it started from (``init``), what was copied and frozen
     init: dict[str, Any] | None = None
-    #: processor seconds (every thread of the process) of the call that finished the fold: the
-    #: core-time ``seconds`` cost, whatever else shared the machine; a resumed fold's earlier
-    #: calls are not in it
+    #: processor seconds (every thread of the process) of the fold: the core-time ``seconds`` cost,
+    #: whatever else shared the machine; a resumed fold's earlier calls count up to their last
+    #: checkpoint since 2026-12-07 (before, only the call that finished the fold counted)
     cpu_seconds: float | None = added_later(None)
     #: the processor or GPU and torch version that fitted the fold (:func:`serkit.devices.machine_name`;
     #: folds before 2026-12-07 did not record it)
@@ -281,8 +281,8 @@ class CvResults:
     #: utterance classification (``wa``, ``ua``, ``f1``, ``error``, ``unweighted_error`` per fold,
     #: mean, pooled, ``ci95``, ``confusion``), and the other rule's pooled figures beside it
     utterances: dict[str, Any] | None = added_later(None)
-    #: processor seconds of the folds' last calls (:attr:`FoldResult.cpu_seconds`) summed; None
-    #: when a fold did not record them (runs before 2026-12-06)
+    #: processor seconds of the folds (:attr:`FoldResult.cpu_seconds`) summed; None when a fold did
+    #: not record them (runs before 2026-12-06)
     cpu_seconds: float | None = added_later(None)
     #: the machines its folds were fitted on (:attr:`FoldResult.machine`), each once; None when a
     #: fold did not record it (runs before 2026-12-07)

@@ -268,10 +268,12 @@ class CvFoldJob:
             validation_scores = search.fitter.predict(data.validation) if len(data.validation) else []
             outcome |= decode_texts(data, validation_scores, test_scores)
         # A fit resumed after a kill counts its earlier calls too (up to their last checkpoint).
-        earlier = sum(member.get("earlier_seconds", 0.0) for member in outcome.get("members", []))
+        members = outcome.get("members", [])
+        earlier = sum(member.get("earlier_seconds", 0.0) for member in members)
+        earlier_cpu = sum(member.get("earlier_cpu_seconds", 0.0) for member in members)
         result = FoldResult.from_dict({"fold": fold.to_dict(), **outcome,
                                        "seconds": time.perf_counter() - started + earlier,
-                                       "cpu_seconds": time.process_time() - cpu_started,
+                                       "cpu_seconds": time.process_time() - cpu_started + earlier_cpu,
                                        "machine": machine_name(self.recipe.train.device)}, fold.name)
         result.write(_predictions(self.out_dir, fold))
         log.info("fold %s: %s", fold.name, _fold_figure(result, self.corpus, self.recipe.task))

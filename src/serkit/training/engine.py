@@ -116,19 +116,19 @@ class Trainer:
 
     def fit(self, train: Dataset, validation: Dataset | None = None) -> FitResult:
         """Train on ``train``, choosing on ``validation``; resume from ``out_dir`` if it has a checkpoint."""
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         self._check_data(train, validation)
         if self.out_dir is not None and self.world.main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         with run_scope(self.threads, self.device), distributed.synchronised_norms(self.model, self.world, self.device):
             run = self._new_run(train, validation)
-            run.started = started
+            run.started, run.cpu_started = started, cpu_started
             try:
                 resumed = self._resume(run)
                 if resumed is None:
                     torch.manual_seed(distributed.rank_seed(self.config.seed, self.world))
                 run.net = distributed.parallel(self.model, self.world, self.device)
-                run.earlier_seconds = run.progress.seconds
+                run.earlier_seconds, run.earlier_cpu_seconds = run.progress.seconds, run.progress.cpu_seconds
                 total = self.config.epochs * len(run.sampler)
                 while run.progress.stop_reason is None:
                     self._train_epoch(run, total)
@@ -344,6 +344,7 @@ class Trainer:
             resumed_from_step=resumed,
             seconds=seconds,
             earlier_seconds=run.earlier_seconds,
+            earlier_cpu_seconds=run.earlier_cpu_seconds,
         )
 
     def _checkpoint(self, run: Run) -> None:

@@ -51,8 +51,9 @@ class FitResult:
     ``monitor`` figure on the validation part) or ``"last-epoch"`` (no
     validation part).  ``stop_reason`` is ``"epochs"``, ``"early-stopping"``
     or ``"learning-rate-floor"``.  ``seconds`` is this call's wall time;
-    ``earlier_seconds`` that of the calls it resumed, up to their last checkpoint (0 for
-    a fresh run).
+    ``earlier_seconds`` and ``earlier_cpu_seconds`` the wall and processor time of the calls it
+    resumed, up to their last checkpoint (0 for a fresh run; processor time 0 too for a checkpoint
+    written before it was kept, 2026-12-07).
     """
 
     history: tuple[dict[str, Any], ...]
@@ -65,6 +66,7 @@ class FitResult:
     resumed_from_step: int | None
     seconds: float
     earlier_seconds: float = 0.0
+    earlier_cpu_seconds: float = 0.0
 
     @property
     def epochs_run(self) -> int:
@@ -96,8 +98,9 @@ class RunProgress:
     bad_epochs: int = 0
     stop_reason: str | None = None
     history: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    #: wall seconds of training up to this checkpoint, over every call
+    #: wall and processor seconds of training up to this checkpoint, over every call
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     # running figures of the epoch in progress: loss, and every item trained on so far
     loss_sum: float = 0.0
     indices: list[int] = dataclasses.field(default_factory=list)
@@ -141,9 +144,12 @@ class Run:
     writer: Any = None
     #: what trains: the model, or its DistributedDataParallel wrapper under several processes
     net: nn.Module | None = None
-    #: when this call started (``time.perf_counter``), and the seconds of the calls it resumed
+    #: when this call started (``time.perf_counter``, ``time.process_time``), and the wall and
+    #: processor seconds of the calls it resumed
     started: float = 0.0
+    cpu_started: float = 0.0
     earlier_seconds: float = 0.0
+    earlier_cpu_seconds: float = 0.0
 
 
 def save_checkpoint(run: Run, root: Path, model: nn.Module, info: ModelInfo, config: dict[str, Any],
@@ -151,6 +157,7 @@ def save_checkpoint(run: Run, root: Path, model: nn.Module, info: ModelInfo, con
     """Write ``run``'s state under ``root`` (``config`` is the training settings as a dict;
     ``generators``: every rank's random generator states, under several processes)."""
     run.progress.seconds = run.earlier_seconds + time.perf_counter() - run.started
+    run.progress.cpu_seconds = run.earlier_cpu_seconds + time.process_time() - run.cpu_started
     state = {
         "config": config,
         "data": fingerprints(run.train, run.validation),

@@ -75,7 +75,8 @@ class Member:
         fit = self.fit
         return {"seed": self.seed, "chosen_epoch": fit.chosen_epoch, "selection": fit.selection,
                 "stop_reason": fit.stop_reason, "epochs_run": fit.epochs_run,
-                "earlier_seconds": fit.earlier_seconds, "history": list(fit.history)}
+                "earlier_seconds": fit.earlier_seconds, "earlier_cpu_seconds": fit.earlier_cpu_seconds,
+                "history": list(fit.history)}
 
 
 class NeuralFitter:
