@@ -526,6 +526,7 @@ def test_a_run_killed_mid_epoch_resumes_to_bit_identical_weights(tmp_path):
     assert result.resumed_from_step % batches != 0  # it resumed inside an epoch
     assert result.resumed_from_step > batches
     assert result.earlier_seconds > 0  # the killed call's time, up to its last checkpoint
+    assert result.earlier_cpu_seconds > 0  # and its processor time
     assert result.total_seconds == result.seconds + result.earlier_seconds
 
     whole = resume_trainer(tmp_path / "whole")
@@ -552,6 +553,7 @@ def test_rerunning_a_finished_run_returns_its_result_and_other_settings_are_refu
     assert result.earlier_seconds == 0
     # the first call's time up to its last checkpoint, written at its end
     assert 0 < repeated.earlier_seconds <= result.seconds
+    assert result.earlier_cpu_seconds == 0 < repeated.earlier_cpu_seconds
     assert repeated.history == result.history
     assert_same_weights(weights_of(again.model), weights_of(first.model))
 
