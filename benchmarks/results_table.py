@@ -724,6 +724,42 @@ def seed003_budget(runs: Path, recipes: Path | None = None) -> list[str]:
             f"RNN rows) took {extra_minutes / 60:.1f} core-hours."]
 
 
+#: What issue 20 asks for: the three heads in the paper's setting, the cheap-peak heads whose fixes were
+#: chosen there (with the bilinear scale's search and its scaled run) and Figure 2's filter shapes.
+SEED002_ASKED = (*(f"seed002-cnn_tf-{head}" for head in ("gap", "bilinear", "attention")),
+                 *(f"seed002-cnn_tf-{head}-cheap-peak" for head in ("gap", "bilinear", "attention")),
+                 "seed002-cnn_tf-bilinear-cheap-peak-scale", "seed002-cnn_tf-bilinear-cheap-peak-scaled")
+SEED002_BUDGET_HOURS = 20
+
+
+def uncounted_minutes(folder: Path) -> float:
+    """Wall minutes of a run's resumed folds' earlier calls whose processor time was not kept (folds
+    resumed before 2026-12-07): one training thread each, so about as many core-minutes."""
+    minutes = 0.0
+    for path in folder.glob("folds/*/predictions.json"):
+        for member in json.loads(path.read_text()).get("members") or []:
+            if "earlier_cpu_seconds" not in member:
+                minutes += member.get("earlier_seconds", 0.0) / 60
+    return minutes
+
+
+def seed002_budget(runs: Path) -> list[str]:
+    """Issue 20's budget: its runs against about 20 core-hours."""
+    done = {name: r for name in SEED002_ASKED if (r := load(runs, name)) is not None}
+    shapes = [read_results(path) for path in sorted((runs / "seed002" / "filter-shapes").glob("*/results.json"))]
+    minutes = sum(core_minutes(r) + uncounted_minutes(runs / "seed002" / name) for name, r in done.items())
+    minutes += sum(core_minutes(r) for r in shapes)
+    missing = [name for name in SEED002_ASKED if name not in done]
+    text = (f"**Budget.** Issue 20's runs ({len(done)} of its {len(SEED002_ASKED)} recipes and the "
+            f"{len(shapes)} filter shapes of Figure 2) took {minutes / 60:.1f} core-hours of the "
+            f"{SEED002_BUDGET_HOURS} (processor time where a run kept it, else the wall time of a one-thread run)")
+    if missing:
+        todo = sum(estimated_minutes(name) for name in missing)
+        text += (f"; not run yet: {', '.join(f'`{name}`' for name in missing)}, estimated at "
+                 f"{todo / 60:.1f} core-hours more, {(minutes + todo) / 60:.1f} in all")
+    return ["", text + "."]
+
+
 def group_readme(runs: Path, group: str, recipes: Path | None = None) -> str:
     info = GROUPS[group]
     lines = [
@@ -744,6 +780,7 @@ def group_readme(runs: Path, group: str, recipes: Path | None = None) -> str:
           else group_table(runs, group, recipes)),
         *(seed003_table1(runs) + seed003_recognizers(runs) + seed003_budget(runs, recipes)
           if group == "seed003" else []),
+        *(seed002_budget(runs) if group == "seed002" else []),
     ]
     if group == "product":
         lines += ["", "## Shipped models", "",

@@ -48,3 +48,16 @@ def test_heads_are_compared_pairwise_and_only_an_interval_clear_of_zero_is_calle
     text = markdown("cheap-peak", results, comparisons)
     assert "| bilinear | `seed002-cnn_tf-bilinear-cheap-peak-scaled` | 64.16 / 69.17 | not run yet |" in text
     assert "| gap | `seed002-cnn_tf-gap-cheap-peak` | 67.54 / 71.35 | **25.0** |" in text and "stays open" in text
+
+
+def test_the_budget_counts_earlier_calls_whose_processor_time_was_not_kept(tmp_path):
+    """A fold resumed before processor time was carried over adds its earlier calls' wall minutes."""
+    from results_table import uncounted_minutes  # noqa: PLC0415
+
+    members = {"00": [{"earlier_seconds": 600.0}],  # resumed before: 10 minutes not in cpu_seconds
+               "01": [{"earlier_seconds": 300.0, "earlier_cpu_seconds": 290.0}],  # already counted
+               "02": [{"earlier_seconds": 0.0}]}
+    for fold, fold_members in members.items():
+        (tmp_path / "folds" / fold).mkdir(parents=True)
+        (tmp_path / "folds" / fold / "predictions.json").write_text(json.dumps({"members": fold_members}))
+    assert uncounted_minutes(tmp_path) == 10.0
