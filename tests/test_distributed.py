@@ -253,7 +253,7 @@ def _fold_predictions(run: Path) -> list[dict]:
     for fold in folds:
         del fold["seconds"], fold["cpu_seconds"]
         for member in fold["members"]:
-            member.pop("earlier_seconds", None)
+            member.pop("earlier_seconds", None), member.pop("earlier_cpu_seconds", None)
     return folds
 
 

@@ -343,8 +343,7 @@ class Trainer:
             steps=progress.step,
             resumed_from_step=resumed,
             seconds=seconds,
-            earlier_seconds=run.earlier_seconds,
-            earlier_cpu_seconds=run.earlier_cpu_seconds,
+            earlier_seconds=run.earlier_seconds, earlier_cpu_seconds=run.earlier_cpu_seconds,
         )
 
     def _checkpoint(self, run: Run) -> None:
