@@ -23,7 +23,7 @@ import itertools
 from pathlib import Path
 
 from machine import minutes_on, write_section  # benchmarks/machine.py
-from results_table import SEED002_TABLE1
+from results_table import SEED002_TABLE1, uncounted_minutes
 
 from serkit.artifacts import CvResults
 from serkit.errors import SerkitError
@@ -96,12 +96,16 @@ def verdict(results: dict, comparisons: list[dict]) -> str:
     return f"Pooled UA orders the heads {ranked}. {answer}"
 
 
-def markdown(setting: str, results: dict, comparisons: list[dict]) -> str:
+def markdown(setting: str, results: dict, comparisons: list[dict], uncounted: dict[str, float] | None = None) -> str:
+    """The section; ``uncounted``: per head, minutes of resumed folds' earlier calls that the run's
+    processor time leaves out (folds resumed before 2026-12-07)."""
+    uncounted = uncounted or {}
     lines = [f"## The heads side by side ({setting})", "",
              f"`python benchmarks/seed002_heads.py --setting {setting} --write`: EMO-DB 4class, "
              "leave-one-speaker-out, figures pooled over every test utterance; the paper's are IEMOCAP "
              "(4 classes, 10-fold), a reference rather than a target. Minutes: processor minutes where the run "
-             "recorded them, else wall minutes.", "",
+             "recorded them (with the wall minutes of a resumed fold's earlier calls where their processor time "
+             "was not kept), else wall minutes.", "",
              "| head | recipe | paper UA / WA | UA | WA | UA mean (std) over folds | validation UA | minutes |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for head in HEADS:
@@ -112,7 +116,7 @@ def markdown(setting: str, results: dict, comparisons: list[dict]) -> str:
             continue
         validation = "-" if r.validation_ua is None else f"{100 * r.validation_ua:.1f}"
         lines.append(f"| {head} | `{r.recipe}` | {paper} | **{100 * r.pooled['ua']:.1f}** | {100 * r.pooled['wa']:.1f} "
-                     f"| {100 * r.mean['ua']:.1f} ({100 * r.std['ua']:.1f}) | {validation} | {minutes_on((r.cpu_seconds or r.seconds) / 60, r.machines)} |")
+                     f"| {100 * r.mean['ua']:.1f} ({100 * r.std['ua']:.1f}) | {validation} | {minutes_on((r.cpu_seconds or r.seconds) / 60 + uncounted.get(head, 0.0), r.machines)} |")
     if comparisons:
         lines += ["", "Each pair by a paired speaker bootstrap of the pooled UA "
                   f"({comparisons[0]['n_resamples']} resamples of the {comparisons[0]['n_speakers']} speakers):", "",
@@ -136,7 +140,8 @@ def main() -> None:
         results, comparisons = compare_heads(args.runs, args.setting, BootstrapConfig(n_resamples=args.resamples))
     except SerkitError as error:
         raise SystemExit(f"seed002_heads: {error}") from None
-    text = markdown(args.setting, results, comparisons)
+    uncounted = {head: uncounted_minutes(args.runs / "seed002" / recipe(head, args.setting)) for head in results}
+    text = markdown(args.setting, results, comparisons, uncounted)
     if args.write:
         write_section(text.splitlines()[0][3:], text, REPO / "docs" / "seed002.md")
     print(text)
