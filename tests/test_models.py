@@ -271,6 +271,8 @@ def test_masked_batch_norm_passes_gradcheck_and_refuses_a_mask_that_is_not_a_len
     mask = length_mask(torch.tensor([5, 2, 4]), 5)
     assert torch.autograd.gradcheck(lambda x, w, b: norm(x, mask),
                                     (x, norm.weight, norm.bias))
+    with pytest.raises(ValueError, match="no item of the batch has a valid frame"):
+        norm(x, length_mask(torch.tensor([0, 0, 0]), 5))
     holes = mask.clone()
     holes[0, 1] = False
     with pytest.raises(ValueError, match="valid frames first"):

@@ -154,6 +154,8 @@ def _valid_statistics(x: Tensor, lengths: list[int]) -> tuple[Tensor, Tensor, Te
     dtype = torch.promote_types(x.dtype, torch.float32)
     unused = torch.zeros(x.shape[1], dtype=dtype, device=x.device), torch.ones(x.shape[1], dtype=dtype, device=x.device)
     valid = [(item, length) for item, length in enumerate(lengths) if length]  # no 0 / 0
+    if not valid:
+        raise ValueError("MaskedBatchNorm2d: no item of the batch has a valid frame")
     items = [torch.batch_norm_update_stats(x[item:item + 1, :, :, :length], *unused, 0.0) for item, length in valid]
     means, variances = torch.stack([mean for mean, _ in items]), torch.stack([var for _, var in items])
     counts = torch.tensor([length for _, length in valid], dtype=dtype, device=x.device)[:, None] * x.shape[2]
