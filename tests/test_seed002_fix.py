@@ -3,6 +3,7 @@ highest mean per head is marked, and a candidate without a run or a kept validat
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,3 +33,13 @@ def test_markdown_bolds_each_heads_best_mean_and_lists_candidates_not_run(tmp_pa
     assert f"| `{gap[0]}` | {CANDIDATES['gap'][gap[0]]} | 50.0 | 50.0 | 50.0 | 50.0 |" in text
     assert f"| `{gap[2]}` | {CANDIDATES['gap'][gap[2]]} |  |  |  | not run |" in text
     assert text.count("**") == 2  # only gap has figures to bold
+
+
+def test_rows_read_a_committed_runs_validation_figures(tmp_path):
+    name = "seed002-cnn_tf-attention-cheap-peak"
+    committed = REPO / "runs" / "seed002" / name / "results.json"
+    (tmp_path / "seed002" / name).mkdir(parents=True)
+    (tmp_path / "seed002" / name / "results.json").write_text(committed.read_text())
+    found = rows(tmp_path, 3)["attention"]
+    expected = [fold["validation_ua"] for fold in json.loads(committed.read_text())["folds"][:3]]
+    assert found[name] == expected and found["seed002-cnn_tf-attention-cheap"] is None
